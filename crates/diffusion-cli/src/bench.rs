@@ -1,0 +1,65 @@
+//! `diffusion bench states`: training steps/s and sampling samples/s per device (numbers, not tests).
+
+use std::time::Instant;
+
+use burn::prelude::*;
+use clap::Args;
+use diffusion::checkpoint::DenoiserConfig;
+use diffusion::data::states::states;
+use diffusion::sample::MlpEps;
+use diffusion::sample::ancestral::AncestralSampler;
+use diffusion::train::{DdpmTrainer, TrainConfig};
+
+use crate::device::DeviceArg;
+use crate::states::to_vec;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Devices to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "cpu,wgpu")]
+    devices: Vec<DeviceArg>,
+    #[arg(long, default_value_t = 10_000)]
+    batch: usize,
+    /// Timed training steps (after 3 warm-up steps).
+    #[arg(long, default_value_t = 20)]
+    steps: usize,
+    /// Points sampled through all T reverse steps.
+    #[arg(long, default_value_t = 5000)]
+    n: usize,
+}
+
+pub fn bench_states(args: BenchArgs) -> Result<(), String> {
+    println!("| device | batch | train steps/s | ms/step | samples/s (n = {}, T steps) |", args.n);
+    println!("|---|---|---|---|---|");
+    for device_arg in &args.devices {
+        let device = device_arg.device()?;
+        let config = DenoiserConfig::default();
+        let schedule = config.schedule.init().map_err(|e| e.to_string())?;
+        let train = TrainConfig { steps: args.steps + 3, batch: args.batch, ..Default::default() };
+        let mut trainer = DdpmTrainer::new(&config.model, schedule.clone(), train, states().xy, &device)
+            .map_err(|e| e.to_string())?;
+        for _ in 0..3 {
+            to_vec(trainer.step())?;
+        }
+        let started = Instant::now();
+        let losses: Vec<Tensor<1>> = (0..args.steps).map(|_| trainer.step()).collect();
+        to_vec(Tensor::cat(losses, 0))?; // waits for the device
+        let train_seconds = started.elapsed().as_secs_f64();
+
+        let mlp = trainer.model();
+        let model = MlpEps { mlp: &mlp, schedule: &schedule };
+        let started = Instant::now();
+        let x = AncestralSampler::new(args.n, &schedule, 0, &device).run(&model, &schedule);
+        to_vec(x)?;
+        let sample_seconds = started.elapsed().as_secs_f64();
+        println!(
+            "| {} | {} | {:.2} | {:.0} | {:.0} |",
+            device_arg.name(),
+            args.batch,
+            args.steps as f64 / train_seconds,
+            1000.0 * train_seconds / args.steps as f64,
+            args.n as f64 / sample_seconds
+        );
+    }
+    Ok(())
+}

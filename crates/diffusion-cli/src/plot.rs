@@ -1,0 +1,206 @@
+//! PNG plots drawn pixel by pixel: scatter plots of 2-D points and line charts of curves.
+//! Small on purpose: a frame, ticks with numeric labels in a 3×5 pixel font, points and lines.
+
+use std::path::Path;
+
+pub type Rgb = [u8; 3];
+
+pub const GREY: Rgb = [190, 190, 190];
+pub const INK: Rgb = [40, 40, 40];
+/// One colour per STATES label (Michigan, Idaho, Ohio, Oklahoma, Wisconsin).
+pub const LABEL_COLOURS: [Rgb; 5] = [[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189]];
+pub const SAMPLE_COLOUR: Rgb = [214, 39, 40];
+
+/// A rectangle of data space, mapped onto the canvas inside a margin.
+#[derive(Clone, Copy, Debug)]
+pub struct Bounds {
+    pub x: (f64, f64),
+    pub y: (f64, f64),
+}
+
+impl Bounds {
+    /// The smallest bounds holding all points, padded by 5% on each side.
+    pub fn around(points: impl Iterator<Item = (f64, f64)>) -> Self {
+        let mut b = Bounds { x: (f64::INFINITY, f64::NEG_INFINITY), y: (f64::INFINITY, f64::NEG_INFINITY) };
+        for (x, y) in points.filter(|(x, y)| x.is_finite() && y.is_finite()) {
+            b.x = (b.x.0.min(x), b.x.1.max(x));
+            b.y = (b.y.0.min(y), b.y.1.max(y));
+        }
+        let pad = |(lo, hi): (f64, f64)| {
+            if !lo.is_finite() {
+                return (0.0, 1.0);
+            }
+            let d = ((hi - lo) * 0.05).max(1e-9);
+            (lo - d, hi + d)
+        };
+        Bounds { x: pad(b.x), y: pad(b.y) }
+    }
+}
+
+pub struct Canvas {
+    width: usize,
+    height: usize,
+    pixels: Vec<Rgb>,
+    margin: usize,
+    bounds: Bounds,
+}
+
+impl Canvas {
+    pub fn new(width: usize, height: usize, bounds: Bounds) -> Self {
+        let mut canvas = Self { width, height, pixels: vec![[255; 3]; width * height], margin: 44, bounds };
+        canvas.frame();
+        canvas
+    }
+
+    fn set(&mut self, x: i64, y: i64, colour: Rgb) {
+        if x >= 0 && y >= 0 && (x as usize) < self.width && (y as usize) < self.height {
+            self.pixels[y as usize * self.width + x as usize] = colour;
+        }
+    }
+
+    /// Data coordinates → pixel coordinates (y grows upwards in data space).
+    fn to_pixel(&self, x: f64, y: f64) -> (f64, f64) {
+        let (w, h, m) = (self.width as f64, self.height as f64, self.margin as f64);
+        let px = m + (x - self.bounds.x.0) / (self.bounds.x.1 - self.bounds.x.0) * (w - 2.0 * m);
+        let py = h - m - (y - self.bounds.y.0) / (self.bounds.y.1 - self.bounds.y.0) * (h - 2.0 * m);
+        (px, py)
+    }
+
+    fn frame(&mut self) {
+        let (w, h, m) = (self.width as i64, self.height as i64, self.margin as i64);
+        for x in m..=w - m {
+            self.set(x, m, INK);
+            self.set(x, h - m, INK);
+        }
+        for y in m..=h - m {
+            self.set(m, y, INK);
+            self.set(w - m, y, INK);
+        }
+        for i in 0..=4 {
+            let f = i as f64 / 4.0;
+            let xv = self.bounds.x.0 + f * (self.bounds.x.1 - self.bounds.x.0);
+            let yv = self.bounds.y.0 + f * (self.bounds.y.1 - self.bounds.y.0);
+            let (px, _) = self.to_pixel(xv, 0.0);
+            let (_, py) = self.to_pixel(0.0, yv);
+            for d in 0..5 {
+                self.set(px as i64, h - m + d, INK);
+                self.set(m - d, py as i64, INK);
+            }
+            let label = tick_label(xv);
+            self.text(px as i64 - text_width(&label) / 2, h - m + 8, &label);
+            let label = tick_label(yv);
+            self.text(m - 7 - text_width(&label), py as i64 - 5, &label);
+        }
+    }
+
+    /// A filled disc of `radius` pixels at a data point.
+    pub fn point(&mut self, x: f64, y: f64, radius: i64, colour: Rgb) {
+        let (px, py) = self.to_pixel(x, y);
+        let (px, py) = (px.round() as i64, py.round() as i64);
+        for dy in -radius..=radius {
+            for dx in -radius..=radius {
+                if dx * dx + dy * dy <= radius * radius {
+                    self.set(px + dx, py + dy, colour);
+                }
+            }
+        }
+    }
+
+    /// A polyline through data points (non-finite points break the line).
+    pub fn line(&mut self, points: &[(f64, f64)], colour: Rgb) {
+        for pair in points.windows(2) {
+            let ((x0, y0), (x1, y1)) = (pair[0], pair[1]);
+            if !(x0.is_finite() && y0.is_finite() && x1.is_finite() && y1.is_finite()) {
+                continue;
+            }
+            let (a, b) = (self.to_pixel(x0, y0), self.to_pixel(x1, y1));
+            let n = ((b.0 - a.0).abs().max((b.1 - a.1).abs()).ceil() as usize).clamp(1, 10_000);
+            for i in 0..=n {
+                let f = i as f64 / n as f64;
+                let (x, y) = (a.0 + f * (b.0 - a.0), a.1 + f * (b.1 - a.1));
+                self.set(x.round() as i64, y.round() as i64, colour);
+                self.set(x.round() as i64, y.round() as i64 + 1, colour);
+            }
+        }
+    }
+
+    /// Text in the 3×5 font at twice its size, top-left at pixel (x, y).
+    pub fn text(&mut self, x: i64, y: i64, text: &str) {
+        for (i, ch) in text.chars().enumerate() {
+            let rows = glyph(ch);
+            for (r, bits) in rows.iter().enumerate() {
+                for c in 0..3 {
+                    if bits >> (2 - c) & 1 == 1 {
+                        for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                            self.set(x + i as i64 * 8 + c * 2 + dx, y + r as i64 * 2 + dy, INK);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), self.width as u32, self.height as u32);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+        let bytes: Vec<u8> = self.pixels.iter().flatten().copied().collect();
+        writer.write_image_data(&bytes).map_err(|e| e.to_string())
+    }
+}
+
+fn text_width(text: &str) -> i64 {
+    text.chars().count() as i64 * 8
+}
+
+fn tick_label(v: f64) -> String {
+    if v != 0.0 && (v.abs() >= 1e4 || v.abs() < 1e-2) { format!("{v:.1e}") } else { format!("{v:.2}") }
+}
+
+/// 3×5 bitmaps (one row per u8, high bit left) for digits and the few signs tick labels use.
+fn glyph(ch: char) -> [u8; 5] {
+    match ch {
+        '0' => [7, 5, 5, 5, 7],
+        '1' => [2, 6, 2, 2, 7],
+        '2' => [7, 1, 7, 4, 7],
+        '3' => [7, 1, 7, 1, 7],
+        '4' => [5, 5, 7, 1, 1],
+        '5' => [7, 4, 7, 1, 7],
+        '6' => [7, 4, 7, 5, 7],
+        '7' => [7, 1, 1, 2, 2],
+        '8' => [7, 5, 7, 5, 7],
+        '9' => [7, 5, 7, 1, 7],
+        '.' => [0, 0, 0, 0, 2],
+        '-' => [0, 0, 7, 0, 0],
+        'e' => [0, 7, 7, 4, 7],
+        _ => [0; 5],
+    }
+}
+
+/// The course figure: data in grey, samples on top.
+pub fn scatter_over_data(
+    path: &Path,
+    data: &[[f32; 2]],
+    samples: &[[f32; 2]],
+    labels: Option<&[u8]>,
+) -> Result<(), String> {
+    let all = data.iter().chain(samples).map(|p| (p[0] as f64, p[1] as f64));
+    let mut canvas = Canvas::new(800, 640, Bounds::around(all));
+    for p in data {
+        canvas.point(p[0] as f64, p[1] as f64, 1, GREY);
+    }
+    for (i, p) in samples.iter().enumerate() {
+        let colour = labels.map_or(SAMPLE_COLOUR, |l| LABEL_COLOURS[l[i] as usize % 5]);
+        canvas.point(p[0] as f64, p[1] as f64, 1, colour);
+    }
+    canvas.save(path)
+}
+
+/// A curve of (x, y) values, e.g. the training loss against the step.
+pub fn curve(path: &Path, points: &[(f64, f64)]) -> Result<(), String> {
+    let mut canvas = Canvas::new(800, 480, Bounds::around(points.iter().copied()));
+    canvas.line(points, [31, 119, 180]);
+    canvas.save(path)
+}

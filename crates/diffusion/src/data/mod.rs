@@ -1,0 +1,3 @@
+//! Data sets: the course's STATES points.
+
+pub mod states;

@@ -1,0 +1,155 @@
+//! STATES: 5000 points on the outlines of five US states (the CSE 849 course project's data).
+//!
+//! CSV with header `x,y,label`; labels 0 Michigan, 1 Idaho, 2 Ohio, 3 Oklahoma, 4 Wisconsin.
+//! The same reader takes sample files (`x,y` or `x,y,label`).
+
+use crate::error::{Error, Result};
+
+/// The course data set, embedded so the CLI and the wasm work without any file.
+pub const STATES_CSV: &str = include_str!("../../../../data/states.csv");
+
+/// State names by label.
+pub const STATE_NAMES: [&str; 5] = ["Michigan", "Idaho", "Ohio", "Oklahoma", "Wisconsin"];
+
+/// Two-letter codes by label (for compact tables).
+pub const STATE_CODES: [&str; 5] = ["MI", "ID", "OH", "OK", "WI"];
+
+/// 2-D points with optional class labels.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Points {
+    pub xy: Vec<[f32; 2]>,
+    /// One label per point when the file has a `label` column.
+    pub labels: Option<Vec<u8>>,
+}
+
+impl Points {
+    pub fn len(&self) -> usize {
+        self.xy.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.xy.is_empty()
+    }
+
+    /// Row-major `[n * 2]` coordinates.
+    pub fn flat(&self) -> Vec<f32> {
+        self.xy.iter().flatten().copied().collect()
+    }
+
+    /// The points whose label is `label` (all points if the file had no labels).
+    pub fn with_label(&self, label: u8) -> Points {
+        match &self.labels {
+            None => self.clone(),
+            Some(labels) => {
+                let xy = self.xy.iter().zip(labels).filter(|(_, l)| **l == label).map(|(p, _)| *p);
+                let xy: Vec<_> = xy.collect();
+                Points { labels: Some(vec![label; xy.len()]), xy }
+            }
+        }
+    }
+}
+
+/// The embedded STATES data set.
+pub fn states() -> Points {
+    parse_points_csv(STATES_CSV).expect("the embedded STATES csv is valid")
+}
+
+/// Parses `x,y[,label]` CSV text. Errors name the 1-based line and what is wrong with it.
+pub fn parse_points_csv(text: &str) -> Result<Points> {
+    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
+    let (_, header) = lines.next().ok_or(Error::Data { line: 1, message: "empty file".into() })?;
+    let columns: Vec<&str> = header.split(',').map(str::trim).collect();
+    let has_label = match columns.as_slice() {
+        ["x", "y"] => false,
+        ["x", "y", "label"] => true,
+        _ => {
+            let message = format!("header must be `x,y` or `x,y,label`, found `{header}`");
+            return Err(Error::Data { line: 1, message });
+        }
+    };
+    let mut points = Points { xy: Vec::new(), labels: has_label.then(Vec::new) };
+    for (line, row) in lines {
+        if row.trim().is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = row.split(',').map(str::trim).collect();
+        if fields.len() != columns.len() {
+            let message = format!("expected {} fields, found {} in `{row}`", columns.len(), fields.len());
+            return Err(Error::Data { line, message });
+        }
+        let coordinate = |i: usize| -> Result<f32> {
+            let v: f32 = fields[i].parse().map_err(|_| Error::Data {
+                line,
+                message: format!("`{}` is not a number ({} column)", fields[i], columns[i]),
+            })?;
+            if v.is_finite() {
+                Ok(v)
+            } else {
+                Err(Error::Data { line, message: format!("{} is not finite", columns[i]) })
+            }
+        };
+        points.xy.push([coordinate(0)?, coordinate(1)?]);
+        if let Some(labels) = &mut points.labels {
+            let label = fields[2].parse::<u8>().ok().filter(|&l| (l as usize) < STATE_NAMES.len());
+            let label = label.ok_or_else(|| Error::Data {
+                line,
+                message: format!("label `{}` is not one of 0..{}", fields[2], STATE_NAMES.len()),
+            })?;
+            labels.push(label);
+        }
+    }
+    if points.is_empty() {
+        return Err(Error::Data { line: 2, message: "no data rows".into() });
+    }
+    Ok(points)
+}
+
+/// Writes points as CSV (`x,y` or `x,y,label`), the format `parse_points_csv` reads.
+pub fn to_csv(points: &Points) -> String {
+    let mut out = String::from(if points.labels.is_some() { "x,y,label\n" } else { "x,y\n" });
+    for (i, [x, y]) in points.xy.iter().enumerate() {
+        match &points.labels {
+            Some(labels) => out.push_str(&format!("{x},{y},{}\n", labels[i])),
+            None => out.push_str(&format!("{x},{y}\n")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_data_has_5000_labelled_points() {
+        let data = states();
+        assert_eq!(data.len(), 5000);
+        let labels = data.labels.as_ref().unwrap();
+        for label in 0..5u8 {
+            assert!(labels.iter().filter(|&&l| l == label).count() > 500);
+        }
+    }
+
+    #[test]
+    fn malformed_rows_name_their_line() {
+        let bad = "x,y,label\n1,2,0\n1,oops,0\n";
+        let err = parse_points_csv(bad).unwrap_err();
+        assert_eq!(err, Error::Data { line: 3, message: "`oops` is not a number (y column)".into() });
+        let err = parse_points_csv("x,y,label\n1,2,7\n").unwrap_err();
+        assert!(matches!(err, Error::Data { line: 2, .. }), "{err}");
+        let err = parse_points_csv("x,y\n1,2\n3\n").unwrap_err();
+        assert!(matches!(err, Error::Data { line: 3, .. }), "{err}");
+        let err = parse_points_csv("a,b\n").unwrap_err();
+        assert!(matches!(err, Error::Data { line: 1, .. }), "{err}");
+        let err = parse_points_csv("x,y\n1,NaN\n").unwrap_err();
+        assert!(err.to_string().contains("not finite"), "{err}");
+        assert!(parse_points_csv("").is_err());
+        assert!(parse_points_csv("x,y\n").is_err());
+    }
+
+    #[test]
+    fn csv_round_trip() {
+        let points = Points { xy: vec![[0.5, -1.25], [3.0, 4.0]], labels: Some(vec![1, 4]) };
+        assert_eq!(parse_points_csv(&to_csv(&points)).unwrap(), points);
+    }
+}

@@ -1,0 +1,17 @@
+//! The diffusion playground's core: schedules, models, objectives, samplers and metrics on burn,
+//! backend-agnostic (the caller picks the `Device`: CPU `flex`, wgpu/WebGPU, CUDA) and free of
+//! I/O, so the native CLI and the browser run the same code.
+
+pub mod checkpoint;
+pub mod data;
+pub mod error;
+pub mod io;
+pub mod metric;
+pub mod model;
+pub mod objective;
+pub mod rng;
+pub mod sample;
+pub mod schedule;
+pub mod train;
+
+pub use error::{Error, Result};

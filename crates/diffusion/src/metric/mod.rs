@@ -1,0 +1,3 @@
+//! Sample-quality metrics.
+
+pub mod kde_nll;

@@ -1,0 +1,92 @@
+//! Training objectives.
+//!
+//! L_simple (Ho et al. 2020, eq. 14): E_{t, x_0, ε} ‖ε − ε_θ(√ᾱ_t x_0 + √(1−ᾱ_t) ε, t)‖², with
+//! t ~ U{1..T}; we report the mean over elements (PyTorch's `mse_loss`), i.e. ‖·‖² / dim.
+
+use burn::prelude::*;
+
+use crate::rng::Rng;
+use crate::schedule::Schedule;
+
+/// One minibatch of the DDPM objective, built on the host from a seeded source.
+pub struct EpsBatch {
+    /// Network input, rows (x_t, y_t, t̄): [batch · 3].
+    pub input: Vec<f32>,
+    /// The noise ε that made x_t: [batch · 2].
+    pub eps: Vec<f32>,
+    pub batch: usize,
+}
+
+impl Schedule {
+    /// The forward process in closed form, q(x_t | x_0) = N(√ᾱ_t x_0, (1 − ᾱ_t) I): x_t for a given ε.
+    pub fn q_sample(&self, x_0: [f32; 2], t: usize, eps: [f32; 2]) -> [f32; 2] {
+        let (a, s) = (self.alpha_bar[t].sqrt(), (1.0 - self.alpha_bar[t]).sqrt());
+        [(a * x_0[0] as f64 + s * eps[0] as f64) as f32, (a * x_0[1] as f64 + s * eps[1] as f64) as f32]
+    }
+}
+
+impl EpsBatch {
+    /// Draws `batch` triples (x_0 from `data`, t ~ U{1..T}, ε ~ N(0, I)) and noises x_0 to x_t.
+    pub fn draw(data: &[[f32; 2]], schedule: &Schedule, batch: usize, rng: &mut Rng) -> Self {
+        let mut input = Vec::with_capacity(batch * 3);
+        let mut eps = Vec::with_capacity(batch * 2);
+        for _ in 0..batch {
+            let x_0 = data[rng.below(data.len())];
+            let t = 1 + rng.below(schedule.steps);
+            let e = [rng.normal() as f32, rng.normal() as f32];
+            let x_t = schedule.q_sample(x_0, t, e);
+            input.extend([x_t[0], x_t[1], schedule.t_bar(t)]);
+            eps.extend(e);
+        }
+        Self { input, eps, batch }
+    }
+}
+
+/// mean((ε − ε̂)²) over the batch and both coordinates.
+pub fn eps_mse(eps_hat: Tensor<2>, eps: Tensor<2>) -> Tensor<1> {
+    (eps_hat - eps).square().mean()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedule::ScheduleConfig;
+
+    /// The forward marginals: for fixed x_0 and t, x_t has mean √ᾱ_t x_0 and variance 1 − ᾱ_t.
+    #[test]
+    fn forward_process_has_the_right_marginals() {
+        let schedule = ScheduleConfig::default().init().unwrap();
+        let mut rng = Rng::new(11);
+        let x_0 = [1.5f32, -0.5];
+        let n = 100_000;
+        for t in [1, 50, 250, 500] {
+            let xs: Vec<[f32; 2]> =
+                (0..n).map(|_| schedule.q_sample(x_0, t, [rng.normal() as f32, rng.normal() as f32])).collect();
+            for d in 0..2 {
+                let mean = xs.iter().map(|p| p[d] as f64).sum::<f64>() / n as f64;
+                let var = xs.iter().map(|p| (p[d] as f64 - mean).powi(2)).sum::<f64>() / n as f64;
+                let (want_mean, want_var) = (schedule.alpha_bar[t].sqrt() * x_0[d] as f64, 1.0 - schedule.alpha_bar[t]);
+                // 5 standard errors: √(var/n) for the mean, var·√(2/n) for the variance.
+                assert!(
+                    (mean - want_mean).abs() < 5.0 * (want_var / n as f64).sqrt(),
+                    "t {t}: mean {mean} vs {want_mean}"
+                );
+                assert!(
+                    (var - want_var).abs() < 5.0 * want_var * (2.0 / n as f64).sqrt(),
+                    "t {t}: var {var} vs {want_var}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn batches_are_reproducible_and_well_formed() {
+        let schedule = ScheduleConfig::default().init().unwrap();
+        let data = [[0.0f32, 1.0], [2.0, 3.0]];
+        let a = EpsBatch::draw(&data, &schedule, 64, &mut Rng::new(3));
+        let b = EpsBatch::draw(&data, &schedule, 64, &mut Rng::new(3));
+        assert_eq!((a.input.len(), a.eps.len()), (192, 128));
+        assert_eq!(a.input, b.input);
+        assert!(a.input.chunks(3).all(|row| row[2] > -1.0 && row[2] <= 1.0));
+    }
+}

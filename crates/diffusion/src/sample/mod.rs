@@ -1,0 +1,29 @@
+//! Samplers, one family per file. Each advances one step at a time so a caller can draw, stop or
+//! keep the trajectory.
+
+pub mod ancestral;
+
+use burn::prelude::*;
+
+use crate::model::mlp::Mlp;
+use crate::schedule::Schedule;
+
+/// Anything that predicts the noise ε̂(x_t, t) of a discrete DDPM chain.
+pub trait EpsModel {
+    /// `x_t`: [batch, 2], t ∈ 1..=T → ε̂: [batch, 2].
+    fn eps(&self, x_t: Tensor<2>, t: usize) -> Tensor<2>;
+}
+
+/// The course's MLP as an ε-model: input (x_t, t̄) with t̄ = 2(t − T/2)/T.
+pub struct MlpEps<'a> {
+    pub mlp: &'a Mlp,
+    pub schedule: &'a Schedule,
+}
+
+impl EpsModel for MlpEps<'_> {
+    fn eps(&self, x_t: Tensor<2>, t: usize) -> Tensor<2> {
+        let [batch, _] = x_t.dims();
+        let t_bar = Tensor::full([batch, 1], self.schedule.t_bar(t), &x_t.device());
+        self.mlp.forward(Tensor::cat(vec![x_t, t_bar], 1))
+    }
+}

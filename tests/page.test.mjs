@@ -1,0 +1,137 @@
+// End-to-end tests of the playground in a real headless Chromium (Debian's), twice: WebGPU on
+// SwiftShader, and with WebGPU unavailable (the CPU fallback). Run by `cargo xtask test`, which
+// serves the repository and sets PLAYGROUND_URL; workloads are tiny because SwiftShader is slow.
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { decodePng, inkedFraction } from './png.mjs';
+
+const url = process.env.PLAYGROUND_URL ?? 'http://127.0.0.1:8000/';
+const cliWeights = process.env.CLI_WEIGHTS_URL; // a denoiser.safetensors the CLI wrote, if any
+const screenshots = new URL('./screenshots/', import.meta.url);
+mkdirSync(screenshots, { recursive: true });
+
+const ALWAYS = ['--no-sandbox', '--disable-gpu-sandbox', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+const WEBGPU = ['--enable-unsafe-webgpu', '--use-vulkan=swiftshader', '--use-angle=swiftshader',
+  '--use-webgpu-adapter=swiftshader'];
+
+async function launch(webgpu) {
+  // Playwright adds its own --enable-features; Chromium keeps only the last, so we pass one list.
+  const features = webgpu ? ['--enable-features=Vulkan,WebGPU'] : [];
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [...ALWAYS, ...(webgpu ? WEBGPU : ['--disable-gpu']), ...features],
+    ignoreDefaultArgs: ['--enable-features'],
+  });
+}
+
+const state = (page) => page.evaluate(() => JSON.parse(JSON.stringify({ ...window.playground, samples: null, frames: null })));
+
+async function waitIdle(page, timeout) {
+  await page.waitForFunction(() => window.playground && window.playground.ready && !window.playground.busy, null, { timeout, polling: 250 });
+}
+
+/** A syntactically valid safetensors file whose only tensor has the wrong name and shape. */
+function wrongShapeSafetensors() {
+  const header = JSON.stringify({ 'layers.0.weight': { dtype: 'F32', shape: [2, 2], data_offsets: [0, 16] } });
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(header.length));
+  return Buffer.concat([length, Buffer.from(header), Buffer.alloc(16)]);
+}
+
+async function run({ name, webgpu, steps, batch, n, timeout }) {
+  const browser = await launch(webgpu);
+  const page = await browser.newPage({ viewport: { width: 760, height: 1400 } });
+  const consoleErrors = [];
+  page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  const started = Date.now();
+  const log = (what) => console.log(`[${name}] ${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  try {
+    await page.goto(url);
+    await waitIdle(page, 120_000);
+    const ready = await state(page);
+    log(`device: ${ready.device}`);
+    assert.equal(await page.evaluate(() => document.body.dataset.device), webgpu ? 'webgpu' : 'cpu');
+    assert.match(await page.textContent('#device'), webgpu ? /webgpu/i : /cpu/i);
+
+    // A bad hyper-parameter is refused with a message, and nothing starts.
+    await page.fill('#lr', 'fast');
+    await page.click('#train');
+    assert.match(await page.textContent('#error'), /learning rate must be a number/);
+    assert.equal((await state(page)).busy, false);
+
+    // Train a few steps: the loss goes down.
+    await page.fill('#steps', String(steps));
+    await page.fill('#batch', String(batch));
+    await page.fill('#lr', '0.01');
+    await page.fill('#preview-every', '0');
+    await page.click('#train');
+    await page.waitForFunction((s) => window.playground.trainedSteps >= s && !window.playground.busy, steps, { timeout, polling: 500 });
+    const trained = await state(page);
+    const losses = trained.losses.map(([, l]) => l);
+    assert.equal(losses.length, steps);
+    assert.ok(losses.every(Number.isFinite), `losses: ${losses}`);
+    const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const k = Math.max(3, Math.floor(steps / 5));
+    log(`loss ${mean(losses.slice(0, k)).toFixed(3)} → ${mean(losses.slice(-k)).toFixed(3)} over ${steps} steps`);
+    assert.ok(mean(losses.slice(-k)) < 0.9 * mean(losses.slice(0, k)), `loss did not decrease: ${losses}`);
+    assert.match(await page.textContent('#speed'), /steps\/s/);
+
+    // Sample: finite points, an animation trajectory, and a canvas with something on it.
+    await page.fill('#n', String(n));
+    await page.click('#sample');
+    await waitIdle(page, timeout);
+    const samples = await page.evaluate(() => Array.from(window.playground.samples));
+    assert.equal(samples.length, 2 * n);
+    assert.ok(samples.every(Number.isFinite), 'samples are finite');
+    const frames = await page.evaluate(() => window.playground.frames.map((f) => f.t));
+    assert.ok(frames[0] === 500 && frames[frames.length - 1] === 0, `frames ${frames}`);
+    const shot = await page.locator('#scatter').screenshot();
+    writeFileSync(new URL(`${name}-samples.png`, screenshots), shot);
+    const inked = inkedFraction(decodePng(shot));
+    log(`samples finite; scatter canvas ${(100 * inked).toFixed(1)}% inked`);
+    assert.ok(inked > 0.01, `scatter canvas looks blank (${inked})`);
+    // Scrubbing the time slider redraws an earlier frame.
+    await page.$eval('#time', (el) => { el.value = '500'; el.dispatchEvent(new Event('input')); });
+    assert.equal(await page.textContent('#time-label'), 't = 500');
+    const lossShot = decodePng(await page.locator('#loss').screenshot());
+    assert.ok(inkedFraction(lossShot) > 0.002, 'loss canvas looks blank');
+
+    // Corrupt weights: a clear message on the page, and the trained model is kept.
+    await page.setInputFiles('#weights-file', { name: 'bad.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('definitely not safetensors') });
+    await waitIdle(page, 30_000);
+    const corrupt = await page.textContent('#error');
+    log(`corrupt file → "${corrupt}"`);
+    assert.match(corrupt, /weights/i);
+    await page.setInputFiles('#weights-file', { name: 'wrong.safetensors', mimeType: 'application/octet-stream', buffer: wrongShapeSafetensors() });
+    await waitIdle(page, 30_000);
+    const wrong = await page.textContent('#error');
+    log(`wrong-shape file → "${wrong}"`);
+    assert.match(wrong, /layers\.0\.weight/);
+
+    // Weights the native CLI wrote load and sample.
+    if (cliWeights) {
+      await page.fill('#weights-url', cliWeights);
+      await page.click('#load-url');
+      await waitIdle(page, 30_000);
+      assert.equal((await state(page)).loaded, cliWeights, await page.textContent('#error'));
+      await page.click('#sample');
+      await waitIdle(page, timeout);
+      const fromCli = await page.evaluate(() => Array.from(window.playground.samples));
+      assert.ok(fromCli.length === 2 * n && fromCli.every(Number.isFinite));
+      log('CLI weights loaded and sampled');
+    }
+    await page.screenshot({ path: new URL(`${name}-page.png`, screenshots).pathname, fullPage: true });
+    assert.deepEqual(consoleErrors, [], 'console errors');
+    log('ok');
+  } finally {
+    await browser.close();
+  }
+}
+
+await run({ name: 'webgpu', webgpu: true, steps: 12, batch: 128, n: 64, timeout: 400_000 });
+await run({ name: 'cpu', webgpu: false, steps: 30, batch: 256, n: 200, timeout: 200_000 });
+console.log('page tests passed');

@@ -1,0 +1,122 @@
+// The Web Worker that owns the wasm: all training and sampling happens here, so the page never
+// freezes. Messages in: init, train, stop, sample, load, weights. Messages out: ready, loss,
+// preview, frame, sampled, loaded, weights, status, error.
+
+import init, { createPlayground, statesData } from '../pkg/diffusion_web.js';
+
+// burn's GPU kernels (cubecl) read the subgroup size builtin, so their WGSL says `enable subgroups;`,
+// but wgpu's WebGPU backend does not pass 'subgroups' on to requestDevice, and Chromium then rejects
+// every such shader ("extension 'subgroups' is not allowed"), which poisons the device. Ask for
+// the feature whenever the adapter has it.
+if (self.GPUAdapter) {
+  const requestDevice = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = function (descriptor = {}) {
+    const required = new Set(descriptor.requiredFeatures ?? []);
+    if (this.features.has('subgroups')) required.add('subgroups');
+    return requestDevice.call(this, { ...descriptor, requiredFeatures: [...required] });
+  };
+}
+
+let playground = null;
+let stopRequested = false;
+
+const post = (message, transfer = []) => self.postMessage(message, transfer);
+// Lets queued messages (Stop) in between chunks of work.
+const yieldToEvents = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+async function webgpuAdapter() {
+  if (!('gpu' in navigator) || !navigator.gpu) return null;
+  try {
+    return await navigator.gpu.requestAdapter();
+  } catch {
+    return null;
+  }
+}
+
+async function start(forceCpu) {
+  await init();
+  const adapter = forceCpu ? null : await webgpuAdapter();
+  let note = adapter ? '' : 'WebGPU is not available here: training runs on the CPU (slower).';
+  if (adapter) {
+    try {
+      playground = await createPlayground(true);
+    } catch (err) {
+      note = `WebGPU failed to start (${err.message ?? err}); using the CPU instead.`;
+    }
+  }
+  if (!playground) playground = await createPlayground(false);
+  const data = statesData();
+  post({ type: 'ready', device: playground.deviceName(), gpu: playground.isGpu(), note, data });
+}
+
+async function train({ steps, batch, lr, seed, previewEvery, previewPoints }) {
+  playground.startTraining(steps, batch, lr, seed);
+  stopRequested = false;
+  const chunk = playground.isGpu() ? 10 : 2;
+  let done = 0;
+  const t0 = performance.now();
+  while (done < steps && !stopRequested) {
+    const k = Math.min(chunk, steps - done);
+    const losses = await playground.trainSteps(k);
+    done += k;
+    const seconds = (performance.now() - t0) / 1000;
+    post({ type: 'loss', first: done - k + 1, losses, stepsPerSec: done / seconds });
+    if (previewEvery > 0 && (done % previewEvery < k || done === steps)) {
+      await sample({ n: previewPoints, seed: 12345, preview: true });
+    }
+    await yieldToEvents();
+  }
+  post({ type: 'trained', steps: done, stopped: stopRequested });
+}
+
+async function sample({ n, seed, preview = false }) {
+  let x = await playground.startSampling(n, seed);
+  const total = playground.samplingT();
+  const frames = preview ? [] : [{ t: total, x }];
+  const chunk = playground.isGpu() ? 5 : 2;
+  let t = total;
+  stopRequested = preview ? stopRequested : false;
+  while (t > 0) {
+    x = await playground.sampleSteps(Math.min(chunk, t));
+    t = playground.samplingT();
+    if (!preview) {
+      frames.push({ t, x });
+      post({ type: 'frame', t, total, x });
+      await yieldToEvents();
+    }
+  }
+  const nll = playground.nll(x);
+  post({ type: preview ? 'preview' : 'sampled', x, nll, frames: preview ? undefined : frames });
+}
+
+self.onmessage = async ({ data: message }) => {
+  try {
+    switch (message.type) {
+      case 'init':
+        await start(message.forceCpu);
+        break;
+      case 'train':
+        await train(message);
+        break;
+      case 'stop':
+        stopRequested = true;
+        break;
+      case 'sample':
+        await sample(message);
+        break;
+      case 'load':
+        playground.loadWeights(new Uint8Array(message.bytes));
+        post({ type: 'loaded', source: message.source });
+        break;
+      case 'weights': {
+        const bytes = await playground.weights();
+        post({ type: 'weights', bytes }, [bytes.buffer]);
+        break;
+      }
+      default:
+        throw new Error(`unknown message ${message.type}`);
+    }
+  } catch (err) {
+    post({ type: 'error', during: message.type, message: String(err?.message ?? err) });
+  }
+};

@@ -1,0 +1,121 @@
+//! Project commands, run as `cargo xtask <command>`:
+//!
+//! - `serve [--port P]`  build the wasm into `pkg/` and serve the playground on 127.0.0.1
+//! - `test`              every check: fmt, clippy, Rust tests (CPU and wgpu), browser tests
+//! - `wasm`              only build the wasm into `pkg/`
+//!
+//! The wasm-bindgen CLI is installed on first use, at exactly the version in Cargo.lock, into the
+//! cargo target directory (`tools/`), so nothing outside the registries is downloaded.
+
+mod serve;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+type Result<T> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = match args.first().map(String::as_str) {
+        Some("serve") => serve_command(&args[1..]),
+        Some("test") => test(),
+        Some("wasm") => build_wasm().map(|_| ()),
+        _ => Err("usage: cargo xtask serve [--port P] | test | wasm".into()),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
+fn run(command: &mut Command) -> Result<()> {
+    eprintln!("xtask: running {command:?}");
+    let status = command.current_dir(root()).status().map_err(|e| format!("{command:?}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{command:?} failed ({status})")) }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+/// The wasm-bindgen version pinned in Cargo.lock; the CLI must match it exactly.
+fn wasm_bindgen_version() -> Result<String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).map_err(|e| format!("Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == "name = \"wasm-bindgen\"" {
+            if let Some(version) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
+                return Ok(version.trim_end_matches('"').to_string());
+            }
+        }
+    }
+    Err("wasm-bindgen is not in Cargo.lock".into())
+}
+
+fn wasm_bindgen_cli() -> Result<PathBuf> {
+    let version = wasm_bindgen_version()?;
+    let tools = target_dir().join("tools").join(format!("wasm-bindgen-{version}"));
+    let binary = tools.join("bin").join("wasm-bindgen");
+    if !binary.exists() {
+        let mut install = cargo();
+        install.args(["install", "wasm-bindgen-cli", "--version", &version, "--root"]).arg(&tools);
+        run(&mut install)?;
+    }
+    Ok(binary)
+}
+
+/// Builds crates/diffusion-web for wasm32 and writes the JS bindings into `pkg/`.
+fn build_wasm() -> Result<PathBuf> {
+    let bindgen = wasm_bindgen_cli()?;
+    run(cargo().args([
+        "build",
+        "--profile",
+        "wasm-release",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--package",
+        "diffusion-web",
+    ]))?;
+    let wasm = target_dir().join("wasm32-unknown-unknown/wasm-release/diffusion_web.wasm");
+    let pkg = root().join("pkg");
+    run(Command::new(bindgen).arg(&wasm).args(["--target", "web", "--no-typescript", "--out-dir"]).arg(&pkg))?;
+    let size = std::fs::metadata(pkg.join("diffusion_web_bg.wasm")).map(|m| m.len()).unwrap_or(0);
+    eprintln!("xtask: pkg/diffusion_web_bg.wasm is {:.1} MB", size as f64 / 1e6);
+    Ok(pkg)
+}
+
+fn serve_command(args: &[String]) -> Result<()> {
+    let port = match args {
+        [] => 8000,
+        [flag, port] if flag == "--port" => port.parse().map_err(|_| format!("bad port `{port}`"))?,
+        _ => return Err("usage: cargo xtask serve [--port P]".into()),
+    };
+    build_wasm()?;
+    serve::serve(&root(), port)
+}
+
+/// Every test, in the order a failure is cheapest to find.
+fn test() -> Result<()> {
+    run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    run(cargo().args(["clippy", "--release", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run(cargo().args(["test", "--release", "--workspace"]))?;
+    build_wasm()?;
+    let tests = root().join("tests");
+    if !tests.join("node_modules").exists() {
+        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--prefix"]).arg(&tests))?;
+    }
+    let server = serve::spawn(&root(), 0)?;
+    let url = format!("http://127.0.0.1:{}/", server.port);
+    run(Command::new("node").arg(tests.join("page.test.mjs")).env("PLAYGROUND_URL", &url))
+}

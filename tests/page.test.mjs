@@ -101,21 +101,25 @@ async function run({ name, webgpu, steps, batch, n, timeout }) {
     assert.ok(inkedFraction(lossShot) > 0.002, 'loss canvas looks blank');
 
     // Corrupt weights: a clear message on the page, and the trained model is kept.
+    const errorsBefore = (await state(page)).errors.length;
+    const nextError = (n) => page.waitForFunction((k) => window.playground.errors.length > k && !window.playground.busy, n, { timeout: 60_000 });
     await page.setInputFiles('#weights-file', { name: 'bad.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('definitely not safetensors') });
-    await waitIdle(page, 30_000);
+    await nextError(errorsBefore);
     const corrupt = await page.textContent('#error');
     log(`corrupt file → "${corrupt}"`);
     assert.match(corrupt, /weights/i);
     await page.setInputFiles('#weights-file', { name: 'wrong.safetensors', mimeType: 'application/octet-stream', buffer: wrongShapeSafetensors() });
-    await waitIdle(page, 30_000);
+    await nextError(errorsBefore + 1);
     const wrong = await page.textContent('#error');
     log(`wrong-shape file → "${wrong}"`);
     assert.match(wrong, /layers\.0\.weight/);
 
     // Weights the native CLI wrote load and sample.
     if (cliWeights) {
+      const errorsNow = (await state(page)).errors.length;
       await page.fill('#weights-url', cliWeights);
       await page.click('#load-url');
+      await page.waitForFunction(([u, k]) => window.playground.loaded === u || window.playground.errors.length > k, [cliWeights, errorsNow], { timeout: 60_000 });
       await waitIdle(page, 30_000);
       assert.equal((await state(page)).loaded, cliWeights, await page.textContent('#error'));
       await page.click('#sample');

@@ -54,10 +54,10 @@ fn wasm_bindgen_version() -> Result<String> {
     let lock = std::fs::read_to_string(root().join("Cargo.lock")).map_err(|e| format!("Cargo.lock: {e}"))?;
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
-        if line == "name = \"wasm-bindgen\"" {
-            if let Some(version) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
-                return Ok(version.trim_end_matches('"').to_string());
-            }
+        if line == "name = \"wasm-bindgen\""
+            && let Some(version) = lines.next().and_then(|l| l.strip_prefix("version = \""))
+        {
+            return Ok(version.trim_end_matches('"').to_string());
         }
     }
     Err("wasm-bindgen is not in Cargo.lock".into())
@@ -111,11 +111,18 @@ fn test() -> Result<()> {
     run(cargo().args(["clippy", "--release", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     run(cargo().args(["test", "--release", "--workspace"]))?;
     build_wasm()?;
+    // Weights written by the native CLI, for the page test to load and sample.
+    let e2e = root().join("pkg").join("e2e");
+    let cli = target_dir().join("release").join("diffusion");
+    run(Command::new(cli).args(["train", "states", "--steps", "30", "--batch", "512", "--out"]).arg(&e2e))?;
     let tests = root().join("tests");
     if !tests.join("node_modules").exists() {
         run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--prefix"]).arg(&tests))?;
     }
     let server = serve::spawn(&root(), 0)?;
     let url = format!("http://127.0.0.1:{}/", server.port);
-    run(Command::new("node").arg(tests.join("page.test.mjs")).env("PLAYGROUND_URL", &url))
+    run(Command::new("node")
+        .arg(tests.join("page.test.mjs"))
+        .env("PLAYGROUND_URL", &url)
+        .env("CLI_WEIGHTS_URL", "pkg/e2e/denoiser.safetensors"))
 }

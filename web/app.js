@@ -64,6 +64,9 @@ worker.onmessage = ({ data: message }) => {
       state.ready = true;
       $('device').textContent = message.device;
       document.body.dataset.device = message.gpu ? 'webgpu' : 'cpu';
+      // Defaults that finish in minutes: a GPU takes the CLI's batch, one CPU thread a smaller one.
+      $('batch').value = message.gpu ? '4096' : '1024';
+      $('steps').value = message.gpu ? '3000' : '1500';
       if (message.note) setStatus(message.note);
       else setStatus('Ready: press Train, or load weights written by the CLI.');
       redraw(null, 'the STATES data');

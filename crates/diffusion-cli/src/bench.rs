@@ -53,7 +53,7 @@ pub fn bench_states(args: BenchArgs) -> Result<(), String> {
         to_vec(x)?;
         let sample_seconds = started.elapsed().as_secs_f64();
         println!(
-            "| {} | {} | {:.2} | {:.0} | {:.0} |",
+            "| {} | {} | {:.2} | {:.0} | {:.1} |",
             device_arg.name(),
             args.batch,
             args.steps as f64 / train_seconds,

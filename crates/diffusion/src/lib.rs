@@ -4,6 +4,7 @@
 
 pub mod checkpoint;
 pub mod data;
+pub mod ema;
 pub mod error;
 pub mod io;
 pub mod metric;

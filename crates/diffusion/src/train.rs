@@ -4,6 +4,7 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::ema::{ema_update, warmup_decay};
 use crate::error::{Error, Result};
 use crate::model::mlp::{Mlp, MlpConfig};
 use crate::objective::{EpsBatch, eps_mse};
@@ -20,11 +21,13 @@ pub struct TrainConfig {
     /// Cosine decay of the learning rate from `lr` to `lr · lr_final_fraction` over `steps`.
     pub lr_final_fraction: f64,
     pub seed: u64,
+    /// Decay μ of the weights' moving average used for sampling (0 samples the raw weights).
+    pub ema_decay: f64,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        Self { steps: 2000, batch: 4096, lr: 2e-3, lr_final_fraction: 0.05, seed: 0 }
+        Self { steps: 3000, batch: 4096, lr: 2e-3, lr_final_fraction: 0.05, seed: 0, ema_decay: 0.0 }
     }
 }
 
@@ -43,6 +46,9 @@ impl TrainConfig {
         if !(0.0..=1.0).contains(&self.lr_final_fraction) {
             return bad(format!("lr_final_fraction must be in [0, 1], got {}", self.lr_final_fraction));
         }
+        if !(0.0..1.0).contains(&self.ema_decay) {
+            return bad(format!("ema_decay must be in [0, 1), got {}", self.ema_decay));
+        }
         Ok(())
     }
 
@@ -57,6 +63,8 @@ impl TrainConfig {
 /// DDPM training of an ε-network on 2-D points with L_simple and Adam.
 pub struct DdpmTrainer {
     model: Mlp,
+    /// The moving average of `model`'s weights (no autodiff).
+    ema: Mlp,
     optim: ModuleOptimizer,
     schedule: Schedule,
     data: Vec<[f32; 2]>,
@@ -81,9 +89,10 @@ impl DdpmTrainer {
         }
         let device = device.clone().autodiff();
         let model = model.init(&device, config.seed)?;
+        let ema = model.valid();
         let optim = AdamConfig::new().with_epsilon(1e-8).init();
         let rng = Rng::new(config.seed.wrapping_add(1));
-        Ok(Self { model, optim, schedule, data, rng, device, config, step: 0 })
+        Ok(Self { model, ema, optim, schedule, data, rng, device, config, step: 0 })
     }
 
     /// One Adam step on a fresh minibatch; returns the minibatch loss, still on the device (read it
@@ -96,6 +105,8 @@ impl DdpmTrainer {
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         let lr = self.config.lr_at(self.step);
         self.model = self.optim.step(lr, self.model.clone(), grads);
+        let decay = warmup_decay(self.config.ema_decay, self.step);
+        self.ema = ema_update(self.ema.clone(), &self.model.valid(), decay);
         self.step += 1;
         loss.detach().without_autodiff()
     }
@@ -108,9 +119,9 @@ impl DdpmTrainer {
         &self.config
     }
 
-    /// The current weights as an inference model (no autodiff).
+    /// The weights to sample with: the moving average (the raw weights if `ema_decay` = 0).
     pub fn model(&self) -> Mlp {
-        self.model.valid()
+        self.ema.clone()
     }
 }
 

@@ -1,3 +1,4 @@
 //! Sample-quality metrics.
 
 pub mod kde_nll;
+pub mod precision;

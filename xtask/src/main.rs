@@ -77,6 +77,8 @@ fn wasm_bindgen_cli() -> Result<PathBuf> {
 
 /// Builds crates/diffusion-web for wasm32 and writes the JS bindings into `pkg/`.
 fn build_wasm() -> Result<PathBuf> {
+    // A no-op when the target is installed; on a fresh machine it fetches the wasm32 std.
+    run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
     let bindgen = wasm_bindgen_cli()?;
     run(cargo().args([
         "build",

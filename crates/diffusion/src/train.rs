@@ -63,8 +63,8 @@ impl TrainConfig {
 /// DDPM training of an ε-network on 2-D points with L_simple and Adam.
 pub struct DdpmTrainer {
     model: Mlp,
-    /// The moving average of `model`'s weights (no autodiff).
-    ema: Mlp,
+    /// The moving average of `model`'s weights (no autodiff); `None` when `ema_decay` = 0.
+    ema: Option<Mlp>,
     optim: ModuleOptimizer,
     schedule: Schedule,
     data: Vec<[f32; 2]>,
@@ -89,7 +89,7 @@ impl DdpmTrainer {
         }
         let device = device.clone().autodiff();
         let model = model.init(&device, config.seed)?;
-        let ema = model.valid();
+        let ema = (config.ema_decay > 0.0).then(|| model.valid());
         let optim = AdamConfig::new().with_epsilon(1e-8).init();
         let rng = Rng::new(config.seed.wrapping_add(1));
         Ok(Self { model, ema, optim, schedule, data, rng, device, config, step: 0 })
@@ -105,8 +105,10 @@ impl DdpmTrainer {
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         let lr = self.config.lr_at(self.step);
         self.model = self.optim.step(lr, self.model.clone(), grads);
-        let decay = warmup_decay(self.config.ema_decay, self.step);
-        self.ema = ema_update(self.ema.clone(), &self.model.valid(), decay);
+        if let Some(ema) = self.ema.take() {
+            let decay = warmup_decay(self.config.ema_decay, self.step);
+            self.ema = Some(ema_update(ema, &self.model.valid(), decay));
+        }
         self.step += 1;
         loss.detach().without_autodiff()
     }
@@ -121,7 +123,7 @@ impl DdpmTrainer {
 
     /// The weights to sample with: the moving average (the raw weights if `ema_decay` = 0).
     pub fn model(&self) -> Mlp {
-        self.ema.clone()
+        self.ema.clone().unwrap_or_else(|| self.model.valid())
     }
 }
 

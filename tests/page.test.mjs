@@ -8,6 +8,7 @@ import { decodePng, inkedFraction } from './png.mjs';
 
 const url = process.env.PLAYGROUND_URL ?? 'http://127.0.0.1:8000/';
 const cliWeights = process.env.CLI_WEIGHTS_URL; // a denoiser.safetensors the CLI wrote, if any
+const cliClassifier = process.env.CLI_CLASSIFIER_URL; // and a classifier.safetensors
 const screenshots = new URL('./screenshots/', import.meta.url);
 mkdirSync(screenshots, { recursive: true });
 
@@ -41,7 +42,7 @@ function wrongShapeSafetensors() {
   return Buffer.concat([length, Buffer.from(header), Buffer.alloc(16)]);
 }
 
-async function run({ name, webgpu, steps, batch, n, timeout }) {
+async function run({ name, webgpu, steps, batch, n, guidedN, timeout }) {
   const browser = await launch(webgpu);
   const page = await browser.newPage({ viewport: { width: 760, height: 1400 } });
   const consoleErrors = [];
@@ -128,6 +129,45 @@ async function run({ name, webgpu, steps, batch, n, timeout }) {
       assert.ok(fromCli.length === 2 * n && fromCli.every(Number.isFinite));
       log('CLI weights loaded and sampled');
     }
+
+    // The noisy classifier trains here too: its cross-entropy falls from log 5 ≈ 1.61 and the
+    // held-out accuracy by t arrives.
+    await page.fill('#c-steps', String(steps));
+    await page.fill('#c-batch', String(batch));
+    await page.fill('#c-lr', '0.01');
+    await page.click('#train-classifier');
+    await page.waitForFunction((s) => window.playground.classifierTrainedSteps >= s && !window.playground.busy, steps, { timeout, polling: 500 });
+    const classified = await state(page);
+    const ce = classified.classifierLosses.map(([, l]) => l);
+    assert.equal(ce.length, steps);
+    log(`classifier cross-entropy ${mean(ce.slice(0, k)).toFixed(3)} → ${mean(ce.slice(-k)).toFixed(3)}`);
+    assert.ok(mean(ce.slice(-k)) < 0.95 * mean(ce.slice(0, k)), `classifier loss did not decrease: ${ce}`);
+    assert.equal(classified.classifierMetrics.byBucket.length, 10);
+    assert.match(await page.textContent('#c-accuracy'), /Held-out accuracy/);
+
+    // Guided sampling: pick Idaho with the CLI's classifier and denoiser; the particles land on it
+    // (judged by the nearest data point's label), with the prediction map drawn underneath.
+    if (cliWeights && cliClassifier) {
+      const errorsNow = (await state(page)).errors.length;
+      await page.fill('#classifier-url', cliClassifier);
+      await page.click('#load-classifier-url');
+      await page.waitForFunction(([u, k]) => window.playground.classifierLoaded === u || window.playground.errors.length > k, [cliClassifier, errorsNow], { timeout: 60_000 });
+      await waitIdle(page, 30_000);
+      assert.equal((await state(page)).classifierLoaded, cliClassifier, await page.textContent('#error'));
+      await page.selectOption('#label', '1');
+      await page.$eval('#scale', (el) => { el.value = '3'; el.dispatchEvent(new Event('input')); });
+      assert.equal(await page.textContent('#scale-label'), '3');
+      await page.fill('#n', String(guidedN));
+      await page.click('#sample');
+      await waitIdle(page, timeout);
+      const guided = await state(page);
+      assert.deepEqual(guided.errors.slice(errorsNow), [], 'guided sampling errors');
+      log(`guided towards Idaho: ${(100 * guided.onTarget).toFixed(1)}% on target; ${Object.keys(guided.maps).length} prediction maps`);
+      assert.ok(guided.onTarget > 0.6, `only ${guided.onTarget} of the samples landed on Idaho`);
+      assert.ok(Object.keys(guided.maps).length >= 5, 'prediction maps were drawn');
+      assert.match(await page.textContent('#nll'), /landed on the requested Idaho/);
+      writeFileSync(new URL(`${name}-guided.png`, screenshots), await page.locator('#scatter').screenshot());
+    }
     await page.screenshot({ path: new URL(`${name}-page.png`, screenshots).pathname, fullPage: true });
     assert.deepEqual(consoleErrors, [], 'console errors');
     log('ok');
@@ -136,6 +176,8 @@ async function run({ name, webgpu, steps, batch, n, timeout }) {
   }
 }
 
-await run({ name: 'webgpu', webgpu: true, steps: 12, batch: 128, n: 64, timeout: 400_000 });
-await run({ name: 'cpu', webgpu: false, steps: 30, batch: 256, n: 200, timeout: 200_000 });
+// PAGE_TESTS=cpu (or webgpu) runs one of the two; the default runs both.
+const only = process.env.PAGE_TESTS;
+if (!only || only === 'webgpu') await run({ name: 'webgpu', webgpu: true, steps: 12, batch: 128, n: 64, guidedN: 64, timeout: 400_000 });
+if (!only || only === 'cpu') await run({ name: 'cpu', webgpu: false, steps: 30, batch: 256, n: 200, guidedN: 300, timeout: 200_000 });
 console.log('page tests passed');

@@ -10,6 +10,8 @@ if (params.has('embed')) document.body.classList.add('embed');
 const state = {
   device: null, gpu: false, busy: true, ready: false,
   losses: [], samples: null, frames: [], nll: null, errors: [], trainedSteps: 0, loaded: null,
+  classifierLosses: [], classifierHeld: [], classifierMetrics: null, classifierTrainedSteps: 0,
+  classifierLoaded: null, hasClassifier: false, onTarget: null, label: -1, maps: {},
 };
 window.playground = state;
 
@@ -33,9 +35,12 @@ function clearError() {
 
 function setBusy(busy) {
   state.busy = busy;
-  for (const id of ['train', 'load-url', 'weights-file']) $(id).disabled = busy;
+  for (const id of ['train', 'load-url', 'weights-file', 'train-classifier', 'load-classifier-url', 'classifier-file']) {
+    $(id).disabled = busy;
+  }
   $('sample').disabled = busy || !state.canSample;
   $('download').disabled = busy || !state.canSample;
+  $('download-classifier').disabled = busy || !state.hasClassifier;
   $('stop').disabled = !busy;
 }
 
@@ -51,9 +56,27 @@ function readNumber(id, { min, max, integer }) {
   return value;
 }
 
-function redraw(points, caption) {
-  if (data) drawScatter($('scatter'), data, points, caption);
+/** The requested label of particle i of n (blocks of the five states for "all"). */
+const requestedLabel = (label) => (label === 5 ? (i, n) => Math.floor((i * 5) / n) : () => label);
+
+/** The prediction map computed for the largest t' ≤ t (maps arrive every few steps of t). */
+function mapAt(t) {
+  if (!$('show-map').checked || t === null) return null;
+  const times = Object.keys(state.maps).map(Number).filter((m) => m <= t);
+  if (!times.length) return null;
+  return state.maps[Math.max(...times)];
 }
+
+function redraw(points, caption, t = null) {
+  if (!data) return;
+  const guided = state.label >= 0 && points;
+  drawScatter($('scatter'), data, points, caption, {
+    map: mapAt(t),
+    colourOf: guided ? requestedLabel(state.label) : null,
+  });
+}
+
+const STATES = ['Michigan', 'Idaho', 'Ohio', 'Oklahoma', 'Wisconsin'];
 
 worker.onmessage = ({ data: message }) => {
   switch (message.type) {
@@ -67,6 +90,8 @@ worker.onmessage = ({ data: message }) => {
       // Defaults that finish in minutes: a GPU takes the CLI's batch, one CPU thread a smaller one.
       $('batch').value = message.gpu ? '4096' : '1024';
       $('steps').value = message.gpu ? '3000' : '1500';
+      $('c-batch').value = message.gpu ? '4096' : '1024';
+      $('c-steps').value = message.gpu ? '1500' : '600';
       if (message.note) setStatus(message.note);
       else setStatus('Ready: press Train, or load weights written by the CLI.');
       redraw(null, 'the STATES data');
@@ -89,21 +114,56 @@ worker.onmessage = ({ data: message }) => {
       setStatus(`Trained ${message.steps} steps${message.stopped ? ' (stopped)' : ''}. Press Sample.`);
       setBusy(false);
       break;
+    case 'classifier-loss': {
+      message.losses.forEach((loss, i) => state.classifierLosses.push([message.first + i, loss]));
+      state.classifierTrainedSteps = message.first + message.losses.length - 1;
+      $('speed').textContent = `${message.stepsPerSec.toFixed(2)} steps/s`;
+      const last = message.losses[message.losses.length - 1];
+      setStatus(`Training the classifier: step ${state.classifierTrainedSteps}, cross-entropy ${last.toFixed(4)}`);
+      drawLoss($('c-loss'), state.classifierLosses, state.classifierHeld);
+      break;
+    }
+    case 'classifier-metrics': {
+      state.classifierMetrics = { loss: message.loss, accuracy: message.accuracy, byBucket: message.byBucket };
+      state.classifierHeld.push([message.step, message.loss]);
+      const buckets = message.byBucket.map(([lo, hi, a]) => `${lo}–${hi}: ${(100 * a).toFixed(0)}%`).join(', ');
+      $('c-accuracy').textContent = `Held-out accuracy ${(100 * message.accuracy).toFixed(1)}% after step ${message.step} `
+        + `(chance 20%); by t: ${buckets}`;
+      drawLoss($('c-loss'), state.classifierLosses, state.classifierHeld);
+      break;
+    }
+    case 'classifier-trained':
+      state.hasClassifier = true;
+      setStatus(`Trained the classifier ${message.steps} steps${message.stopped ? ' (stopped)' : ''}. Pick a state and press Sample.`);
+      setBusy(false);
+      break;
+    case 'classifier-loaded':
+      state.hasClassifier = true;
+      state.classifierLoaded = message.source;
+      setStatus(`Loaded the classifier from ${message.source}. Pick a state and press Sample.`);
+      setBusy(false);
+      break;
+    case 'map':
+      state.maps[message.t] = { cells: message.cells, width: message.width, height: message.height };
+      break;
     case 'frame':
       $('time').value = message.t;
       $('time-label').textContent = `t = ${message.t}`;
-      redraw(message.x, `reverse process: t = ${message.t} of ${message.total}`);
+      redraw(message.x, `reverse process: t = ${message.t} of ${message.total}`, message.t);
       break;
     case 'sampled':
       state.samples = message.x;
       state.frames = message.frames;
       state.nll = message.nll;
+      state.onTarget = message.onTarget;
       $('time').max = String(message.frames[0].t);
       $('time').value = '0';
       $('time').disabled = false;
       $('time-label').textContent = 't = 0';
-      $('nll').textContent = `Grader NLL of these ${message.x.length / 2} samples: ${message.nll.toFixed(3)} (the data itself: 2.152)`;
-      redraw(message.x, 'samples (t = 0)');
+      $('nll').textContent = `Grader NLL of these ${message.x.length / 2} samples: ${message.nll.toFixed(3)} (the data itself: 2.152)`
+        + (message.onTarget === null ? '' : `; ${(100 * message.onTarget).toFixed(1)}% landed on the requested `
+          + `${message.label === 5 ? 'states' : STATES[message.label]} (nearest data point)`);
+      redraw(message.x, 'samples (t = 0)', 0);
       setStatus('Sampled. Drag the t slider to replay the reverse process.');
       setBusy(false);
       break;
@@ -115,7 +175,7 @@ worker.onmessage = ({ data: message }) => {
       break;
     case 'weights': {
       const url = URL.createObjectURL(new Blob([message.bytes], { type: 'application/octet-stream' }));
-      const a = Object.assign(document.createElement('a'), { href: url, download: 'denoiser.safetensors' });
+      const a = Object.assign(document.createElement('a'), { href: url, download: message.name });
       a.click();
       URL.revokeObjectURL(url);
       break;
@@ -147,7 +207,27 @@ $('train-form').addEventListener('submit', (event) => {
   worker.postMessage({ type: 'train', steps, batch, lr, seed, previewEvery, previewPoints });
 });
 
+$('classifier-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  clearError();
+  const steps = readNumber('c-steps', { min: 1, max: 100000, integer: true });
+  const batch = readNumber('c-batch', { min: 1, max: 65536, integer: true });
+  const lr = readNumber('c-lr', { min: 1e-7, max: 1, integer: false });
+  const seed = readNumber('c-seed', { min: 0, max: 2 ** 32 - 1, integer: true });
+  if ([steps, batch, lr, seed].includes(null)) return;
+  state.classifierLosses = [];
+  state.classifierHeld = [];
+  setBusy(true);
+  setStatus('Training the classifier…');
+  const evalEvery = Math.max(10, Math.round(steps / 20));
+  worker.postMessage({ type: 'train-classifier', steps, batch, lr, seed, evalEvery });
+});
+
 $('stop').addEventListener('click', () => worker.postMessage({ type: 'stop' }));
+
+$('scale').addEventListener('input', () => {
+  $('scale-label').textContent = $('scale').value;
+});
 
 $('sample-form').addEventListener('submit', (event) => {
   event.preventDefault();
@@ -155,9 +235,18 @@ $('sample-form').addEventListener('submit', (event) => {
   const n = readNumber('n', { min: 1, max: 20000, integer: true });
   const seed = readNumber('sample-seed', { min: 0, max: 2 ** 32 - 1, integer: true });
   if (n === null || seed === null) return;
+  const label = Number($('label').value);
+  const scale = Number($('scale').value);
+  if (label >= 0 && !state.hasClassifier) {
+    showError('guided sampling needs a classifier: train one above, or load classifier weights below');
+    return;
+  }
+  state.label = label;
+  state.maps = {};
   setBusy(true);
-  setStatus('Sampling…');
-  worker.postMessage({ type: 'sample', n, seed });
+  setStatus(label >= 0 ? `Sampling ${label === 5 ? 'all states' : STATES[label]} with guidance s = ${scale}…` : 'Sampling…');
+  const map = $('show-map').checked && state.hasClassifier;
+  worker.postMessage({ type: 'sample', n, seed, label, scale, rule: $('rule').value, map });
 });
 
 $('time').addEventListener('input', () => {
@@ -165,34 +254,39 @@ $('time').addEventListener('input', () => {
   const frame = state.frames.reduce((best, f) => (Math.abs(f.t - t) < Math.abs(best.t - t) ? f : best), state.frames[0]);
   if (!frame) return;
   $('time-label').textContent = `t = ${frame.t}`;
-  redraw(frame.x, `reverse process: t = ${frame.t}`);
+  redraw(frame.x, `reverse process: t = ${frame.t}`, frame.t);
 });
 
 $('download').addEventListener('click', () => worker.postMessage({ type: 'weights' }));
+$('download-classifier').addEventListener('click', () => worker.postMessage({ type: 'classifier-weights' }));
 
-function loadBytes(bytes, source) {
+/** `kind`: 'load' (a denoiser) or 'load-classifier'. */
+function loadBytes(kind, bytes, source) {
   clearError();
   setBusy(true);
   setStatus(`Loading ${source}…`);
-  worker.postMessage({ type: 'load', bytes, source }, [bytes]);
+  worker.postMessage({ type: kind, bytes, source }, [bytes]);
 }
 
-$('weights-file').addEventListener('change', async () => {
-  const file = $('weights-file').files[0];
-  if (file) loadBytes(await file.arrayBuffer(), file.name);
-});
-
-$('load-url').addEventListener('click', async () => {
-  const url = $('weights-url').value.trim();
-  if (!url) return showError('load: type a URL first');
-  try {
-    const response = await fetch(url);
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    loadBytes(await response.arrayBuffer(), url);
-  } catch (err) {
-    showError(`load: ${url}: ${err.message}`);
-  }
-});
+function wireLoading(kind, fileInput, urlInput, button) {
+  $(fileInput).addEventListener('change', async () => {
+    const file = $(fileInput).files[0];
+    if (file) loadBytes(kind, await file.arrayBuffer(), file.name);
+  });
+  $(button).addEventListener('click', async () => {
+    const url = $(urlInput).value.trim();
+    if (!url) return showError(`${kind}: type a URL first`);
+    try {
+      const response = await fetch(url);
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      loadBytes(kind, await response.arrayBuffer(), url);
+    } catch (err) {
+      showError(`${kind}: ${url}: ${err.message}`);
+    }
+  });
+}
+wireLoading('load', 'weights-file', 'weights-url', 'load-url');
+wireLoading('load-classifier', 'classifier-file', 'classifier-url', 'load-classifier-url');
 
 // ?cpu forces the CPU device (to compare, or where a GPU driver misbehaves).
 worker.postMessage({ type: 'init', forceCpu: params.has('cpu') });

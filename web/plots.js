@@ -8,8 +8,11 @@ function clear(ctx) {
   ctx.fillRect(0, 0, ctx.canvas.width, ctx.canvas.height);
 }
 
-/** Training loss against step, log-scaled y axis. `losses` is an array of [step, loss]. */
-export function drawLoss(canvas, losses) {
+/**
+ * Training loss against step, log-scaled y axis. `losses` is an array of [step, loss]; `held`
+ * (optional) the held-out losses, drawn as orange dots.
+ */
+export function drawLoss(canvas, losses, held = []) {
   const ctx = canvas.getContext('2d');
   clear(ctx);
   const m = 36;
@@ -40,6 +43,13 @@ export function drawLoss(canvas, losses) {
     else ctx.lineTo(x, y);
   });
   ctx.stroke();
+  ctx.fillStyle = '#ff7f0e';
+  for (const [step, loss] of held) {
+    if (!(loss > 0)) continue;
+    const x = m + (step / Math.max(lastStep, 1)) * w;
+    const y = m + h - Math.min(Math.max((Math.log10(loss) - lo) / span, 0), 1) * h;
+    ctx.fillRect(x - 2, y - 2, 4, 4);
+  }
 }
 
 function toPixel(canvas, x, y) {
@@ -48,13 +58,38 @@ function toPixel(canvas, x, y) {
   return [px, py];
 }
 
+/** The square the classifier's prediction map covers (matches `Grid::states` in the core crate). */
+const MAP_EXTENT = [-2.5, 2.5];
+
+/** The prediction map: each cell tinted with its predicted state's colour. */
+function drawMap(ctx, { cells, width, height }) {
+  const cellsCanvas = new OffscreenCanvas(width, height);
+  const cellsCtx = cellsCanvas.getContext('2d');
+  const image = cellsCtx.createImageData(width, height);
+  cells.forEach((label, i) => {
+    const hex = LABEL_COLOURS[label % 5];
+    for (let c = 0; c < 3; c++) image.data[4 * i + c] = parseInt(hex.slice(1 + 2 * c, 3 + 2 * c), 16);
+    image.data[4 * i + 3] = 255;
+  });
+  cellsCtx.putImageData(image, 0, 0);
+  const [lo, hi] = MAP_EXTENT;
+  const [x0, y0] = toPixel(ctx.canvas, lo, hi);
+  const [x1, y1] = toPixel(ctx.canvas, hi, lo);
+  ctx.globalAlpha = 0.22;
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(cellsCanvas, x0, y0, x1 - x0, y1 - y0);
+  ctx.globalAlpha = 1;
+}
+
 /**
  * The data outlines (faint, coloured by state) with the particles on top.
- * `data` = { xy: Float32Array [n*2], labels: Uint8Array [n] }, `points` = Float32Array [m*2].
+ * `data` = { xy: Float32Array [n*2], labels: Uint8Array [n] }, `points` = Float32Array [m*2];
+ * `options.map` = a prediction map to draw underneath, `options.colourOf(i)` = a label per particle.
  */
-export function drawScatter(canvas, data, points, caption = '') {
+export function drawScatter(canvas, data, points, caption = '', options = {}) {
   const ctx = canvas.getContext('2d');
   clear(ctx);
+  if (options.map) drawMap(ctx, options.map);
   ctx.globalAlpha = 0.25;
   for (let i = 0; i < data.labels.length; i++) {
     const [px, py] = toPixel(canvas, data.xy[2 * i], data.xy[2 * i + 1]);
@@ -64,7 +99,9 @@ export function drawScatter(canvas, data, points, caption = '') {
   ctx.globalAlpha = 0.8;
   ctx.fillStyle = '#111';
   if (points) {
-    for (let i = 0; i < points.length / 2; i++) {
+    const n = points.length / 2;
+    for (let i = 0; i < n; i++) {
+      if (options.colourOf) ctx.fillStyle = LABEL_COLOURS[options.colourOf(i, n)];
       const [px, py] = toPixel(canvas, points[2 * i], points[2 * i + 1]);
       ctx.fillRect(px - 1.2, py - 1.2, 2.4, 2.4);
     }

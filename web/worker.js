@@ -1,6 +1,7 @@
 // The Web Worker that owns the wasm: all training and sampling happens here, so the page never
-// freezes. Messages in: init, train, stop, sample, load, weights. Messages out: ready, loss,
-// preview, frame, sampled, loaded, weights, status, error.
+// freezes. Messages in: init, train, train-classifier, stop, sample, load, load-classifier,
+// weights, classifier-weights. Messages out: ready, loss, preview, trained, classifier-loss,
+// classifier-metrics, classifier-trained, frame, map, sampled, loaded, weights, error.
 
 import init, { createPlayground, statesData } from '../pkg/diffusion_web.js';
 
@@ -69,24 +70,67 @@ async function train({ steps, batch, lr, seed, previewEvery, previewPoints }) {
   post({ type: 'trained', steps: done, stopped: stopRequested });
 }
 
-async function sample({ n, seed, preview = false }) {
-  let x = await playground.startSampling(n, seed);
+async function trainClassifier({ steps, batch, lr, seed, evalEvery }) {
+  playground.startClassifierTraining(steps, batch, lr, seed);
+  stopRequested = false;
+  const chunk = playground.isGpu() ? 10 : 5;
+  let done = 0;
+  const t0 = performance.now();
+  while (done < steps && !stopRequested) {
+    const k = Math.min(chunk, steps - done);
+    const losses = await playground.trainClassifierSteps(k);
+    done += k;
+    const seconds = (performance.now() - t0) / 1000;
+    post({ type: 'classifier-loss', first: done - k + 1, losses, stepsPerSec: done / seconds });
+    if (done % evalEvery < k || done === steps) {
+      const metrics = await playground.classifierMetrics();
+      post({ type: 'classifier-metrics', step: done, ...metrics });
+    }
+    await yieldToEvents();
+  }
+  post({ type: 'classifier-trained', steps: done, stopped: stopRequested });
+}
+
+/** The requested label of sample i of n: `label` itself, or blocks of the five states for 5 (all). */
+const requested = (label, i, n) => (label === 5 ? Math.floor((i * 5) / n) : label);
+
+async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', map = false, preview = false }) {
+  let x = await playground.startSampling(n, seed, label, scale, rule);
   const total = playground.samplingT();
   const frames = preview ? [] : [{ t: total, x }];
   const chunk = playground.isGpu() ? 5 : 2;
+  // The prediction map under the particles, recomputed every `every` steps of t.
+  const drawMap = map && !preview && playground.hasClassifier();
+  const [size, every] = playground.isGpu() ? [96, 25] : [48, 50];
+  let mapT = null;
+  const sendMap = async (t) => {
+    const at = Math.floor(t / every) * every;
+    if (!drawMap || at === mapT) return;
+    mapT = at;
+    const cells = await playground.predictionMap(at, size, size);
+    post({ type: 'map', t: at, cells, width: size, height: size });
+  };
+  await sendMap(total);
   let t = total;
   stopRequested = preview ? stopRequested : false;
   while (t > 0) {
     x = await playground.sampleSteps(Math.min(chunk, t));
     t = playground.samplingT();
     if (!preview) {
+      await sendMap(t);
       frames.push({ t, x });
       post({ type: 'frame', t, total, x });
       await yieldToEvents();
     }
   }
   const nll = playground.nll(x);
-  post({ type: preview ? 'preview' : 'sampled', x, nll, frames: preview ? undefined : frames });
+  let onTarget = null;
+  if (label >= 0 && !preview) {
+    const nearest = playground.nearestLabels(x);
+    const hits = nearest.reduce((k, l, i) => k + (l === requested(label, i, nearest.length) ? 1 : 0), 0);
+    onTarget = hits / nearest.length;
+  }
+  post({ type: preview ? 'preview' : 'sampled', x, nll, onTarget, label, frames: preview ? undefined : frames });
 }
 
 self.onmessage = async ({ data: message }) => {
@@ -98,6 +142,9 @@ self.onmessage = async ({ data: message }) => {
       case 'train':
         await train(message);
         break;
+      case 'train-classifier':
+        await trainClassifier(message);
+        break;
       case 'stop':
         stopRequested = true;
         break;
@@ -108,9 +155,18 @@ self.onmessage = async ({ data: message }) => {
         playground.loadWeights(new Uint8Array(message.bytes));
         post({ type: 'loaded', source: message.source });
         break;
+      case 'load-classifier':
+        playground.loadClassifier(new Uint8Array(message.bytes));
+        post({ type: 'classifier-loaded', source: message.source });
+        break;
       case 'weights': {
         const bytes = await playground.weights();
-        post({ type: 'weights', bytes }, [bytes.buffer]);
+        post({ type: 'weights', bytes, name: 'denoiser.safetensors' }, [bytes.buffer]);
+        break;
+      }
+      case 'classifier-weights': {
+        const bytes = await playground.classifierWeights();
+        post({ type: 'weights', bytes, name: 'classifier.safetensors' }, [bytes.buffer]);
         break;
       }
       default:

@@ -116,7 +116,9 @@ fn test() -> Result<()> {
     // Weights written by the native CLI, for the page test to load and sample.
     let e2e = root().join("pkg").join("e2e");
     let cli = target_dir().join("release").join("diffusion");
-    run(Command::new(cli).args(["train", "states", "--steps", "30", "--batch", "512", "--out"]).arg(&e2e))?;
+    let short = ["--steps", "300", "--batch", "1024", "--lr", "3e-3", "--out"];
+    run(Command::new(&cli).args(["train", "states"]).args(short).arg(e2e.join("denoiser")))?;
+    run(Command::new(&cli).args(["train", "states-classifier"]).args(short).arg(e2e.join("classifier")))?;
     let tests = root().join("tests");
     if !tests.join("node_modules").exists() {
         run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--prefix"]).arg(&tests))?;
@@ -126,5 +128,6 @@ fn test() -> Result<()> {
     run(Command::new("node")
         .arg(tests.join("page.test.mjs"))
         .env("PLAYGROUND_URL", &url)
-        .env("CLI_WEIGHTS_URL", "pkg/e2e/denoiser.safetensors"))
+        .env("CLI_WEIGHTS_URL", "pkg/e2e/denoiser/denoiser.safetensors")
+        .env("CLI_CLASSIFIER_URL", "pkg/e2e/classifier/classifier.safetensors"))
 }

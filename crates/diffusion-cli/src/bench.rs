@@ -4,14 +4,14 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use clap::Args;
-use diffusion::checkpoint::DenoiserConfig;
+use diffusion::checkpoint::CheckpointConfig;
 use diffusion::data::states::states;
 use diffusion::sample::MlpEps;
-use diffusion::sample::ancestral::AncestralSampler;
+use diffusion::sample::chain::{Chain, Rule};
 use diffusion::train::{DdpmTrainer, TrainConfig};
 
+use crate::common::to_vec;
 use crate::device::DeviceArg;
-use crate::states::to_vec;
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -33,7 +33,7 @@ pub fn bench_states(args: BenchArgs) -> Result<(), String> {
     println!("|---|---|---|---|---|");
     for device_arg in &args.devices {
         let device = device_arg.device()?;
-        let config = DenoiserConfig::default();
+        let config = CheckpointConfig::denoiser();
         let schedule = config.schedule.init().map_err(|e| e.to_string())?;
         let train = TrainConfig { steps: args.steps + 3, batch: args.batch, ..Default::default() };
         let mut trainer = DdpmTrainer::new(&config.model, schedule.clone(), train, states().xy, &device)
@@ -49,7 +49,7 @@ pub fn bench_states(args: BenchArgs) -> Result<(), String> {
         let mlp = trainer.model();
         let model = MlpEps { mlp: &mlp, schedule: &schedule };
         let started = Instant::now();
-        let x = AncestralSampler::new(args.n, &schedule, 0, &device).run(&model, &schedule);
+        let x = Chain::new(Rule::Ancestral, args.n, &schedule, 0, &device).run(&model, &schedule);
         to_vec(x)?;
         let sample_seconds = started.elapsed().as_secs_f64();
         println!(

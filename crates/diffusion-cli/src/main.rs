@@ -1,11 +1,16 @@
 //! `diffusion`: the native command line of the diffusion playground.
 //!
 //! train states → denoiser.safetensors + config.json + loss.csv + loss.png;
-//! sample states → samples.csv (+ a PNG scatter); eval nll → the course grader; bench → speed.
+//! train states-classifier → classifier.safetensors + curves; sample states → samples.csv (+ a
+//! PNG scatter), guided with --classifier/--label; report states → every course deliverable;
+//! eval nll → the course grader; bench → speed.
 
 mod bench;
+mod classifier;
+mod common;
 mod device;
 mod plot;
+mod report;
 mod states;
 
 use std::path::PathBuf;
@@ -31,6 +36,9 @@ enum Command {
     /// Evaluate samples.
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Regenerate every deliverable of a project.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Measure training and sampling speed.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -40,11 +48,19 @@ enum Command {
 enum TrainCommand {
     /// The course's DDPM on the STATES points.
     States(states::TrainArgs),
+    /// The course's noisy classifier f(y | x_t, t) on the STATES points, for guidance.
+    StatesClassifier(classifier::TrainClassifierArgs),
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// The STATES course project: scatter plots, curves, prediction maps and report.md.
+    States(report::ReportArgs),
 }
 
 #[derive(Subcommand)]
 enum SampleCommand {
-    /// Ancestral sampling from a STATES denoiser.
+    /// Sampling from a STATES denoiser, optionally guided towards a state by a classifier.
     States(states::SampleArgs),
 }
 
@@ -69,7 +85,9 @@ struct NllArgs {
 fn main() -> ExitCode {
     let outcome = match Cli::parse().command {
         Command::Train(TrainCommand::States(args)) => states::train(args),
+        Command::Train(TrainCommand::StatesClassifier(args)) => classifier::train(args),
         Command::Sample(SampleCommand::States(args)) => states::sample(args),
+        Command::Report(ReportCommand::States(args)) => report::report(args),
         Command::Eval(EvalCommand::Nll(args)) => states::eval_nll(&args.samples),
         Command::Bench(BenchCommand::States(args)) => bench::bench_states(args),
     };

@@ -66,7 +66,20 @@ impl Canvas {
         (px, py)
     }
 
-    fn frame(&mut self) {
+    /// Fills the data-space rectangle between two corners.
+    pub fn rect(&mut self, a: (f64, f64), b: (f64, f64), colour: Rgb) {
+        let (p, q) = (self.to_pixel(a.0, a.1), self.to_pixel(b.0, b.1));
+        let (x0, x1) = (p.0.min(q.0).round() as i64, p.0.max(q.0).round() as i64);
+        let (y0, y1) = (p.1.min(q.1).round() as i64, p.1.max(q.1).round() as i64);
+        for y in y0..y1 {
+            for x in x0..x1 {
+                self.set(x, y, colour);
+            }
+        }
+    }
+
+    /// The axes box with ticks and labels (drawn by `new`; draw again over filled areas).
+    pub fn frame(&mut self) {
         let (w, h, m) = (self.width as i64, self.height as i64, self.margin as i64);
         for x in m..=w - m {
             self.set(x, m, INK);
@@ -198,9 +211,37 @@ pub fn scatter_over_data(
     canvas.save(path)
 }
 
-/// A curve of (x, y) values, e.g. the training loss against the step.
-pub fn curve(path: &Path, points: &[(f64, f64)]) -> Result<(), String> {
-    let mut canvas = Canvas::new(800, 480, Bounds::around(points.iter().copied()));
-    canvas.line(points, [31, 119, 180]);
+/// Curves of (x, y) values in their colours, e.g. training and validation loss against the step.
+pub fn curves(path: &Path, series: &[(&[(f64, f64)], Rgb)]) -> Result<(), String> {
+    let all = series.iter().flat_map(|(points, _)| points.iter().copied());
+    let mut canvas = Canvas::new(800, 480, Bounds::around(all));
+    for (points, colour) in series {
+        canvas.line(points, *colour);
+    }
+    canvas.save(path)
+}
+
+/// The classifier's prediction map: each grid cell tinted with its predicted state's colour, the
+/// data on top in the full colours. `cells` is row-major from the top-left, as `Grid::points`.
+pub fn prediction_map(
+    path: &Path,
+    x: (f64, f64),
+    y: (f64, f64),
+    (width, height): (usize, usize),
+    cells: &[i64],
+    data: &[[f32; 2]],
+    labels: &[u8],
+) -> Result<(), String> {
+    let mut canvas = Canvas::new(640, 640, Bounds { x, y });
+    let (dx, dy) = ((x.1 - x.0) / width as f64, (y.1 - y.0) / height as f64);
+    for (i, &label) in cells.iter().enumerate() {
+        let (col, row) = ((i % width) as f64, (i / width) as f64);
+        let tint = LABEL_COLOURS[label.rem_euclid(5) as usize].map(|c| ((c as u16 + 2 * 255) / 3) as u8);
+        canvas.rect((x.0 + col * dx, y.1 - (row + 1.0) * dy), (x.0 + (col + 1.0) * dx, y.1 - row * dy), tint);
+    }
+    for (p, &l) in data.iter().zip(labels) {
+        canvas.point(p[0] as f64, p[1] as f64, 1, LABEL_COLOURS[l as usize % 5]);
+    }
+    canvas.frame();
     canvas.save(path)
 }

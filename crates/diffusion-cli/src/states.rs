@@ -1,21 +1,25 @@
-//! The STATES commands: train the course's DDPM, sample it, grade samples.
+//! The STATES commands: train the course's DDPM, sample it (unguided or guided towards a state),
+//! grade samples.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::prelude::*;
 use clap::Args;
-use diffusion::checkpoint::{DenoiserConfig, decode_denoiser, encode_denoiser};
-use diffusion::data::states::{Points, parse_points_csv, states, to_csv};
-use diffusion::io::{NamedTensor, parameters};
+use diffusion::checkpoint::{self, Checkpoint, CheckpointConfig, Role};
+use diffusion::classifier::{classify, one_hot};
+use diffusion::data::states::{Points, STATE_CODES, STATE_NAMES, parse_points_csv, states, to_csv};
 use diffusion::metric::kde_nll::Kde;
+use diffusion::metric::on_target::{fraction_on, nearest_labels};
 use diffusion::metric::precision::{precision, support_radius};
-use diffusion::model::mlp::Mlp;
+use diffusion::objective::EpsBatch;
+use diffusion::rng::Rng;
 use diffusion::sample::MlpEps;
-use diffusion::sample::ancestral::AncestralSampler;
+use diffusion::sample::chain::{Chain, Rule};
+use diffusion::sample::guided::Guided;
 use diffusion::train::{DdpmTrainer, TrainConfig};
-use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::common::{Curves, bar, create_dir, host_parameters, load, to_labels, to_vec, train_loop, write};
 use crate::device::DeviceArg;
 use crate::plot;
 
@@ -23,22 +27,28 @@ use crate::plot;
 pub struct TrainArgs {
     /// Output directory (created if missing).
     #[arg(long)]
-    out: PathBuf,
+    pub out: PathBuf,
     #[arg(long, default_value_t = TrainConfig::default().steps)]
-    steps: usize,
+    pub steps: usize,
     /// (point, t) pairs per Adam step.
     #[arg(long, default_value_t = TrainConfig::default().batch)]
-    batch: usize,
+    pub batch: usize,
     /// Peak learning rate (cosine-decayed to 5% of it by the last step).
     #[arg(long, default_value_t = TrainConfig::default().lr)]
-    lr: f64,
+    pub lr: f64,
     #[arg(long, default_value_t = 0)]
-    seed: u64,
+    pub seed: u64,
     /// Decay of the weights' moving average that is saved for sampling (0: save the raw weights).
     #[arg(long, default_value_t = TrainConfig::default().ema_decay)]
-    ema: f64,
+    pub ema: f64,
+    /// Fraction of the points held out (per state) for the validation curve; 0 trains on all.
+    #[arg(long, default_value_t = 0.1)]
+    pub val_fraction: f64,
+    /// Evaluate the held-out loss every this many steps.
+    #[arg(long, default_value_t = 50)]
+    pub eval_every: usize,
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
-    device: DeviceArg,
+    pub device: DeviceArg,
 }
 
 #[derive(Args)]
@@ -46,9 +56,22 @@ pub struct SampleArgs {
     /// A denoiser.safetensors written by `diffusion train states`.
     #[arg(long)]
     weights: PathBuf,
+    /// A classifier.safetensors (`diffusion train states-classifier`) for guided sampling.
+    #[arg(long)]
+    classifier: Option<PathBuf>,
+    /// The state to guide towards: 0..4, a code (MI) or name (Michigan), or `all` (n split evenly).
+    #[arg(long)]
+    label: Option<String>,
+    /// Guidance scale s in ε̂ = ε_θ − s √(1−ᾱ_t) ∇ log f_φ(y | x_t, t).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Update rule: ancestral (Ho et al. Algorithm 2) or ddim (η = 0, the handout's guided form).
+    #[arg(long, default_value = "ancestral")]
+    sampler: String,
+    /// Number of samples in total.
     #[arg(long, default_value_t = 5000)]
     n: usize,
-    /// Output CSV (header `x,y`).
+    /// Output CSV (header `x,y`, or `x,y,label` with the requested label when guided).
     #[arg(long)]
     out: PathBuf,
     #[arg(long, default_value_t = 0)]
@@ -60,114 +83,174 @@ pub struct SampleArgs {
     device: DeviceArg,
 }
 
-fn bar(len: usize, template: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len as u64);
-    bar.set_style(ProgressStyle::with_template(template).expect("a valid template").progress_chars("=> "));
-    bar
-}
-
-fn write(path: &Path, bytes: impl AsRef<[u8]>) -> Result<(), String> {
-    std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// Reads a tensor to the host (natively a synchronous read is fine).
-pub fn to_vec<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, String> {
-    tensor.into_data().try_into_vec::<f32>().map_err(|e| format!("{e:?}"))
-}
-
-/// The network's parameters, read to the host.
-fn host_parameters(mlp: &Mlp) -> Result<Vec<NamedTensor>, String> {
-    parameters(mlp)
-        .into_iter()
-        .map(|(name, shape, tensor)| Ok(NamedTensor { name, shape, values: to_vec(tensor)? }))
-        .collect()
-}
-
 pub fn train(args: TrainArgs) -> Result<(), String> {
-    let train =
-        TrainConfig { steps: args.steps, batch: args.batch, lr: args.lr, seed: args.seed, ..Default::default() };
-    let config = DenoiserConfig { train: Some(train.clone()), ..Default::default() };
+    let train = TrainConfig {
+        steps: args.steps,
+        batch: args.batch,
+        lr: args.lr,
+        seed: args.seed,
+        ema_decay: args.ema,
+        val_fraction: args.val_fraction,
+        ..Default::default()
+    };
+    let config = CheckpointConfig { train: Some(train.clone()), ..CheckpointConfig::denoiser() };
     let device = args.device.device()?;
     let schedule = config.schedule.init().map_err(|e| e.to_string())?;
-    let mut trainer =
-        DdpmTrainer::new(&config.model, schedule, train.clone(), states().xy, &device).map_err(|e| e.to_string())?;
-    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let (points, held_out) = states().split(args.val_fraction, args.seed).map_err(|e| e.to_string())?;
+    let mut trainer = DdpmTrainer::new(&config.model, schedule.clone(), train.clone(), points.xy, &device)
+        .map_err(|e| e.to_string())?;
+    // A fixed held-out batch: 8 (t, ε) draws per held-out point.
+    let validation = (!held_out.is_empty())
+        .then(|| EpsBatch::draw(&held_out.xy, &schedule, held_out.len() * 8, &mut Rng::new(args.seed ^ 0x5eed)));
+    create_dir(&args.out)?;
 
     eprintln!(
-        "training the STATES DDPM on {} ({} steps, batch {}, lr {})",
+        "training the STATES DDPM on {} ({} steps, batch {}, lr {}, {} points held out)",
         args.device.name(),
         train.steps,
         train.batch,
-        train.lr
+        train.lr,
+        held_out.len()
     );
-    let progress = bar(train.steps, "{bar:40} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}");
-    let started = Instant::now();
-    let mut losses: Vec<f32> = Vec::with_capacity(train.steps);
-    let mut pending = Vec::new();
-    // Read losses back in groups, so a GPU is not stalled after every step.
-    let read_every = 10;
-    for step in 1..=train.steps {
-        pending.push(trainer.step());
-        if pending.len() == read_every || step == train.steps {
-            let group = to_vec(Tensor::cat(std::mem::take(&mut pending), 0))?;
-            if let Some(bad) = group.iter().find(|l| !l.is_finite()) {
-                return Err(format!("the loss became {bad} at step {step}: lower --lr"));
-            }
-            losses.extend(group);
-            let recent = &losses[losses.len().saturating_sub(50)..];
-            let mean = recent.iter().sum::<f32>() / recent.len() as f32;
-            let rate = step as f64 / started.elapsed().as_secs_f64();
-            progress.set_message(format!("loss {mean:.4}  {rate:.2} steps/s"));
-            progress.set_position(step as u64);
-        }
-    }
-    progress.finish();
-    let seconds = started.elapsed().as_secs_f64();
-    eprintln!("trained {} steps in {seconds:.1} s ({:.2} steps/s)", train.steps, train.steps as f64 / seconds);
+    let trainer = std::cell::RefCell::new(&mut trainer);
+    let curves = train_loop(
+        train.steps,
+        || trainer.borrow_mut().step(),
+        args.eval_every.max(1),
+        |_| validation.as_ref().map(|batch| to_vec(trainer.borrow().loss_on(batch)).map(|v| v[0])).transpose(),
+    )?;
+    let trainer = trainer.into_inner();
 
     let weights = args.out.join("denoiser.safetensors");
-    let bytes = encode_denoiser(&host_parameters(&trainer.model())?, &config).map_err(|e| e.to_string())?;
+    let bytes = checkpoint::encode(&host_parameters(&trainer.model())?, &config).map_err(|e| e.to_string())?;
     write(&weights, bytes)?;
     write(&args.out.join("config.json"), config.to_json())?;
-    let csv: String = std::iter::once("step,loss\n".to_string())
-        .chain(losses.iter().enumerate().map(|(i, l)| format!("{},{l}\n", i + 1)))
-        .collect();
-    write(&args.out.join("loss.csv"), csv)?;
-    let curve: Vec<(f64, f64)> = losses.iter().enumerate().map(|(i, l)| ((i + 1) as f64, *l as f64)).collect();
-    plot::curve(&args.out.join("loss.png"), &curve)?;
+    write(&args.out.join("loss.csv"), curves.to_csv())?;
+    curves.plot(&args.out.join("loss.png"))?;
+    if let Some(&(_, last)) = curves.validation.last() {
+        eprintln!("held-out L_simple {last:.4}");
+    }
     eprintln!("wrote {} (+ config.json, loss.csv, loss.png)", weights.display());
     Ok(())
+}
+
+/// `--label`: a number, code or name of a state, or `all`.
+pub fn parse_label(text: &str) -> Result<Option<u8>, String> {
+    if text.eq_ignore_ascii_case("all") {
+        return Ok(None);
+    }
+    let by_name = (0..STATE_NAMES.len())
+        .find(|&i| STATE_NAMES[i].eq_ignore_ascii_case(text) || STATE_CODES[i].eq_ignore_ascii_case(text));
+    match (text.parse::<usize>().ok().filter(|&i| i < STATE_NAMES.len()), by_name) {
+        (Some(i), _) | (None, Some(i)) => Ok(Some(i as u8)),
+        _ => Err(format!("unknown state `{text}`: use 0..4, {} or all", STATE_CODES.join(", "))),
+    }
+}
+
+/// The requested label of each of `n` samples: all `label`, or `all` split evenly in blocks.
+pub fn requested_labels(label: Option<u8>, n: usize) -> Vec<u8> {
+    match label {
+        Some(l) => vec![l; n],
+        None => (0..n).map(|i| (i * STATE_NAMES.len() / n) as u8).collect(),
+    }
+}
+
+/// Runs the reverse chain for `n` points (guided towards `labels` with `scale` when a classifier
+/// is given) and returns x_0 on the host.
+pub fn draw(
+    denoiser: &Checkpoint,
+    guidance: Option<(&Checkpoint, &[u8], f64)>,
+    rule: Rule,
+    n: usize,
+    seed: u64,
+    device: &Device,
+) -> Result<Vec<[f32; 2]>, String> {
+    let schedule = &denoiser.schedule;
+    let base = MlpEps { mlp: &denoiser.mlp, schedule };
+    let mut chain = Chain::new(rule, n, schedule, seed, device);
+    let progress = bar(schedule.steps, "{bar:40} t {pos}/{len} [{elapsed_precise}]");
+    let guided = guidance.map(|(classifier, labels, scale)| Guided {
+        base: &base,
+        classifier: &classifier.mlp,
+        schedule,
+        one_hot: one_hot(labels, device),
+        scale,
+    });
+    while chain.t() > 0 {
+        match &guided {
+            Some(guided) => chain.step(guided, schedule),
+            None => chain.step(&base, schedule),
+        }
+        progress.inc(1);
+    }
+    let flat = to_vec(chain.x())?;
+    progress.finish_and_clear();
+    Ok(flat.chunks_exact(2).map(|p| [p[0], p[1]]).collect())
+}
+
+/// The fraction on target by the nearest data point's label and by the clean classifier (t = 0).
+pub fn on_target(
+    samples: &[[f32; 2]],
+    target: u8,
+    classifier: &Checkpoint,
+    device: &Device,
+) -> Result<(f64, f64), String> {
+    let data = states();
+    let nearest = nearest_labels(&data.xy, data.labels.as_deref().expect("labelled"), samples);
+    let flat: Vec<f32> = samples.iter().flatten().copied().collect();
+    let x = Tensor::from_data(TensorData::new(flat, [samples.len(), 2]), device);
+    let predicted = to_labels(classify(&classifier.mlp, &classifier.schedule, x, 0))?;
+    Ok((fraction_on(&nearest, target), fraction_on(&predicted, target as i64)))
 }
 
 pub fn sample(args: SampleArgs) -> Result<(), String> {
     if !(1..=10_000_000).contains(&args.n) {
         return Err(format!("--n must be in 1..=10000000, got {}", args.n));
     }
-    let bytes = std::fs::read(&args.weights).map_err(|e| format!("{}: {e}", args.weights.display()))?;
-    let device = args.device.device()?;
-    let denoiser = decode_denoiser(&bytes, &device).map_err(|e| format!("{}: {e}", args.weights.display()))?;
-    let model = MlpEps { mlp: &denoiser.mlp, schedule: &denoiser.schedule };
-    let started = Instant::now();
-    let mut sampler = AncestralSampler::new(args.n, &denoiser.schedule, args.seed, &device);
-    let progress = bar(denoiser.schedule.steps, "{bar:40} t {pos}/{len} [{elapsed_precise}]");
-    while sampler.t() > 0 {
-        sampler.step(&model, &denoiser.schedule);
-        progress.inc(1);
+    if !args.scale.is_finite() || args.scale.abs() > 1000.0 {
+        return Err(format!("--scale must be a number in [-1000, 1000], got {}", args.scale));
     }
-    let flat = to_vec(sampler.x())?;
-    progress.finish_and_clear();
+    let rule: Rule = args.sampler.parse().map_err(|e: diffusion::Error| e.to_string())?;
+    let device = args.device.device()?;
+    let denoiser = load(&args.weights, Role::Denoiser, &device)?;
+    let (classifier, label) = match (&args.classifier, &args.label) {
+        (Some(path), Some(label)) => (Some(load(path, Role::Classifier, &device)?), parse_label(label)?),
+        (None, None) => (None, None),
+        _ => return Err("guided sampling needs both --classifier and --label".into()),
+    };
+    let labels = requested_labels(label, args.n);
+    let started = Instant::now();
+    let guidance = classifier.as_ref().map(|c| (c, labels.as_slice(), args.scale));
+    let xy = draw(&denoiser, guidance, rule, args.n, args.seed, &device)?;
     let seconds = started.elapsed().as_secs_f64();
-    let points = Points { xy: flat.chunks_exact(2).map(|p| [p[0], p[1]]).collect(), labels: None };
+    let points = Points { xy, labels: classifier.is_some().then(|| labels.clone()) };
     write(&args.out, to_csv(&points))?;
-    let nll = Kde::fit(&states().xy).and_then(|kde| kde.nll(&points.xy)).map_err(|e| e.to_string())?;
+    let kde = Kde::fit(&states().xy).map_err(|e| e.to_string())?;
+    let nll = kde.nll(&points.xy).map_err(|e| e.to_string())?;
     eprintln!(
         "{} samples in {seconds:.1} s ({:.0} samples/s) → {}; grader NLL {nll:.4}",
         args.n,
         args.n as f64 / seconds,
         args.out.display()
     );
+    if let Some(classifier) = &classifier {
+        for l in 0..STATE_NAMES.len() as u8 {
+            let mine = points.with_label(l);
+            if mine.is_empty() {
+                continue;
+            }
+            let nll = kde.nll(&mine.xy).map_err(|e| e.to_string())?;
+            let (nearest, clean) = on_target(&mine.xy, l, classifier, &device)?;
+            eprintln!(
+                "{}: grader NLL {nll:.4}, on target {:.1}% (nearest data point) / {:.1}% (classifier at t = 0)",
+                STATE_NAMES[l as usize],
+                100.0 * nearest,
+                100.0 * clean
+            );
+        }
+    }
     if let Some(path) = &args.plot {
-        plot::scatter_over_data(path, &states().xy, &points.xy, None)?;
+        plot::scatter_over_data(path, &states().xy, &points.xy, points.labels.as_deref())?;
         eprintln!("plotted {}", path.display());
     }
     Ok(())
@@ -179,9 +262,7 @@ pub fn eval_nll(path: &Path) -> Result<(), String> {
     let data = states().xy;
     let nll = Kde::fit(&data).and_then(|kde| kde.nll(&samples.xy)).map_err(|e| e.to_string())?;
     println!("{nll:.4}");
-    // The grader rewards samples piled on dense spots; the reverse direction (the data scored by a
-    // KDE of the samples) punishes missing outlines and haze. The data on itself scores 2.152.
-    match Kde::fit(&samples.xy).and_then(|kde| kde.nll(&data)) {
+    match coverage(&samples.xy, &data) {
         Ok(coverage) => eprintln!("coverage (data under a KDE of the samples): {coverage:.4}"),
         Err(e) => eprintln!("coverage not computed: {e}"),
     }
@@ -189,4 +270,16 @@ pub fn eval_nll(path: &Path) -> Result<(), String> {
     let precision = precision(&samples.xy, &data, support_radius(&data));
     eprintln!("precision (samples as close to the data as the data to itself): {precision:.3}");
     Ok(())
+}
+
+/// The grader rewards samples piled on dense spots; the reverse direction (the data scored by a
+/// KDE of the samples) punishes missing outlines and haze. The data on itself scores 2.152.
+pub fn coverage(samples: &[[f32; 2]], data: &[[f32; 2]]) -> Result<f64, String> {
+    Kde::fit(samples).and_then(|kde| kde.nll(data)).map_err(|e| e.to_string())
+}
+
+/// Reads a loss curve CSV written by a training command.
+pub fn read_curves(path: &Path) -> Result<Curves, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Curves::from_csv(&text).map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -33,6 +33,11 @@ fn train_sample_and_grade() {
     }
     let losses = std::fs::read_to_string(run.join("loss.csv")).unwrap();
     assert_eq!(losses.lines().count(), 41, "header + one row per step");
+    assert!(losses.starts_with("step,train,validation\n"));
+    // The held-out loss is evaluated every 50 steps and at the last one.
+    let held_out: Vec<&str> = losses.lines().skip(1).filter(|l| !l.ends_with(',')).collect();
+    assert_eq!(held_out.len(), 1, "{held_out:?}");
+    assert!(held_out[0].starts_with("40,"));
     let config = std::fs::read_to_string(run.join("config.json")).unwrap();
     assert!(config.contains("\"steps\": 500") && config.contains("256"), "{config}");
 
@@ -65,6 +70,120 @@ fn train_sample_and_grade() {
     // The data scored as samples reproduces the course's reference.
     let out = diffusion(&["eval", "nll", concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/states.csv")]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2.1520");
+}
+
+/// The course's second task: a noisy classifier, guided sampling per state, and the report.
+#[test]
+fn classifier_guided_sampling_and_report() {
+    let dir = scratch("guided");
+    let (denoiser, classifier) = (dir.join("denoiser"), dir.join("classifier"));
+    let out = diffusion(&["train", "states", "--out", s(&denoiser), "--steps", "300", "--batch", "1024"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = diffusion(&[
+        "train",
+        "states-classifier",
+        "--out",
+        s(&classifier),
+        "--steps",
+        "300",
+        "--batch",
+        "1024",
+        "--lr",
+        "3e-3",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    for file in ["classifier.safetensors", "loss.csv", "loss.png", "accuracy.csv", "validation.md"] {
+        assert!(classifier.join(file).metadata().map(|m| m.len() > 0).unwrap_or(false), "missing {file}");
+    }
+    // Per-bucket validation accuracy: high on clean points, near chance (20%) at t ≈ T.
+    let table = std::fs::read_to_string(classifier.join("validation.md")).unwrap();
+    let accuracy = |row: &str| -> f64 {
+        let line = table.lines().find(|l| l.starts_with(row)).unwrap();
+        line.split('|').nth(2).unwrap().trim().trim_end_matches('%').parse().unwrap()
+    };
+    assert!(accuracy("| 0–49") > 95.0 && accuracy("| 450–500") < 40.0, "{table}");
+
+    let (weights, c_weights) = (denoiser.join("denoiser.safetensors"), classifier.join("classifier.safetensors"));
+    let samples = dir.join("idaho.csv");
+    let guided = |label: &str, out: &Path, n: &str| {
+        diffusion(&[
+            "sample",
+            "states",
+            "--weights",
+            s(&weights),
+            "--classifier",
+            s(&c_weights),
+            "--label",
+            label,
+            "--scale",
+            "2",
+            "--n",
+            n,
+            "--out",
+            s(out),
+        ])
+    };
+    let out = guided("ID", &samples, "400");
+    assert!(out.status.success(), "{}", text(&out));
+    let csv = std::fs::read_to_string(&samples).unwrap();
+    assert!(csv.starts_with("x,y,label\n") && csv.lines().count() == 401);
+    assert!(csv.lines().skip(1).all(|l| l.ends_with(",1")));
+    // Idaho's line reports the fraction on target; a short run already lands most samples there.
+    let line = text(&out).lines().find(|l| l.starts_with("Idaho")).unwrap().to_string();
+    let nearest: f64 = line.split("on target ").nth(1).unwrap().split('%').next().unwrap().parse().unwrap();
+    assert!(nearest > 80.0, "{line}");
+
+    let all = dir.join("all.csv");
+    let out = guided("all", &all, "503");
+    assert!(out.status.success(), "{}", text(&out));
+    let csv = std::fs::read_to_string(&all).unwrap();
+    for label in 0..5 {
+        let count = csv.lines().filter(|l| l.ends_with(&format!(",{label}"))).count();
+        assert!((100..=101).contains(&count), "label {label}: {count}");
+    }
+    // Guidance needs a classifier file, not a denoiser, and a real state.
+    let out = diffusion(&[
+        "sample",
+        "states",
+        "--weights",
+        s(&weights),
+        "--classifier",
+        s(&weights),
+        "--label",
+        "MI",
+        "--out",
+        s(&all),
+    ]);
+    assert!(!out.status.success() && text(&out).contains("not a classifier"), "{}", text(&out));
+    assert!(text(&guided("Texas", &all, "10")).contains("unknown state"));
+
+    let report = dir.join("report");
+    let out = diffusion(&[
+        "report",
+        "states",
+        "--weights",
+        s(&weights),
+        "--classifier",
+        s(&c_weights),
+        "--n",
+        "200",
+        "--scale",
+        "2",
+        "--out",
+        s(&report),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    for needle in
+        ["| unconditional |", "| Idaho (ID) |", "| Wisconsin (WI) |", "diffusion train states-classifier", "450–500"]
+    {
+        assert!(md.contains(needle), "report.md lacks {needle}:\n{md}");
+    }
+    for png in
+        ["unconditional", "state-MI", "state-OK", "guided-all", "denoiser-loss", "classifier-loss", "prediction-map-t0"]
+    {
+        assert!(report.join(format!("{png}.png")).metadata().map(|m| m.len() > 1000).unwrap_or(false), "{png}.png");
+    }
 }
 
 #[test]

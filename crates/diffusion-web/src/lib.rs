@@ -6,24 +6,40 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use burn::prelude::*;
-use diffusion::checkpoint::{DenoiserConfig, decode_denoiser, encode_denoiser};
-use diffusion::data::states::states;
+use diffusion::checkpoint::{self, CheckpointConfig, Role};
+use diffusion::classifier::{ClassifierTrainer, Validation, one_hot};
+use diffusion::data::states::{Points, states};
 use diffusion::io::{self, NamedTensor};
 use diffusion::metric::kde_nll::Kde;
+use diffusion::metric::on_target::nearest_labels;
+use diffusion::metric::prediction_map::{Grid, prediction_map};
 use diffusion::model::mlp::Mlp;
 use diffusion::sample::MlpEps;
-use diffusion::sample::ancestral::AncestralSampler;
+use diffusion::sample::chain::{Chain, Rule};
+use diffusion::sample::guided::Guided;
 use diffusion::schedule::Schedule;
 use diffusion::train::{DdpmTrainer, TrainConfig};
 use wasm_bindgen::prelude::*;
 
+/// The noisy classifier: being trained, or loaded, with its held-out set.
+struct ClassifierState {
+    trainer: Option<ClassifierTrainer>,
+    model: Option<Mlp>,
+    config: CheckpointConfig,
+    validation: Option<Validation>,
+}
+
 struct State {
     device: Device,
     schedule: Schedule,
-    config: DenoiserConfig,
+    config: CheckpointConfig,
     trainer: Option<DdpmTrainer>,
     model: Option<Mlp>,
-    sampler: Option<AncestralSampler>,
+    sampler: Option<Chain>,
+    /// One-hot labels and scale of the running chain when it is guided.
+    guidance: Option<(Tensor<2>, f64)>,
+    classifier: ClassifierState,
+    data: Points,
     kde: Kde,
 }
 
@@ -52,7 +68,9 @@ pub async fn create_playground(gpu: bool) -> Result<Playground, JsError> {
     } else {
         (Device::flex(), "cpu (burn flex)".to_string())
     };
-    let config = DenoiserConfig::default();
+    let config = CheckpointConfig::denoiser();
+    let classifier =
+        ClassifierState { trainer: None, model: None, config: CheckpointConfig::classifier(), validation: None };
     let state = State {
         device,
         schedule: config.schedule.init().map_err(js_error)?,
@@ -60,6 +78,9 @@ pub async fn create_playground(gpu: bool) -> Result<Playground, JsError> {
         trainer: None,
         model: None,
         sampler: None,
+        guidance: None,
+        classifier,
+        data: states(),
         kde: Kde::fit(&states().xy).map_err(js_error)?,
     };
     Ok(Playground { state: Rc::new(RefCell::new(state)), device_name, gpu })
@@ -77,9 +98,24 @@ pub fn states_data() -> Result<JsValue, JsError> {
     Ok(object.into())
 }
 
-async fn read(tensor: Tensor<2>) -> Result<Vec<f32>, JsError> {
+async fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, JsError> {
     let data = tensor.into_data_async().await.map_err(js_error)?;
     data.try_into_vec::<f32>().map_err(|e| JsError::new(&format!("{e:?}")))
+}
+
+async fn read_labels(tensor: Tensor<1, Int>) -> Result<Vec<i64>, JsError> {
+    let data = tensor.into_data_async().await.map_err(js_error)?;
+    data.try_into_vec_as::<i64>().map_err(|e| JsError::new(&format!("{e:?}")))
+}
+
+/// A network's parameters read to the host (asynchronously) and encoded with its config.
+async fn encode(model: &Mlp, config: &CheckpointConfig) -> Result<js_sys::Uint8Array, JsError> {
+    let mut tensors = Vec::new();
+    for (name, shape, tensor) in io::parameters(model) {
+        tensors.push(NamedTensor { name, shape, values: read(tensor).await? });
+    }
+    let bytes = checkpoint::encode(&tensors, config).map_err(js_error)?;
+    Ok(js_sys::Uint8Array::from(bytes.as_slice()))
 }
 
 #[wasm_bindgen]
@@ -106,7 +142,7 @@ impl Playground {
         let train =
             TrainConfig { steps: steps as usize, batch: batch as usize, lr, seed: seed as u64, ..Default::default() };
         // A fresh run uses the course's network and schedule, whatever was loaded before.
-        let config = DenoiserConfig { train: Some(train.clone()), ..Default::default() };
+        let config = CheckpointConfig { train: Some(train.clone()), ..CheckpointConfig::denoiser() };
         let schedule = config.schedule.init().map_err(js_error)?;
         let trainer =
             DdpmTrainer::new(&config.model, schedule.clone(), train, states().xy, &state.device).map_err(js_error)?;
@@ -124,7 +160,7 @@ impl Playground {
             let trainer = state.trainer.as_mut().ok_or_else(|| JsError::new("press Train first"))?;
             let losses: Vec<Tensor<1>> = (0..k.max(1)).map(|_| trainer.step()).collect();
             state.model = Some(state.trainer.as_ref().map(DdpmTrainer::model).expect("trainer"));
-            Tensor::cat(losses, 0).unsqueeze::<2>()
+            Tensor::cat(losses, 0)
         };
         Ok(js_sys::Float32Array::from(read(losses).await?.as_slice()))
     }
@@ -134,7 +170,7 @@ impl Playground {
     pub fn load_weights(&self, bytes: &[u8]) -> Result<(), JsError> {
         let mut state = self.state.borrow_mut();
         // Decoded in full before anything is replaced: a bad file leaves the current model alone.
-        let denoiser = decode_denoiser(bytes, &state.device).map_err(js_error)?;
+        let denoiser = checkpoint::decode(bytes, Role::Denoiser, &state.device).map_err(js_error)?;
         state.schedule = denoiser.schedule;
         state.config = denoiser.config;
         state.model = Some(denoiser.mlp);
@@ -145,23 +181,143 @@ impl Playground {
 
     /// The current weights as safetensors bytes (the CLI's format).
     pub async fn weights(&self) -> Result<js_sys::Uint8Array, JsError> {
-        let (parameters, config) = {
+        let (model, config) = {
             let state = self.state.borrow();
-            let model = state.model.as_ref().ok_or_else(|| JsError::new("no model yet"))?;
-            (io::parameters(model), state.config.clone())
+            (state.model.clone().ok_or_else(|| JsError::new("no model yet"))?, state.config.clone())
         };
-        let mut tensors = Vec::new();
-        for (name, shape, tensor) in parameters {
-            let values = read(tensor.unsqueeze::<2>()).await?;
-            tensors.push(NamedTensor { name, shape, values });
-        }
-        let bytes = encode_denoiser(&tensors, &config).map_err(js_error)?;
-        Ok(js_sys::Uint8Array::from(bytes.as_slice()))
+        encode(&model, &config).await
     }
 
-    /// Starts the reverse process from x_T ~ N(0, I) for `n` points; returns x_T.
+    /// Starts training a fresh noisy classifier on 90% of the points (10% held out per state).
+    #[wasm_bindgen(js_name = startClassifierTraining)]
+    pub fn start_classifier_training(&self, steps: u32, batch: u32, lr: f64, seed: u32) -> Result<(), JsError> {
+        let mut state = self.state.borrow_mut();
+        let train = TrainConfig {
+            steps: steps as usize,
+            batch: batch as usize,
+            lr,
+            seed: seed as u64,
+            val_fraction: 0.1,
+            ..Default::default()
+        };
+        let config = CheckpointConfig { train: Some(train.clone()), ..CheckpointConfig::classifier() };
+        let schedule = config.schedule.init().map_err(js_error)?;
+        let (points, held_out) = state.data.split(train.val_fraction, train.seed).map_err(js_error)?;
+        let trainer =
+            ClassifierTrainer::new(&config.model, schedule.clone(), train, points, &state.device).map_err(js_error)?;
+        let validation = Validation::new(&held_out, &schedule, 10, seed as u64 ^ 0x5eed);
+        state.classifier =
+            ClassifierState { trainer: Some(trainer), model: None, config, validation: Some(validation) };
+        Ok(())
+    }
+
+    /// Runs `k` classifier steps and resolves to their cross-entropies (`Float32Array`).
+    #[wasm_bindgen(js_name = trainClassifierSteps)]
+    pub async fn train_classifier_steps(&self, k: u32) -> Result<js_sys::Float32Array, JsError> {
+        let losses = {
+            let mut state = self.state.borrow_mut();
+            let classifier = &mut state.classifier;
+            let trainer = classifier.trainer.as_mut().ok_or_else(|| JsError::new("press Train classifier first"))?;
+            let losses: Vec<Tensor<1>> = (0..k.max(1)).map(|_| trainer.step()).collect();
+            classifier.model = Some(trainer.model());
+            Tensor::cat(losses, 0)
+        };
+        Ok(js_sys::Float32Array::from(read(losses).await?.as_slice()))
+    }
+
+    /// Held-out loss and accuracy of the classifier: `{ loss, accuracy, byBucket: [[t_lo, t_hi, acc]] }`.
+    #[wasm_bindgen(js_name = classifierMetrics)]
+    pub async fn classifier_metrics(&self) -> Result<JsValue, JsError> {
+        let (loss, predicted) = {
+            let state = self.state.borrow();
+            let classifier = &state.classifier;
+            let (Some(model), Some(validation)) = (&classifier.model, &classifier.validation) else {
+                return Err(JsError::new("no classifier with a held-out set"));
+            };
+            validation.evaluate(model, &state.device)
+        };
+        let loss = read(loss).await?[0];
+        let predicted = read_labels(predicted).await?;
+        let state = self.state.borrow();
+        let metrics = state.classifier.validation.as_ref().expect("validation").summarise(loss, &predicted);
+        let out = js_sys::Object::new();
+        let set = |k: &str, v: JsValue| js_sys::Reflect::set(&out, &k.into(), &v).map(|_| ());
+        let buckets = js_sys::Array::new();
+        for (lo, hi, accuracy) in &metrics.by_bucket {
+            buckets.push(&js_sys::Array::of3(&(*lo as u32).into(), &(*hi as u32).into(), &(*accuracy).into()));
+        }
+        set("loss", (metrics.loss as f64).into())
+            .and(set("accuracy", metrics.accuracy.into()))
+            .and(set("byBucket", buckets.into()))
+            .map_err(|_| JsError::new("classifierMetrics"))?;
+        Ok(out.into())
+    }
+
+    /// Loads a `classifier.safetensors` written by the CLI (or downloaded from this page).
+    #[wasm_bindgen(js_name = loadClassifier)]
+    pub fn load_classifier(&self, bytes: &[u8]) -> Result<(), JsError> {
+        let mut state = self.state.borrow_mut();
+        let loaded = checkpoint::decode(bytes, Role::Classifier, &state.device).map_err(js_error)?;
+        state.classifier =
+            ClassifierState { trainer: None, model: Some(loaded.mlp), config: loaded.config, validation: None };
+        Ok(())
+    }
+
+    /// The classifier's weights as safetensors bytes.
+    #[wasm_bindgen(js_name = classifierWeights)]
+    pub async fn classifier_weights(&self) -> Result<js_sys::Uint8Array, JsError> {
+        let (model, config) = {
+            let state = self.state.borrow();
+            let model = state.classifier.model.clone().ok_or_else(|| JsError::new("no classifier yet"))?;
+            (model, state.classifier.config.clone())
+        };
+        encode(&model, &config).await
+    }
+
+    #[wasm_bindgen(js_name = hasClassifier)]
+    pub fn has_classifier(&self) -> bool {
+        self.state.borrow().classifier.model.is_some()
+    }
+
+    /// The classifier's argmax over a `width` × `height` grid of [−2.5, 2.5]² at time t, row-major
+    /// from the top-left (`Uint8Array` of labels).
+    #[wasm_bindgen(js_name = predictionMap)]
+    pub async fn prediction_map(&self, t: u32, width: u32, height: u32) -> Result<js_sys::Uint8Array, JsError> {
+        if !(1..=512).contains(&width) || !(1..=512).contains(&height) {
+            return Err(JsError::new("the map must be 1..=512 cells on each side"));
+        }
+        let cells = {
+            let state = self.state.borrow();
+            let model = state.classifier.model.as_ref().ok_or_else(|| JsError::new("no classifier yet"))?;
+            let t = (t as usize).min(state.schedule.steps);
+            let grid = Grid::states(width as usize, height as usize);
+            prediction_map(model, &state.schedule, &grid, t, &state.device)
+        };
+        let labels: Vec<u8> = read_labels(cells).await?.into_iter().map(|l| l as u8).collect();
+        Ok(js_sys::Uint8Array::from(labels.as_slice()))
+    }
+
+    /// The label of each point's nearest data point (`Uint8Array`), to judge guided samples.
+    #[wasm_bindgen(js_name = nearestLabels)]
+    pub fn nearest_labels(&self, points: &[f32]) -> js_sys::Uint8Array {
+        let state = self.state.borrow();
+        let xy: Vec<[f32; 2]> = points.chunks_exact(2).map(|p| [p[0], p[1]]).collect();
+        let labels = nearest_labels(&state.data.xy, state.data.labels.as_deref().unwrap_or_default(), &xy);
+        js_sys::Uint8Array::from(labels.as_slice())
+    }
+
+    /// Starts the reverse process from x_T ~ N(0, I) for `n` points and returns x_T. `label`: −1
+    /// unguided, 0..4 guided towards that state, 5 all states in equal blocks; `scale` is the
+    /// guidance scale s; `rule` is "ancestral" or "ddim".
     #[wasm_bindgen(js_name = startSampling)]
-    pub async fn start_sampling(&self, n: u32, seed: u32) -> Result<js_sys::Float32Array, JsError> {
+    pub async fn start_sampling(
+        &self,
+        n: u32,
+        seed: u32,
+        label: i32,
+        scale: f64,
+        rule: String,
+    ) -> Result<js_sys::Float32Array, JsError> {
         let x = {
             let mut state = self.state.borrow_mut();
             if state.model.is_none() {
@@ -170,7 +326,26 @@ impl Playground {
             if !(1..=100_000).contains(&n) {
                 return Err(JsError::new(&format!("points must be in 1..=100000, got {n}")));
             }
-            let sampler = AncestralSampler::new(n as usize, &state.schedule, seed as u64, &state.device);
+            let rule: Rule = rule.parse().map_err(js_error)?;
+            state.guidance = match label {
+                -1 => None,
+                0..=5 => {
+                    if state.classifier.model.is_none() {
+                        return Err(JsError::new("guided sampling needs a classifier: train or load one"));
+                    }
+                    if !scale.is_finite() || scale.abs() > 1000.0 {
+                        return Err(JsError::new(&format!("the guidance scale must be in [-1000, 1000], got {scale}")));
+                    }
+                    let n = n as usize;
+                    let labels: Vec<u8> = match label {
+                        5 => (0..n).map(|i| (i * 5 / n) as u8).collect(),
+                        l => vec![l as u8; n],
+                    };
+                    Some((one_hot(&labels, &state.device), scale))
+                }
+                other => return Err(JsError::new(&format!("label must be -1 (none), 0..4 or 5 (all), got {other}"))),
+            };
+            let sampler = Chain::new(rule, n as usize, &state.schedule, seed as u64, &state.device);
             let x = sampler.x();
             state.sampler = Some(sampler);
             x
@@ -191,9 +366,19 @@ impl Playground {
             let mut guard = self.state.borrow_mut();
             let state = &mut *guard;
             let sampler = state.sampler.as_mut().ok_or_else(|| JsError::new("press Sample first"))?;
-            let model = MlpEps { mlp: state.model.as_ref().expect("model"), schedule: &state.schedule };
-            for _ in 0..k {
-                sampler.step(&model, &state.schedule);
+            let base = MlpEps { mlp: state.model.as_ref().expect("model"), schedule: &state.schedule };
+            match (&state.guidance, &state.classifier.model) {
+                (Some((one_hot, scale)), Some(classifier)) => {
+                    let guided = Guided {
+                        base: &base,
+                        classifier,
+                        schedule: &state.schedule,
+                        one_hot: one_hot.clone(),
+                        scale: *scale,
+                    };
+                    (0..k).for_each(|_| sampler.step(&guided, &state.schedule));
+                }
+                _ => (0..k).for_each(|_| sampler.step(&base, &state.schedule)),
             }
             sampler.x()
         };

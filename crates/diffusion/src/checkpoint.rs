@@ -1,5 +1,6 @@
-//! A denoiser file: the network's safetensors weights with, in the header metadata, everything
-//! needed to rebuild the network and its schedule (and how it was trained).
+//! A model file: an MLP's safetensors weights with, in the header metadata, everything needed to
+//! rebuild the network and its schedule, what it is for (denoiser or classifier) and how it was
+//! trained.
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -10,79 +11,122 @@ use crate::model::mlp::{Mlp, MlpConfig};
 use crate::schedule::{Schedule, ScheduleConfig};
 use crate::train::TrainConfig;
 
+/// What the network predicts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// ε̂(x_t, t), the DDPM noise prediction (files without a role are denoisers).
+    #[default]
+    Denoiser,
+    /// Logits of f_φ(y | x_t, t), the noisy classifier used for guidance.
+    Classifier,
+}
+
 /// The JSON stored with the weights (and written as `config.json` by the CLI).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DenoiserConfig {
+pub struct CheckpointConfig {
+    #[serde(default)]
+    pub role: Role,
     pub model: MlpConfig,
     pub schedule: ScheduleConfig,
     /// How the weights were trained, when known.
     pub train: Option<TrainConfig>,
 }
 
-impl Default for DenoiserConfig {
+impl CheckpointConfig {
     /// The course's DDPM: the 4 × 256 PReLU MLP with T = 500 and linear β.
-    fn default() -> Self {
-        Self { model: MlpConfig::denoiser(), schedule: ScheduleConfig::default(), train: None }
+    pub fn denoiser() -> Self {
+        Self { role: Role::Denoiser, model: MlpConfig::denoiser(), schedule: ScheduleConfig::default(), train: None }
     }
-}
 
-/// A loaded denoiser, ready to sample.
-pub struct Denoiser {
-    pub mlp: Mlp,
-    pub schedule: Schedule,
-    pub config: DenoiserConfig,
-}
+    /// The course's noisy classifier: 100, 200, 500 hidden units, 5 logits, the same T = 500 chain.
+    pub fn classifier() -> Self {
+        Self { role: Role::Classifier, model: MlpConfig::classifier(), ..Self::denoiser() }
+    }
 
-impl DenoiserConfig {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a config serialises")
     }
 }
 
-/// Safetensors bytes of a denoiser whose parameters were read to the host.
-pub fn encode_denoiser(tensors: &[NamedTensor], config: &DenoiserConfig) -> Result<Vec<u8>> {
+/// A loaded network, ready to use.
+pub struct Checkpoint {
+    pub mlp: Mlp,
+    pub schedule: Schedule,
+    pub config: CheckpointConfig,
+}
+
+/// Safetensors bytes of a network whose parameters were read to the host.
+pub fn encode(tensors: &[NamedTensor], config: &CheckpointConfig) -> Result<Vec<u8>> {
     io::encode(tensors, &config.to_json())
 }
 
-/// Rebuilds a denoiser from a file's bytes on `device`. A file without config metadata is read as
-/// the course's default architecture; any mismatch is an error naming the tensor.
-pub fn decode_denoiser(bytes: &[u8], device: &Device) -> Result<Denoiser> {
+/// Rebuilds a network of the given role from a file's bytes on `device`. A file without config
+/// metadata is read as the course's default architecture for that role; a file of the other role
+/// or any mismatch is an error naming the tensor.
+pub fn decode(bytes: &[u8], role: Role, device: &Device) -> Result<Checkpoint> {
     let file = io::decode(bytes)?;
-    let config = match &file.config_json {
+    let config: CheckpointConfig = match &file.config_json {
         Some(json) => serde_json::from_str(json)
-            .map_err(|e| Error::Weights(format!("the file's config metadata is not a denoiser config: {e}")))?,
-        None => DenoiserConfig::default(),
+            .map_err(|e| Error::Weights(format!("the file's config metadata is not a model config: {e}")))?,
+        None => match role {
+            Role::Denoiser => CheckpointConfig::denoiser(),
+            Role::Classifier => CheckpointConfig::classifier(),
+        },
     };
+    if config.role != role {
+        let name = |r: Role| format!("{r:?}").to_lowercase();
+        return Err(Error::Weights(format!("this file holds a {}, not a {}", name(config.role), name(role))));
+    }
     let schedule = config.schedule.init()?;
     let mlp = io::load(config.model.init(device, 0)?, &file.tensors)?;
-    Ok(Denoiser { mlp, schedule, config })
+    Ok(Checkpoint { mlp, schedule, config })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn host(mlp: &Mlp) -> Vec<NamedTensor> {
+        io::parameters(mlp)
+            .into_iter()
+            .map(|(name, shape, t)| NamedTensor { name, shape, values: t.into_data().try_into_vec().unwrap() })
+            .collect()
+    }
+
     #[test]
-    fn a_denoiser_file_rebuilds_its_model() {
+    fn a_file_rebuilds_its_model() {
         let device = Device::flex();
-        let config = DenoiserConfig {
+        let config = CheckpointConfig {
+            role: Role::Denoiser,
             model: MlpConfig { d_input: 3, hidden: vec![4], d_output: 2 },
             schedule: ScheduleConfig { steps: 10, ..Default::default() },
             train: Some(TrainConfig::default()),
         };
         let mlp = config.model.init(&device, 3).unwrap();
-        let tensors: Vec<NamedTensor> = io::parameters(&mlp)
-            .into_iter()
-            .map(|(name, shape, t)| NamedTensor { name, shape, values: t.into_data().try_into_vec().unwrap() })
-            .collect();
-        let bytes = encode_denoiser(&tensors, &config).unwrap();
-        let loaded = decode_denoiser(&bytes, &device).unwrap();
+        let bytes = encode(&host(&mlp), &config).unwrap();
+        let loaded = decode(&bytes, Role::Denoiser, &device).unwrap();
         assert_eq!(loaded.config, config);
         assert_eq!(loaded.schedule.steps, 10);
         let x = Tensor::<2>::ones([2, 3], &device);
         assert_eq!(loaded.mlp.forward(x.clone()).into_data(), mlp.forward(x).into_data());
         // Without metadata the file must fit the course's default network, and this one does not.
-        let bare = io::encode(&tensors, "").unwrap();
-        assert!(decode_denoiser(&bare, &device).is_err());
+        let bare = io::encode(&host(&mlp), "").unwrap();
+        assert!(decode(&bare, Role::Denoiser, &device).is_err());
+    }
+
+    #[test]
+    fn a_classifier_is_not_loaded_as_a_denoiser() {
+        let device = Device::flex();
+        let config = CheckpointConfig::classifier();
+        let bytes = encode(&host(&config.model.init(&device, 0).unwrap()), &config).unwrap();
+        assert!(decode(&bytes, Role::Classifier, &device).is_ok());
+        let err = decode(&bytes, Role::Denoiser, &device).err().unwrap();
+        assert!(err.to_string().contains("holds a classifier, not a denoiser"), "{err}");
+        // Without metadata, the classifier's shapes do not fit a denoiser, and the error names a tensor.
+        let bare = io::encode(&host(&config.model.init(&device, 0).unwrap()), "").unwrap();
+        let err = decode(&bare, Role::Denoiser, &device).err().unwrap();
+        assert!(err.to_string().contains("layers."), "{err}");
+        assert!(decode(&bare, Role::Classifier, &device).is_ok());
     }
 }

@@ -3,6 +3,7 @@
 //! I/O, so the native CLI and the browser run the same code.
 
 pub mod checkpoint;
+pub mod classifier;
 pub mod data;
 pub mod ema;
 pub mod error;

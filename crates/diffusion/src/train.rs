@@ -23,11 +23,14 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Decay μ of the weights' moving average used for sampling (0 samples the raw weights).
     pub ema_decay: f64,
+    /// Fraction of the data held out for validation curves (the split is seeded by `seed`).
+    #[serde(default)]
+    pub val_fraction: f64,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        Self { steps: 3000, batch: 4096, lr: 2e-3, lr_final_fraction: 0.05, seed: 0, ema_decay: 0.0 }
+        Self { steps: 3000, batch: 4096, lr: 2e-3, lr_final_fraction: 0.05, seed: 0, ema_decay: 0.0, val_fraction: 0.0 }
     }
 }
 
@@ -45,6 +48,9 @@ impl TrainConfig {
         }
         if !(0.0..=1.0).contains(&self.lr_final_fraction) {
             return bad(format!("lr_final_fraction must be in [0, 1], got {}", self.lr_final_fraction));
+        }
+        if !(0.0..1.0).contains(&self.val_fraction) {
+            return bad(format!("the validation fraction must be in [0, 1), got {}", self.val_fraction));
         }
         if !(0.0..1.0).contains(&self.ema_decay) {
             return bad(format!("ema_decay must be in [0, 1), got {}", self.ema_decay));
@@ -111,6 +117,14 @@ impl DdpmTrainer {
         }
         self.step += 1;
         loss.detach().without_autodiff()
+    }
+
+    /// L_simple of the sampling weights on a fixed (held-out) batch, on the device.
+    pub fn loss_on(&self, batch: &EpsBatch) -> Tensor<1> {
+        let device = self.device.clone().without_autodiff();
+        let input = Tensor::<2>::from_data(TensorData::new(batch.input.clone(), [batch.batch, 3]), &device);
+        let eps = Tensor::<2>::from_data(TensorData::new(batch.eps.clone(), [batch.batch, 2]), &device);
+        eps_mse(self.model().forward(input), eps)
     }
 
     pub fn steps_done(&self) -> usize {

@@ -4,6 +4,7 @@
 //! The same reader takes sample files (`x,y` or `x,y,label`).
 
 use crate::error::{Error, Result};
+use crate::rng::Rng;
 
 /// The course data set, embedded so the CLI and the wasm work without any file.
 pub const STATES_CSV: &str = include_str!("../../../../data/states.csv");
@@ -46,6 +47,42 @@ impl Points {
                 Points { labels: Some(vec![label; xy.len()]), xy }
             }
         }
+    }
+}
+
+impl Points {
+    /// A seeded random split into (training, validation) with `round(n · val_fraction)` held out,
+    /// stratified by label so every state keeps its share in both parts.
+    pub fn split(&self, val_fraction: f64, seed: u64) -> Result<(Points, Points)> {
+        if !(0.0..1.0).contains(&val_fraction) {
+            return Err(Error::Config(format!("the validation fraction must be in [0, 1), got {val_fraction}")));
+        }
+        let mut rng = Rng::new(seed);
+        let (mut train, mut val) = (Points::empty_like(self), Points::empty_like(self));
+        let groups: Vec<Points> = match &self.labels {
+            Some(_) => (0..STATE_NAMES.len() as u8).map(|l| self.with_label(l)).collect(),
+            None => vec![self.clone()],
+        };
+        for group in groups {
+            let mut order: Vec<usize> = (0..group.len()).collect();
+            // Fisher–Yates.
+            for i in (1..order.len()).rev() {
+                order.swap(i, rng.below(i + 1));
+            }
+            let held_out = (group.len() as f64 * val_fraction).round() as usize;
+            for (rank, &i) in order.iter().enumerate() {
+                let part = if rank < held_out { &mut val } else { &mut train };
+                part.xy.push(group.xy[i]);
+                if let (Some(out), Some(labels)) = (&mut part.labels, &group.labels) {
+                    out.push(labels[i]);
+                }
+            }
+        }
+        Ok((train, val))
+    }
+
+    fn empty_like(other: &Points) -> Points {
+        Points { xy: Vec::new(), labels: other.labels.as_ref().map(|_| Vec::new()) }
     }
 }
 
@@ -145,6 +182,25 @@ mod tests {
         assert!(err.to_string().contains("not finite"), "{err}");
         assert!(parse_points_csv("").is_err());
         assert!(parse_points_csv("x,y\n").is_err());
+    }
+
+    #[test]
+    fn split_is_stratified_seeded_and_disjoint() {
+        let data = states();
+        let (train, val) = data.split(0.1, 3).unwrap();
+        assert_eq!((train.len(), val.len()), (4500, 500));
+        for label in 0..5u8 {
+            assert_eq!(val.with_label(label).len(), 100);
+        }
+        assert_eq!(data.split(0.1, 3).unwrap().1, val);
+        assert_ne!(data.split(0.1, 4).unwrap().1, val);
+        let mut all: Vec<[u32; 2]> = train.xy.iter().chain(&val.xy).map(|p| [p[0].to_bits(), p[1].to_bits()]).collect();
+        all.sort();
+        let mut want: Vec<[u32; 2]> = data.xy.iter().map(|p| [p[0].to_bits(), p[1].to_bits()]).collect();
+        want.sort();
+        assert_eq!(all, want);
+        assert_eq!(data.split(0.0, 0).unwrap().0.len(), 5000);
+        assert!(data.split(1.0, 0).is_err() && data.split(f64::NAN, 0).is_err());
     }
 
     #[test]

@@ -1,4 +1,6 @@
 //! Sample-quality metrics.
 
 pub mod kde_nll;
+pub mod on_target;
 pub mod precision;
+pub mod prediction_map;

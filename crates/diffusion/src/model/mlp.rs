@@ -23,6 +23,11 @@ impl MlpConfig {
         Self { d_input: 3, hidden: vec![256; 4], d_output: 2 }
     }
 
+    /// The course classifier f_φ(y | x_t, t): input (x, y, t̄), hidden 100, 200, 500 PReLU, 5 logits.
+    pub fn classifier() -> Self {
+        Self { d_input: 3, hidden: vec![100, 200, 500], d_output: 5 }
+    }
+
     pub fn validate(&self) -> Result<()> {
         let widths = std::iter::once(&self.d_input).chain(&self.hidden).chain([&self.d_output]);
         if widths.clone().any(|&w| w == 0 || w > 16_384) || self.hidden.len() > 64 {

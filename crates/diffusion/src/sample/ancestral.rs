@@ -4,7 +4,6 @@
 
 use burn::prelude::*;
 
-use crate::rng::Rng;
 use crate::sample::EpsModel;
 use crate::schedule::Schedule;
 
@@ -19,53 +18,10 @@ pub fn ancestral_step(model: &impl EpsModel, schedule: &Schedule, x_t: Tensor<2>
     }
 }
 
-/// The reverse chain as a state machine: `step` advances t by one, `x` is the current x_t.
-pub struct AncestralSampler {
-    x: Tensor<2>,
-    t: usize,
-    rng: Rng,
-}
-
-impl AncestralSampler {
-    /// x_T ~ N(0, I) for `n` points, all noise drawn from `seed`.
-    pub fn new(n: usize, schedule: &Schedule, seed: u64, device: &Device) -> Self {
-        let mut rng = Rng::new(seed);
-        let x = Tensor::from_data(TensorData::new(rng.normals(n * 2), [n, 2]), device);
-        Self { x, t: schedule.steps, rng }
-    }
-
-    /// The current time step (T at the start, 0 when done).
-    pub fn t(&self) -> usize {
-        self.t
-    }
-
-    pub fn x(&self) -> Tensor<2> {
-        self.x.clone()
-    }
-
-    /// x_t → x_{t−1}; does nothing once t = 0.
-    pub fn step(&mut self, model: &impl EpsModel, schedule: &Schedule) {
-        if self.t == 0 {
-            return;
-        }
-        let [n, _] = self.x.dims();
-        let z = Tensor::from_data(TensorData::new(self.rng.normals(n * 2), [n, 2]), &self.x.device());
-        self.x = ancestral_step(model, schedule, self.x.clone(), self.t, z);
-        self.t -= 1;
-    }
-
-    /// Runs to t = 0 and returns x_0.
-    pub fn run(mut self, model: &impl EpsModel, schedule: &Schedule) -> Tensor<2> {
-        while self.t > 0 {
-            self.step(model, schedule);
-        }
-        self.x
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sample::chain::{Chain, Rule};
     use crate::schedule::ScheduleConfig;
 
     /// The exact ε of a point mass at `mu`: x_t = √ᾱ_t μ + √(1−ᾱ_t) ε ⇒ ε = (x_t − √ᾱ_t μ)/√(1−ᾱ_t).
@@ -116,7 +72,7 @@ mod tests {
         let device = Device::flex();
         let schedule = ScheduleConfig::default().init().unwrap();
         let model = Gaussian { mu: [1.0, -0.5], s: 0.3, schedule: &schedule };
-        let x = AncestralSampler::new(20_000, &schedule, 4, &device).run(&model, &schedule);
+        let x = Chain::new(Rule::Ancestral, 20_000, &schedule, 4, &device).run(&model, &schedule);
         assert_eq!(x.dims(), [20_000, 2]);
         let (mean, var) = moments(x);
         // Discretisation with T = 500 is fine enough for ±2% on the std; sampling error ~0.002.
@@ -131,7 +87,7 @@ mod tests {
         let device = Device::flex();
         let schedule = ScheduleConfig::default().init().unwrap();
         let model = PointMass { mu: [-1.0, 2.0], schedule: &schedule };
-        let x = AncestralSampler::new(1000, &schedule, 9, &device).run(&model, &schedule);
+        let x = Chain::new(Rule::Ancestral, 1000, &schedule, 9, &device).run(&model, &schedule);
         let (mean, var) = moments(x);
         assert!((mean[0] + 1.0).abs() < 1e-3 && (mean[1] - 2.0).abs() < 1e-3, "{mean:?}");
         assert!(var[0] < 1e-5 && var[1] < 1e-5, "{var:?}");
@@ -142,12 +98,12 @@ mod tests {
         let device = Device::flex();
         let schedule = ScheduleConfig { steps: 10, ..Default::default() }.init().unwrap();
         let model = PointMass { mu: [0.0, 0.0], schedule: &schedule };
-        let mut sampler = AncestralSampler::new(5, &schedule, 1, &device);
+        let mut sampler = Chain::new(Rule::Ancestral, 5, &schedule, 1, &device);
         assert_eq!(sampler.t(), 10);
         sampler.step(&model, &schedule);
         assert_eq!(sampler.t(), 9);
         let a = sampler.run(&model, &schedule).into_data();
-        let b = AncestralSampler::new(5, &schedule, 1, &device).run(&model, &schedule).into_data();
+        let b = Chain::new(Rule::Ancestral, 5, &schedule, 1, &device).run(&model, &schedule).into_data();
         assert_eq!(a, b);
     }
 }

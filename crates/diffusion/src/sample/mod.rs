@@ -1,7 +1,9 @@
-//! Samplers, one family per file. Each advances one step at a time so a caller can draw, stop or
-//! keep the trajectory.
+//! Samplers: one update rule per file, and the chain that steps through them one t at a time.
 
 pub mod ancestral;
+pub mod chain;
+pub mod ddim;
+pub mod guided;
 
 use burn::prelude::*;
 

@@ -1,0 +1,138 @@
+//! What every command shares: progress bars, file writes, host reads and the training loop.
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::prelude::*;
+use diffusion::checkpoint::{self, Checkpoint, Role};
+use diffusion::io::{NamedTensor, parameters};
+use diffusion::model::mlp::Mlp;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::plot;
+
+pub fn bar(len: usize, template: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(ProgressStyle::with_template(template).expect("a valid template").progress_chars("=> "));
+    bar
+}
+
+pub fn write(path: &Path, bytes: impl AsRef<[u8]>) -> Result<(), String> {
+    std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+pub fn create_dir(path: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Reads a tensor to the host (natively a synchronous read is fine).
+pub fn to_vec<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, String> {
+    tensor.into_data().try_into_vec::<f32>().map_err(|e| format!("{e:?}"))
+}
+
+pub fn to_labels(tensor: Tensor<1, Int>) -> Result<Vec<i64>, String> {
+    tensor.into_data().try_into_vec_as::<i64>().map_err(|e| format!("{e:?}"))
+}
+
+/// The network's parameters, read to the host.
+pub fn host_parameters(mlp: &Mlp) -> Result<Vec<NamedTensor>, String> {
+    parameters(mlp)
+        .into_iter()
+        .map(|(name, shape, tensor)| Ok(NamedTensor { name, shape, values: to_vec(tensor)? }))
+        .collect()
+}
+
+/// Loads a denoiser or classifier file; errors start with the path.
+pub fn load(path: &Path, role: Role, device: &Device) -> Result<Checkpoint, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    checkpoint::decode(&bytes, role, device).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Training and held-out loss per step (validation only every few steps).
+pub struct Curves {
+    pub train: Vec<f32>,
+    pub validation: Vec<(usize, f32)>,
+}
+
+impl Curves {
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("step,train,validation\n");
+        let mut validation = self.validation.iter().peekable();
+        for (i, loss) in self.train.iter().enumerate() {
+            let step = i + 1;
+            match validation.next_if(|(s, _)| *s == step) {
+                Some((_, v)) => out.push_str(&format!("{step},{loss},{v}\n")),
+                None => out.push_str(&format!("{step},{loss},\n")),
+            }
+        }
+        out
+    }
+
+    /// Reads what `to_csv` wrote (the report re-plots the curves next to the weights).
+    pub fn from_csv(text: &str) -> Result<Self, String> {
+        let mut curves = Curves { train: Vec::new(), validation: Vec::new() };
+        for (i, row) in text.lines().enumerate().skip(1) {
+            let fields: Vec<&str> = row.split(',').collect();
+            let number = |s: &str| s.trim().parse::<f32>().map_err(|_| format!("line {}: `{row}`", i + 1));
+            match fields.as_slice() {
+                [_, train] | [_, train, ""] => curves.train.push(number(train)?),
+                [_, train, validation] => {
+                    curves.train.push(number(train)?);
+                    curves.validation.push((curves.train.len(), number(validation)?));
+                }
+                _ => return Err(format!("line {}: `{row}` is not step,train,validation", i + 1)),
+            }
+        }
+        Ok(curves)
+    }
+
+    /// Training loss (mean of each 10 steps, blue) and validation loss (orange) against the step.
+    pub fn plot(&self, path: &Path) -> Result<(), String> {
+        let smoothed: Vec<(f64, f64)> = self
+            .train
+            .chunks(10)
+            .enumerate()
+            .map(|(i, c)| ((i * 10 + c.len()) as f64, c.iter().map(|&l| l as f64).sum::<f64>() / c.len() as f64))
+            .collect();
+        let validation: Vec<(f64, f64)> = self.validation.iter().map(|&(s, l)| (s as f64, l as f64)).collect();
+        plot::curves(path, &[(&smoothed, plot::LABEL_COLOURS[0]), (&validation, plot::LABEL_COLOURS[1])])
+    }
+}
+
+/// Runs `steps` optimisation steps, reading the loss back in groups of 10 (so a GPU is not stalled
+/// after every step) and calling `validate` every `every` steps and at the end.
+pub fn train_loop(
+    steps: usize,
+    mut step: impl FnMut() -> Tensor<1>,
+    every: usize,
+    mut validate: impl FnMut(usize) -> Result<Option<f32>, String>,
+) -> Result<Curves, String> {
+    let progress = bar(steps, "{bar:40} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}");
+    let started = Instant::now();
+    let mut curves = Curves { train: Vec::with_capacity(steps), validation: Vec::new() };
+    let mut pending = Vec::new();
+    for done in 1..=steps {
+        pending.push(step());
+        if pending.len() == 10 || done == steps {
+            let group = to_vec(Tensor::cat(std::mem::take(&mut pending), 0))?;
+            if let Some(bad) = group.iter().find(|l| !l.is_finite()) {
+                return Err(format!("the loss became {bad} at step {done}: lower --lr"));
+            }
+            curves.train.extend(group);
+            let recent = &curves.train[curves.train.len().saturating_sub(50)..];
+            let mean = recent.iter().sum::<f32>() / recent.len() as f32;
+            let rate = done as f64 / started.elapsed().as_secs_f64();
+            progress.set_message(format!("loss {mean:.4}  {rate:.2} steps/s"));
+            progress.set_position(done as u64);
+        }
+        if (done % every == 0 || done == steps)
+            && let Some(loss) = validate(done)?
+        {
+            curves.validation.push((done, loss));
+        }
+    }
+    progress.finish();
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!("trained {steps} steps in {seconds:.1} s ({:.2} steps/s)", steps as f64 / seconds);
+    Ok(curves)
+}

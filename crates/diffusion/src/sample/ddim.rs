@@ -1,0 +1,80 @@
+//! DDIM (Song, Meng & Ermon 2021, eq. 12 with σ_t = 0), the course handout's update:
+//!   x_{t'} = √ᾱ_{t'} (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t + √(1−ᾱ_{t'}) ε̂,   t' < t  (ᾱ_0 = 1),
+//! i.e. predict x̂_0 from ε̂, then re-noise it deterministically to level t'.
+
+use burn::prelude::*;
+
+use crate::sample::EpsModel;
+use crate::schedule::Schedule;
+
+/// One deterministic step from x_t to x_{t_prev}.
+pub fn ddim_step(model: &impl EpsModel, schedule: &Schedule, x_t: Tensor<2>, t: usize, t_prev: usize) -> Tensor<2> {
+    let eps_hat = model.eps(x_t.clone(), t);
+    let (a_t, a_prev) = (schedule.alpha_bar[t], schedule.alpha_bar[t_prev]);
+    let x_0_hat = (x_t - eps_hat.clone().mul_scalar((1.0 - a_t).sqrt())).div_scalar(a_t.sqrt());
+    x_0_hat.mul_scalar(a_prev.sqrt()) + eps_hat.mul_scalar((1.0 - a_prev).sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::chain::{Chain, Rule};
+    use crate::schedule::ScheduleConfig;
+
+    /// The exact ε of N(μ, s² I) (see ancestral.rs).
+    struct Gaussian<'a> {
+        mu: [f32; 2],
+        s: f64,
+        schedule: &'a Schedule,
+    }
+
+    impl EpsModel for Gaussian<'_> {
+        fn eps(&self, x_t: Tensor<2>, t: usize) -> Tensor<2> {
+            let a = self.schedule.alpha_bar[t];
+            let mu = Tensor::<1>::from_floats(self.mu, &x_t.device()).unsqueeze::<2>();
+            (x_t - mu.mul_scalar(a.sqrt())).mul_scalar((1.0 - a).sqrt() / (a * self.s * self.s + 1.0 - a))
+        }
+    }
+
+    /// With the exact ε the deterministic chain follows the probability-flow ODE, which for a
+    /// Gaussian is the affine map x_0 = μ + s (x_T − √ᾱ_T μ)/√(ᾱ_T s² + 1 − ᾱ_T). Started from
+    /// N(0, I) instead of the true x_T marginal, it lands on N(μ(1 − s√ᾱ_T/v), (s/v)²), v the
+    /// denominator: the chain must reproduce that bias exactly (the stochastic chain forgets it).
+    #[test]
+    fn exact_eps_of_a_gaussian_is_transported_onto_it() {
+        let device = Device::flex();
+        let schedule = ScheduleConfig::default().init().unwrap();
+        let model = Gaussian { mu: [0.5, -1.0], s: 0.4, schedule: &schedule };
+        let x = Chain::new(Rule::Ddim, 20_000, &schedule, 2, &device).run(&model, &schedule);
+        let v: Vec<f32> = x.into_data().try_into_vec().unwrap();
+        for d in 0..2 {
+            let column: Vec<f64> = v.iter().skip(d).step_by(2).map(|&a| a as f64).collect();
+            let mean = column.iter().sum::<f64>() / column.len() as f64;
+            let std = (column.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / column.len() as f64).sqrt();
+            let a_t = schedule.alpha_bar[schedule.steps];
+            let v = (a_t * 0.16 + 1.0 - a_t).sqrt();
+            let (want_mean, want_std) = (model.mu[d] as f64 * (1.0 - 0.4 * a_t.sqrt() / v), 0.4 / v);
+            // Sampling error of the mean ≈ 0.4/√20000 = 0.003.
+            assert!((mean - want_mean).abs() < 0.01, "mean {mean} vs {want_mean}");
+            assert!((std - want_std).abs() < want_std * 0.02, "std {std} vs {want_std}");
+        }
+    }
+
+    /// One step to t' = 0 returns x̂_0 = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t: for a point mass, exactly μ.
+    #[test]
+    fn a_jump_to_zero_predicts_x0() {
+        struct PointMass<'a>(&'a Schedule);
+        impl EpsModel for PointMass<'_> {
+            fn eps(&self, x_t: Tensor<2>, t: usize) -> Tensor<2> {
+                let a = self.0.alpha_bar[t];
+                (x_t.sub_scalar(3.0 * a.sqrt())).div_scalar((1.0 - a).sqrt())
+            }
+        }
+        let device = Device::flex();
+        let schedule = ScheduleConfig::default().init().unwrap();
+        let x_t = Tensor::<2>::from_floats([[0.3, -2.0], [5.0, 1.0]], &device);
+        let x_0: Vec<f32> =
+            ddim_step(&PointMass(&schedule), &schedule, x_t, 250, 0).into_data().try_into_vec().unwrap();
+        assert!(x_0.iter().all(|v| (v - 3.0).abs() < 1e-4), "{x_0:?}");
+    }
+}

@@ -35,7 +35,7 @@ function clearError() {
 
 function setBusy(busy) {
   state.busy = busy;
-  for (const id of ['train', 'load-url', 'weights-file', 'train-classifier', 'load-classifier-url', 'classifier-file']) {
+  for (const id of ['train', 'load-url', 'weights-file', 'train-classifier', 'load-classifier-url', 'classifier-file', 'load-pretrained']) {
     $(id).disabled = busy;
   }
   $('sample').disabled = busy || !state.canSample;
@@ -286,6 +286,20 @@ function wireLoading(kind, fileInput, urlInput, button) {
   });
 }
 wireLoading('load', 'weights-file', 'weights-url', 'load-url');
+
+$('load-pretrained').addEventListener('click', async () => {
+  const models = [['load', 'web/models/states-denoiser.safetensors'], ['load-classifier', 'web/models/states-classifier.safetensors']];
+  try {
+    const files = await Promise.all(models.map(async ([kind, url]) => {
+      const response = await fetch(url);
+      if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+      return [kind, await response.arrayBuffer(), url];
+    }));
+    for (const [kind, bytes, url] of files) loadBytes(kind, bytes, url);
+  } catch (err) {
+    showError(`pre-trained models: ${err.message}`);
+  }
+});
 wireLoading('load-classifier', 'classifier-file', 'classifier-url', 'load-classifier-url');
 
 // ?cpu forces the CPU device (to compare, or where a GPU driver misbehaves).

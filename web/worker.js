@@ -19,6 +19,16 @@ if (self.GPUAdapter) {
 }
 
 let playground = null;
+let current = null; // the message being handled, to name it in a crash report
+
+// A panic inside the wasm (e.g. a GPU driver rejecting a shader) does not reject the promise the
+// handler awaits: it surfaces here. Report it, so the page says what happened instead of waiting.
+const crashed = (what) => {
+  const hint = playground?.isGpu() ? ' The GPU device is lost: reload the page, or add ?cpu to use the CPU.' : ' Reload the page.';
+  self.postMessage({ type: 'error', during: current ?? 'worker', message: `${what}.${hint}`, fatal: true });
+};
+self.addEventListener('error', (event) => crashed(String(event.message ?? event)));
+self.addEventListener('unhandledrejection', (event) => crashed(String(event.reason?.message ?? event.reason)));
 let stopRequested = false;
 
 const post = (message, transfer = []) => self.postMessage(message, transfer);
@@ -134,6 +144,7 @@ async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', map 
 }
 
 self.onmessage = async ({ data: message }) => {
+  current = message.type;
   try {
     switch (message.type) {
       case 'init':

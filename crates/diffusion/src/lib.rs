@@ -14,6 +14,10 @@ pub mod objective;
 pub mod rng;
 pub mod sample;
 pub mod schedule;
+pub mod sde;
 pub mod train;
+
+#[cfg(test)]
+mod test_device;
 
 pub use error::{Error, Result};

@@ -176,9 +176,7 @@ mod tests {
     /// mesa-vulkan-drivers`) starts from the same weights and batches, so its losses track the CPU's.
     #[test]
     fn wgpu_training_matches_the_cpu() {
-        let wgpu = Device::wgpu_options()
-            .init()
-            .expect("no wgpu adapter: install a Vulkan driver (Debian: mesa-vulkan-drivers)");
+        let wgpu = crate::test_device::wgpu();
         let (cpu, gpu) = (run(40, 7), run_on(&wgpu, 40, 7));
         for (step, (c, g)) in cpu.iter().zip(&gpu).enumerate() {
             // f32 sums in a different order drift apart slowly; the first steps agree to ~1e-6.

@@ -1,6 +1,7 @@
 //! Sample-quality metrics.
 
 pub mod kde_nll;
+pub mod mmd;
 pub mod on_target;
 pub mod precision;
 pub mod prediction_map;

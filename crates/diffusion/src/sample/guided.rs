@@ -81,6 +81,24 @@ mod tests {
         }
     }
 
+    /// The gradient is burn's autodiff on any device: on wgpu (Mesa lavapipe in CI) it matches the CPU.
+    #[test]
+    fn guidance_gradient_on_wgpu_matches_the_cpu() {
+        let wgpu = crate::test_device::wgpu();
+        let schedule = ScheduleConfig::default().init().unwrap();
+        let points: Vec<f32> = (0..64).map(|i| ((i * 37 % 29) as f32 / 7.0) - 2.0).collect();
+        let labels: Vec<u8> = (0..32).map(|i| (i % 5) as u8).collect();
+        let gradient = |device: &Device| {
+            let classifier = MlpConfig::classifier().init(device, 11).unwrap();
+            let x = Tensor::<2>::from_data(TensorData::new(points.clone(), [32, 2]), device);
+            values(log_prob_grad(&classifier, &schedule, x, 40, one_hot(&labels, device)))
+        };
+        let (cpu, gpu) = (gradient(&Device::flex()), gradient(&wgpu));
+        for (c, g) in cpu.iter().zip(&gpu) {
+            assert!((c - g).abs() <= 1e-4 + 1e-3 * c.abs(), "cpu {c} vs wgpu {g}");
+        }
+    }
+
     /// Scale 0: the guided chain is the unguided one, step for step, for both update rules.
     #[test]
     fn scale_zero_is_unguided_sampling() {

@@ -1,0 +1,190 @@
+//! Score-based SDEs (Song et al. 2021, §3.4 and appendix B) on continuous t ∈ [ε, 1]. All three
+//! have a linear drift f(x, t) = a(t) x and a scalar diffusion g(t), so the perturbation kernel is
+//! Gaussian, p_{0t}(x_t | x_0) = N(m(t) x_0, s(t)² I):
+//!   VE:     dx = σ(t) √(2 ln(σ_max/σ_min)) dw,  σ(t) = σ_min (σ_max/σ_min)^t,
+//!           m = 1, s² = σ(t)² − σ_min² (exact; Song's code uses σ(t)², which differs by σ_min²);
+//!   VP:     dx = −½β(t) x dt + √β(t) dw,  β(t) = β_min + t(β_max − β_min),
+//!           m = e^{−½B(t)}, s² = 1 − e^{−B(t)}, B(t) = ∫₀ᵗ β = β_min t + ½t²(β_max − β_min);
+//!   sub-VP: dx = −½β(t) x dt + √(β(t)(1 − e^{−2B(t)})) dw,  m = e^{−½B(t)}, s = 1 − e^{−B(t)}.
+
+pub mod corrector;
+pub mod mixture;
+pub mod ode;
+pub mod predictor;
+pub mod sampler;
+pub mod score;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "kind")]
+pub enum Sde {
+    Ve { sigma_min: f64, sigma_max: f64 },
+    Vp { beta_min: f64, beta_max: f64 },
+    SubVp { beta_min: f64, beta_max: f64 },
+}
+
+impl Sde {
+    /// VP with Song et al.'s β_min = 0.1, β_max = 20.
+    pub fn vp() -> Self {
+        Sde::Vp { beta_min: 0.1, beta_max: 20.0 }
+    }
+
+    pub fn sub_vp() -> Self {
+        Sde::SubVp { beta_min: 0.1, beta_max: 20.0 }
+    }
+
+    /// VE with σ_max about the largest distance between data points (Song & Ermon 2020,
+    /// technique 1); `sigma_max` = 10 suits 2-D data of unit scale.
+    pub fn ve(sigma_max: f64) -> Self {
+        Sde::Ve { sigma_min: 0.01, sigma_max }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let ok = match *self {
+            Sde::Ve { sigma_min, sigma_max } => 0.0 < sigma_min && sigma_min < sigma_max && sigma_max < 1e6,
+            Sde::Vp { beta_min, beta_max } | Sde::SubVp { beta_min, beta_max } => {
+                0.0 < beta_min && beta_min <= beta_max && beta_max < 1e4
+            }
+        };
+        if ok { Ok(()) } else { Err(Error::Config(format!("unreasonable SDE parameters {self:?}"))) }
+    }
+
+    /// The smallest time the samplers reach and training draws (Song et al.: 1e-5 VE, 1e-3 VP).
+    pub fn t_min(&self) -> f64 {
+        match self {
+            Sde::Ve { .. } => 1e-5,
+            _ => 1e-3,
+        }
+    }
+
+    /// β(t) (VP, sub-VP).
+    fn beta(&self, t: f64) -> f64 {
+        match *self {
+            Sde::Vp { beta_min, beta_max } | Sde::SubVp { beta_min, beta_max } => beta_min + t * (beta_max - beta_min),
+            Sde::Ve { .. } => 0.0,
+        }
+    }
+
+    /// B(t) = ∫₀ᵗ β(s) ds.
+    fn beta_integral(&self, t: f64) -> f64 {
+        match *self {
+            Sde::Vp { beta_min, beta_max } | Sde::SubVp { beta_min, beta_max } => {
+                beta_min * t + 0.5 * t * t * (beta_max - beta_min)
+            }
+            Sde::Ve { .. } => 0.0,
+        }
+    }
+
+    /// σ(t) of VE.
+    pub fn sigma(&self, t: f64) -> f64 {
+        match *self {
+            Sde::Ve { sigma_min, sigma_max } => sigma_min * (sigma_max / sigma_min).powf(t),
+            _ => f64::NAN,
+        }
+    }
+
+    /// a(t) in the drift f(x, t) = a(t) x.
+    pub fn drift_coef(&self, t: f64) -> f64 {
+        match self {
+            Sde::Ve { .. } => 0.0,
+            _ => -0.5 * self.beta(t),
+        }
+    }
+
+    /// g(t)².
+    pub fn g2(&self, t: f64) -> f64 {
+        match *self {
+            Sde::Ve { sigma_min, sigma_max } => self.sigma(t).powi(2) * 2.0 * (sigma_max / sigma_min).ln(),
+            Sde::Vp { .. } => self.beta(t),
+            Sde::SubVp { .. } => self.beta(t) * (1.0 - (-2.0 * self.beta_integral(t)).exp()),
+        }
+    }
+
+    /// (m(t), s(t)) of the perturbation kernel N(m(t) x_0, s(t)² I).
+    pub fn marginal(&self, t: f64) -> (f64, f64) {
+        match *self {
+            Sde::Ve { sigma_min, .. } => (1.0, (self.sigma(t).powi(2) - sigma_min * sigma_min).max(0.0).sqrt()),
+            Sde::Vp { .. } => {
+                let b = self.beta_integral(t);
+                ((-0.5 * b).exp(), (1.0 - (-b).exp()).sqrt())
+            }
+            Sde::SubVp { .. } => {
+                let b = self.beta_integral(t);
+                ((-0.5 * b).exp(), 1.0 - (-b).exp())
+            }
+        }
+    }
+
+    /// The prior p_1 = N(0, prior_std² I) the reverse process starts from (it approximates the
+    /// t = 1 marginal: for VE the mean x_0 is neglected against σ_max).
+    pub fn prior_std(&self) -> f64 {
+        match *self {
+            Sde::Ve { sigma_max, .. } => sigma_max,
+            _ => 1.0,
+        }
+    }
+
+    /// log N(x; 0, prior_std² I) of a point in `dim` dimensions, given ‖x‖².
+    pub fn prior_log_prob(&self, norm2: f64, dim: usize) -> f64 {
+        let var = self.prior_std().powi(2);
+        -0.5 * (dim as f64) * (2.0 * std::f64::consts::PI * var).ln() - 0.5 * norm2 / var
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+
+    /// The marginal std must be what the SDE's own diffusion produces: simulate the forward SDE
+    /// from a point with Euler–Maruyama on a fine grid and compare mean and spread with (m, s).
+    /// A wrong g (a missing √, a wrong ln factor, sub-VP's extra term) fails this.
+    #[test]
+    fn marginals_match_a_forward_simulation() {
+        for sde in [Sde::ve(10.0), Sde::vp(), Sde::sub_vp()] {
+            let mut rng = Rng::new(1);
+            let (n, steps, x_0) = (4000, 2000, 1.5);
+            for t_end in [0.1, 0.5, 1.0] {
+                let dt = t_end / steps as f64;
+                let mut xs = vec![x_0; n];
+                for i in 0..steps {
+                    let t = i as f64 * dt;
+                    let (a, g) = (sde.drift_coef(t), sde.g2(t).sqrt());
+                    for x in xs.iter_mut() {
+                        *x += a * *x * dt + g * dt.sqrt() * rng.normal();
+                    }
+                }
+                let mean = xs.iter().sum::<f64>() / n as f64;
+                let std = (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64).sqrt();
+                let (m, s) = sde.marginal(t_end);
+                // Sampling error of the mean s/√n, of the std s/√(2n); a little for discretisation.
+                assert!(
+                    (mean - m * x_0).abs() < 4.0 * s / (n as f64).sqrt() + 2e-3,
+                    "{sde:?} t {t_end}: mean {mean} vs {}",
+                    m * x_0
+                );
+                assert!(
+                    (std - s).abs() < 4.0 * s / (2.0 * n as f64).sqrt() + 2e-3 * s,
+                    "{sde:?} t {t_end}: std {std} vs {s}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn known_values() {
+        let vp = Sde::vp();
+        // B(1) = 0.1 + 0.5·19.9 = 10.05.
+        let (m, s) = vp.marginal(1.0);
+        assert!((m - (-5.025f64).exp()).abs() < 1e-12 && (s - (1.0 - (-10.05f64).exp()).sqrt()).abs() < 1e-12);
+        assert_eq!(Sde::sub_vp().marginal(1.0).1, 1.0 - (-10.05f64).exp());
+        let ve = Sde::ve(10.0);
+        assert!((ve.sigma(1.0) - 10.0).abs() < 1e-12 && (ve.sigma(0.0) - 0.01).abs() < 1e-15);
+        assert_eq!(ve.marginal(0.0).1, 0.0);
+        assert!(Sde::Ve { sigma_min: 1.0, sigma_max: 0.5 }.validate().is_err());
+        assert!(Sde::Vp { beta_min: f64::NAN, beta_max: 1.0 }.validate().is_err());
+    }
+}

@@ -1,0 +1,173 @@
+//! Exact likelihood through the probability-flow ODE (Song et al. 2021, appendix D.2): along
+//! dx/dt = ṽ(x, t) = f(x, t) − ½ g(t)² s(x, t), the log-density obeys d log p_t(x_t)/dt = −∇·ṽ, so
+//!   log p_{t_min}(x) = log p_1(x_1) + ∫_{t_min}^1 ∇·ṽ(x_t, t) dt,
+//! with x_t the ODE solution started at x. The divergence is exact (one autodiff pass per
+//! dimension) or Hutchinson's estimate E_z[zᵀ (∂ṽ/∂x) z] with Rademacher or Gaussian probes.
+
+use burn::prelude::*;
+
+use crate::rng::Rng;
+use crate::sde::Sde;
+use crate::sde::ode::pf_drift;
+use crate::sde::score::ScoreModel;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Divergence {
+    Exact,
+    Hutchinson { probes: usize, rademacher: bool },
+}
+
+/// ∇·ṽ(x, t) for each row: [n]. The score must be built from tensor ops on x (autodiff sees it).
+pub fn divergence(
+    model: &impl ScoreModel,
+    sde: &Sde,
+    x: Tensor<2>,
+    t: f64,
+    how: Divergence,
+    rng: &mut Rng,
+) -> Tensor<1> {
+    let [n, dim] = x.dims();
+    let device = x.device();
+    // ∂/∂x of the scalar Σ_rows (ṽ · w): for w = e_d it is row-wise ∂ṽ_d/∂x.
+    let vjp = |w: Tensor<2>| -> Tensor<2> {
+        let x = x.clone().detach().autodiff().require_grad();
+        let v = pf_drift(model, sde, x.clone(), t);
+        let grads = (v * w).sum().backward();
+        x.grad(&grads).expect("x is tracked")
+    };
+    match how {
+        Divergence::Exact => (0..dim)
+            .map(|d| {
+                let mut e = vec![0.0f32; n * dim];
+                (0..n).for_each(|i| e[i * dim + d] = 1.0);
+                vjp(Tensor::from_data(TensorData::new(e, [n, dim]), &device)).narrow(1, d, 1)
+            })
+            .reduce(|a, b| a + b)
+            .expect("dim ≥ 1")
+            .reshape([-1]),
+        Divergence::Hutchinson { probes, rademacher } => {
+            let probes = probes.max(1);
+            (0..probes)
+                .map(|_| {
+                    let z: Vec<f32> = if rademacher {
+                        (0..n * dim).map(|_| if rng.uniform() < 0.5 { -1.0 } else { 1.0 }).collect()
+                    } else {
+                        rng.normals(n * dim)
+                    };
+                    let z = Tensor::<2>::from_data(TensorData::new(z, [n, dim]), &device);
+                    (vjp(z.clone()) * z).sum_dim(1)
+                })
+                .reduce(|a, b| a + b)
+                .expect("probes ≥ 1")
+                .div_scalar(probes as f64)
+                .reshape([-1])
+        }
+    }
+}
+
+/// The ODE carried from t_min to 1: the end point x_1 and ∫ ∇·ṽ dt, per row.
+pub struct Flow {
+    pub x_1: Tensor<2>,
+    pub integral: Tensor<1>,
+    /// Score evaluations used.
+    pub nfe: usize,
+}
+
+impl Flow {
+    /// log p_{t_min}(x) under the model: the SDE's prior at x_1 plus the integral, in nats.
+    pub fn log_likelihood(&self, sde: &Sde) -> Tensor<1> {
+        let [_, dim] = self.x_1.dims();
+        let var = sde.prior_std().powi(2);
+        let constant = -0.5 * dim as f64 * (2.0 * std::f64::consts::PI * var).ln();
+        self.x_1.clone().square().sum_dim(1).reshape([-1]).mul_scalar(-0.5 / var).add_scalar(constant)
+            + self.integral.clone()
+    }
+}
+
+/// Integrates the augmented ODE (x, ∫∇·ṽ) forward from t_min to 1 with `steps` RK4 steps.
+pub fn flow(model: &impl ScoreModel, sde: &Sde, x: Tensor<2>, steps: usize, how: Divergence, seed: u64) -> Flow {
+    let mut rng = Rng::new(seed);
+    let t_min = sde.t_min();
+    let h = (1.0 - t_min) / steps.max(1) as f64;
+    let [n, dim] = x.dims();
+    let per_call = 1 + match how {
+        Divergence::Exact => dim,
+        Divergence::Hutchinson { probes, .. } => probes.max(1),
+    };
+    let mut x = x;
+    let mut integral = Tensor::<1>::zeros([n], &x.device());
+    let mut nfe = 0;
+    for i in 0..steps.max(1) {
+        let t = t_min + i as f64 * h;
+        let mut stage = |x: Tensor<2>, t: f64| {
+            nfe += per_call;
+            (pf_drift(model, sde, x.clone(), t), divergence(model, sde, x, t, how, &mut rng))
+        };
+        let (k1, d1) = stage(x.clone(), t);
+        let (k2, d2) = stage(x.clone() + k1.clone().mul_scalar(0.5 * h), t + 0.5 * h);
+        let (k3, d3) = stage(x.clone() + k2.clone().mul_scalar(0.5 * h), t + 0.5 * h);
+        let (k4, d4) = stage(x.clone() + k3.clone().mul_scalar(h), t + h);
+        x = x + (k1 + k2.mul_scalar(2.0) + k3.mul_scalar(2.0) + k4).mul_scalar(h / 6.0);
+        integral = integral + (d1 + d2.mul_scalar(2.0) + d3.mul_scalar(2.0) + d4).mul_scalar(h / 6.0);
+    }
+    Flow { x_1: x, integral, nfe }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sde::mixture::Mixture;
+    use crate::sde::score::MixtureScore;
+
+    fn values(t: Tensor<1>) -> Vec<f32> {
+        t.into_data().try_into_vec().unwrap()
+    }
+
+    /// Under the exact score, the ODE's log-density equals the mixture's closed form: with the
+    /// exact p_1 at the end point to 5e-3 nats (measured < 1e-4), and with the SDE's prior to
+    /// within the prior's own approximation error.
+    #[test]
+    fn likelihood_of_an_analytic_mixture_is_its_density() {
+        let device = Device::flex();
+        let mixture = Mixture::anisotropic();
+        let (points, _) = mixture.sample(24, &mut Rng::new(3));
+        let x = Tensor::<2>::from_data(TensorData::new(points.concat(), [24, 2]), &device);
+        for sde in [Sde::ve(10.0), Sde::vp(), Sde::sub_vp()] {
+            let model = MixtureScore { mixture: &mixture, sde: &sde };
+            let want = values(mixture.log_prob(&sde, x.clone(), sde.t_min()));
+            let flow = flow(&model, &sde, x.clone(), 100, Divergence::Exact, 0);
+            // The prior's own error: VP's N(0, I) misses e^{−B(1)/2} μ ≈ 0.007 μ; VE's N(0, σ_max²)
+            // misses μ and Σ against σ_max = 10 (measured up to 0.11 nats here).
+            let prior_tolerance = if matches!(sde, Sde::Ve { .. }) { 0.15 } else { 0.01 };
+            let exact_end = values(mixture.log_prob(&sde, flow.x_1.clone(), 1.0) + flow.integral.clone());
+            let with_prior = values(flow.log_likelihood(&sde));
+            for i in 0..24 {
+                assert!((exact_end[i] - want[i]).abs() < 5e-3, "{sde:?} row {i}: {} vs {}", exact_end[i], want[i]);
+                assert!(
+                    (with_prior[i] - want[i]).abs() < prior_tolerance,
+                    "{sde:?} row {i}: {} vs {}",
+                    with_prior[i],
+                    want[i]
+                );
+            }
+        }
+    }
+
+    /// Hutchinson's estimator is unbiased: averaged over many probes it matches the exact divergence.
+    #[test]
+    fn hutchinson_matches_the_exact_divergence() {
+        let device = Device::flex();
+        let mixture = Mixture::circle(8, 4.0, 0.3);
+        let sde = Sde::vp();
+        let model = MixtureScore { mixture: &mixture, sde: &sde };
+        let x = Tensor::<2>::from_floats([[3.5, 0.5], [0.0, -4.2], [1.0, 1.0]], &device);
+        let exact = values(divergence(&model, &sde, x.clone(), 0.3, Divergence::Exact, &mut Rng::new(0)));
+        for rademacher in [true, false] {
+            let how = Divergence::Hutchinson { probes: 4000, rademacher };
+            let estimate = values(divergence(&model, &sde, x.clone(), 0.3, how, &mut Rng::new(1)));
+            for (e, h) in exact.iter().zip(&estimate) {
+                assert!((e - h).abs() < 0.05 * (1.0 + e.abs()), "rademacher {rademacher}: {h} vs exact {e}");
+            }
+        }
+    }
+}

@@ -9,6 +9,7 @@ mod bench;
 mod classifier;
 mod common;
 mod device;
+mod likelihood;
 mod plot;
 mod report;
 mod states;
@@ -39,6 +40,8 @@ enum Command {
     /// Regenerate every deliverable of a project.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// −log p(data) through the probability-flow ODE (nats and bits/dim).
+    Likelihood(likelihood::LikelihoodArgs),
     /// Measure training and sampling speed.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
         Command::Train(TrainCommand::StatesClassifier(args)) => classifier::train(args),
         Command::Sample(SampleCommand::States(args)) => states::sample(args),
         Command::Report(ReportCommand::States(args)) => report::report(args),
+        Command::Likelihood(args) => likelihood::likelihood(args),
         Command::Eval(EvalCommand::Nll(args)) => states::eval_nll(&args.samples),
         Command::Bench(BenchCommand::States(args)) => bench::bench_states(args),
     };

@@ -17,6 +17,9 @@ use diffusion::rng::Rng;
 use diffusion::sample::MlpEps;
 use diffusion::sample::chain::{Chain, Rule};
 use diffusion::sample::guided::Guided;
+use diffusion::sde::Sde;
+use diffusion::sde::sampler::{Method, Predictor, SdeSampler};
+use diffusion::sde::score::EpsScore;
 use diffusion::train::{DdpmTrainer, TrainConfig};
 
 use crate::common::{Curves, bar, create_dir, host_parameters, load, to_labels, to_vec, train_loop, write};
@@ -65,9 +68,17 @@ pub struct SampleArgs {
     /// Guidance scale s in ε̂ = ε_θ − s √(1−ᾱ_t) ∇ log f_φ(y | x_t, t).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
-    /// Update rule: ancestral (Ho et al. Algorithm 2) or ddim (η = 0, the handout's guided form).
+    /// ancestral (Ho et al. Algorithm 2) or ddim (η = 0, the handout's guided form) over the T-step
+    /// chain; or an SDE sampler on the VP SDE the chain discretises: em (Euler–Maruyama), rd
+    /// (reverse diffusion), pc (reverse diffusion + Langevin), ode-heun, ode-rk4.
     #[arg(long, default_value = "ancestral")]
     sampler: String,
+    /// Grid steps of an SDE sampler (the chain samplers always take all T steps).
+    #[arg(long, default_value_t = 500)]
+    steps: usize,
+    /// Signal-to-noise ratio r of the Langevin corrector (pc).
+    #[arg(long, default_value_t = 0.16)]
+    snr: f64,
     /// Number of samples in total.
     #[arg(long, default_value_t = 5000)]
     n: usize,
@@ -203,6 +214,40 @@ pub fn on_target(
     Ok((fraction_on(&nearest, target), fraction_on(&predicted, target as i64)))
 }
 
+/// An SDE sampler by name, or None for the discrete chain's rules.
+pub fn sde_method(name: &str, snr: f64) -> Option<Method> {
+    match name {
+        "em" => Some(Method::em()),
+        "rd" => Some(Method::rd()),
+        "pc" => Some(Method::Pc { predictor: Predictor::ReverseDiffusion, corrector_steps: 1, snr }),
+        "ode-heun" => Some(Method::OdeHeun),
+        "ode-rk4" => Some(Method::OdeRk4),
+        _ => None,
+    }
+}
+
+/// Samples the VP SDE of the denoiser's chain with an SDE sampler; returns x and the NFE.
+pub fn draw_sde(
+    denoiser: &Checkpoint,
+    method: Method,
+    steps: usize,
+    n: usize,
+    seed: u64,
+    device: &Device,
+) -> Result<(Vec<[f32; 2]>, usize), String> {
+    let sde = Sde::from_ddpm(&denoiser.config.schedule);
+    let model = EpsScore { mlp: &denoiser.mlp, sde: &sde };
+    let mut sampler = SdeSampler::new(method, sde, steps, n, seed, device).map_err(|e| e.to_string())?;
+    let progress = bar(steps, "{bar:40} step {pos}/{len} [{elapsed_precise}]");
+    while !sampler.done() {
+        sampler.step(&model);
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    let flat = to_vec(sampler.x())?;
+    Ok((flat.chunks_exact(2).map(|p| [p[0], p[1]]).collect(), sampler.nfe()))
+}
+
 pub fn sample(args: SampleArgs) -> Result<(), String> {
     if !(1..=10_000_000).contains(&args.n) {
         return Err(format!("--n must be in 1..=10000000, got {}", args.n));
@@ -210,7 +255,16 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     if !args.scale.is_finite() || args.scale.abs() > 1000.0 {
         return Err(format!("--scale must be a number in [-1000, 1000], got {}", args.scale));
     }
-    let rule: Rule = args.sampler.parse().map_err(|e: diffusion::Error| e.to_string())?;
+    let method = sde_method(&args.sampler, args.snr);
+    let rule: Option<Rule> = match method {
+        Some(_) => None,
+        None => Some(args.sampler.parse().map_err(|_| {
+            format!("unknown sampler `{}`: ancestral, ddim, em, rd, pc, ode-heun or ode-rk4", args.sampler)
+        })?),
+    };
+    if method.is_some() && args.classifier.is_some() {
+        return Err("classifier guidance runs on the discrete chain: use --sampler ancestral or ddim".into());
+    }
     let device = args.device.device()?;
     let denoiser = load(&args.weights, Role::Denoiser, &device)?;
     let (classifier, label) = match (&args.classifier, &args.label) {
@@ -221,15 +275,21 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     let labels = requested_labels(label, args.n);
     let started = Instant::now();
     let guidance = classifier.as_ref().map(|c| (c, labels.as_slice(), args.scale));
-    let xy = draw(&denoiser, guidance, rule, args.n, args.seed, &device)?;
+    let (xy, nfe) = match (rule, method) {
+        (Some(rule), _) => (draw(&denoiser, guidance, rule, args.n, args.seed, &device)?, denoiser.schedule.steps),
+        (None, Some(method)) => draw_sde(&denoiser, method, args.steps, args.n, args.seed, &device)?,
+        (None, None) => unreachable!("a sampler was parsed"),
+    };
     let seconds = started.elapsed().as_secs_f64();
     let points = Points { xy, labels: classifier.is_some().then(|| labels.clone()) };
     write(&args.out, to_csv(&points))?;
     let kde = Kde::fit(&states().xy).map_err(|e| e.to_string())?;
     let nll = kde.nll(&points.xy).map_err(|e| e.to_string())?;
     eprintln!(
-        "{} samples in {seconds:.1} s ({:.0} samples/s) → {}; grader NLL {nll:.4}",
+        "{} samples ({} NFE, {}) in {seconds:.1} s ({:.0} samples/s) → {}; grader NLL {nll:.4}",
         args.n,
+        nfe,
+        args.sampler,
         args.n as f64 / seconds,
         args.out.display()
     );

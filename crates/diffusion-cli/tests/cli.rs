@@ -67,6 +67,33 @@ fn train_sample_and_grade() {
     // 40 steps is far from trained, but the samples are finite and near the data.
     assert!(nll.is_finite() && nll > 2.0 && nll < 20.0, "nll {nll}");
 
+    // The same ε-network drives the SDE samplers (on the VP SDE its chain discretises), and the
+    // probability-flow ODE gives the data's likelihood.
+    for sampler in ["ode-heun", "pc", "em"] {
+        let out = diffusion(&[
+            "sample",
+            "states",
+            "--weights",
+            s(&weights),
+            "--n",
+            "200",
+            "--out",
+            s(&samples),
+            "--sampler",
+            sampler,
+            "--steps",
+            "20",
+        ]);
+        assert!(out.status.success(), "{sampler}: {}", text(&out));
+        assert!(text(&out).contains(&format!("NFE, {sampler}")), "{}", text(&out));
+    }
+    let out = diffusion(&["likelihood", "--weights", s(&weights), "--n", "50", "--steps", "10"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let nll: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert!(nll.is_finite() && text(&out).contains("bits/dim"), "{}", text(&out));
+    let out = diffusion(&["sample", "states", "--weights", s(&weights), "--out", s(&samples), "--sampler", "magic"]);
+    assert!(!out.status.success() && text(&out).contains("unknown sampler"));
+
     // The data scored as samples reproduces the course's reference.
     let out = diffusion(&["eval", "nll", concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/states.csv")]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2.1520");

@@ -95,6 +95,21 @@ async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, cl
     const inked = inkedFraction(decodePng(shot));
     log(`samples finite; scatter canvas ${(100 * inked).toFixed(1)}% inked`);
     assert.ok(inked > 0.01, `scatter canvas looks blank (${inked})`);
+    // The same network through an SDE sampler: the probability-flow ODE (Heun, 20 steps = 40
+    // network evaluations) on the VP SDE the chain discretises.
+    await page.selectOption('#rule', 'ode-heun');
+    await page.fill('#sde-steps', '20');
+    await page.click('#sample');
+    await waitIdle(page, timeout);
+    const ode = await state(page);
+    assert.equal(ode.nfe, 40);
+    assert.ok((await page.evaluate(() => Array.from(window.playground.samples))).every(Number.isFinite));
+    assert.match(await page.textContent('#nll'), /ode-heun, 40 network evaluations/);
+    log(`ODE (Heun, 20 steps): ${ode.nfe} NFE, grader NLL ${ode.nll.toFixed(3)}`);
+    await page.selectOption('#rule', 'ancestral');
+    await page.click('#sample');
+    await waitIdle(page, timeout);
+
     // Scrubbing the time slider redraws an earlier frame.
     await page.$eval('#time', (el) => { el.value = '500'; el.dispatchEvent(new Event('input')); });
     assert.equal(await page.textContent('#time-label'), 't = 500');

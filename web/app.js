@@ -11,7 +11,7 @@ const state = {
   device: null, gpu: false, busy: true, ready: false,
   losses: [], samples: null, frames: [], nll: null, errors: [], trainedSteps: 0, loaded: null,
   classifierLosses: [], classifierHeld: [], classifierMetrics: null, classifierTrainedSteps: 0,
-  classifierLoaded: null, hasClassifier: false, onTarget: null, label: -1, maps: {},
+  classifierLoaded: null, hasClassifier: false, onTarget: null, label: -1, maps: {}, nfe: 0,
 };
 window.playground = state;
 
@@ -149,18 +149,20 @@ worker.onmessage = ({ data: message }) => {
     case 'frame':
       $('time').value = message.t;
       $('time-label').textContent = `t = ${message.t}`;
-      redraw(message.x, `reverse process: t = ${message.t} of ${message.total}`, message.t);
+      redraw(message.x, `reverse process: t = ${message.t} of ${message.total}, ${message.nfe} network evaluations`, message.t);
       break;
     case 'sampled':
       state.samples = message.x;
       state.frames = message.frames;
       state.nll = message.nll;
       state.onTarget = message.onTarget;
+      state.nfe = message.nfe;
       $('time').max = String(message.frames[0].t);
       $('time').value = '0';
       $('time').disabled = false;
       $('time-label').textContent = 't = 0';
-      $('nll').textContent = `Grader NLL of these ${message.x.length / 2} samples: ${message.nll.toFixed(3)} (the data itself: 2.152)`
+      $('nll').textContent = `Grader NLL of these ${message.x.length / 2} samples (${message.rule}, ${message.nfe} network evaluations): `
+        + `${message.nll.toFixed(3)} (the data itself: 2.152)`
         + (message.onTarget === null ? '' : `; ${(100 * message.onTarget).toFixed(1)}% landed on the requested `
           + `${message.label === 5 ? 'states' : STATES[message.label]} (nearest data point)`);
       redraw(message.x, 'samples (t = 0)', 0);
@@ -234,8 +236,14 @@ $('sample-form').addEventListener('submit', (event) => {
   clearError();
   const n = readNumber('n', { min: 1, max: 20000, integer: true });
   const seed = readNumber('sample-seed', { min: 0, max: 2 ** 32 - 1, integer: true });
-  if (n === null || seed === null) return;
+  const steps = readNumber('sde-steps', { min: 1, max: 2000, integer: true });
+  if (n === null || seed === null || steps === null) return;
   const label = Number($('label').value);
+  const rule = $('rule').value;
+  if (label >= 0 && !['ancestral', 'ddim'].includes(rule)) {
+    showError('classifier guidance runs on the T-step chain: pick the ancestral or DDIM sampler');
+    return;
+  }
   const scale = Number($('scale').value);
   if (label >= 0 && !state.hasClassifier) {
     showError('guided sampling needs a classifier: train one above, or load classifier weights below');
@@ -246,7 +254,7 @@ $('sample-form').addEventListener('submit', (event) => {
   setBusy(true);
   setStatus(label >= 0 ? `Sampling ${label === 5 ? 'all states' : STATES[label]} with guidance s = ${scale}…` : 'Sampling…');
   const map = $('show-map').checked && state.hasClassifier;
-  worker.postMessage({ type: 'sample', n, seed, label, scale, rule: $('rule').value, map });
+  worker.postMessage({ type: 'sample', n, seed, label, scale, rule, steps, map });
 });
 
 $('time').addEventListener('input', () => {

@@ -104,8 +104,8 @@ async function trainClassifier({ steps, batch, lr, seed, evalEvery }) {
 /** The requested label of sample i of n: `label` itself, or blocks of the five states for 5 (all). */
 const requested = (label, i, n) => (label === 5 ? Math.floor((i * 5) / n) : label);
 
-async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', map = false, preview = false }) {
-  let x = await playground.startSampling(n, seed, label, scale, rule);
+async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', steps = 100, map = false, preview = false }) {
+  let x = await playground.startSampling(n, seed, label, scale, rule, steps);
   const total = playground.samplingT();
   const frames = preview ? [] : [{ t: total, x }];
   const chunk = playground.isGpu() ? 5 : 2;
@@ -129,7 +129,7 @@ async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', map 
     if (!preview) {
       await sendMap(t);
       frames.push({ t, x });
-      post({ type: 'frame', t, total, x });
+      post({ type: 'frame', t, total, x, nfe: playground.nfe() });
       await yieldToEvents();
     }
   }
@@ -140,7 +140,7 @@ async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', map 
     const hits = nearest.reduce((k, l, i) => k + (l === requested(label, i, nearest.length) ? 1 : 0), 0);
     onTarget = hits / nearest.length;
   }
-  post({ type: preview ? 'preview' : 'sampled', x, nll, onTarget, label, frames: preview ? undefined : frames });
+  post({ type: preview ? 'preview' : 'sampled', x, nll, onTarget, label, rule, nfe: playground.nfe(), frames: preview ? undefined : frames });
 }
 
 self.onmessage = async ({ data: message }) => {

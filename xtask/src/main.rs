@@ -31,8 +31,12 @@ fn main() -> ExitCode {
     }
 }
 
+/// The repository root. `cargo run` sets CARGO_MANIFEST_DIR at run time too; prefer it to the
+/// compile-time value, which is stale when two checkouts share one CARGO_TARGET_DIR.
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    let manifest = manifest.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    Path::new(&manifest).parent().unwrap().to_path_buf()
 }
 
 fn target_dir() -> PathBuf {

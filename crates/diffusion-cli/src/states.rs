@@ -18,7 +18,7 @@ use diffusion::sample::MlpEps;
 use diffusion::sample::chain::{Chain, Rule};
 use diffusion::sample::guided::Guided;
 use diffusion::sde::Sde;
-use diffusion::sde::sampler::{Method, Predictor, SdeSampler};
+use diffusion::sde::sampler::{Method, SdeSampler};
 use diffusion::sde::score::EpsScore;
 use diffusion::train::{DdpmTrainer, TrainConfig};
 
@@ -70,7 +70,8 @@ pub struct SampleArgs {
     scale: f64,
     /// ancestral (Ho et al. Algorithm 2) or ddim (η = 0, the handout's guided form) over the T-step
     /// chain; or an SDE sampler on the VP SDE the chain discretises: em (Euler–Maruyama), rd
-    /// (reverse diffusion), pc (reverse diffusion + Langevin), ode-heun, ode-rk4.
+    /// (reverse diffusion), pc (reverse diffusion + Langevin), ald (annealed Langevin), ode-heun,
+    /// ode-rk4.
     #[arg(long, default_value = "ancestral")]
     sampler: String,
     /// Grid steps of an SDE sampler (the chain samplers always take all T steps).
@@ -214,18 +215,6 @@ pub fn on_target(
     Ok((fraction_on(&nearest, target), fraction_on(&predicted, target as i64)))
 }
 
-/// An SDE sampler by name, or None for the discrete chain's rules.
-pub fn sde_method(name: &str, snr: f64) -> Option<Method> {
-    match name {
-        "em" => Some(Method::em()),
-        "rd" => Some(Method::rd()),
-        "pc" => Some(Method::Pc { predictor: Predictor::ReverseDiffusion, corrector_steps: 1, snr }),
-        "ode-heun" => Some(Method::OdeHeun),
-        "ode-rk4" => Some(Method::OdeRk4),
-        _ => None,
-    }
-}
-
 /// Samples the VP SDE of the denoiser's chain with an SDE sampler; returns x and the NFE.
 pub fn draw_sde(
     denoiser: &Checkpoint,
@@ -255,11 +244,11 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     if !args.scale.is_finite() || args.scale.abs() > 1000.0 {
         return Err(format!("--scale must be a number in [-1000, 1000], got {}", args.scale));
     }
-    let method = sde_method(&args.sampler, args.snr);
+    let method = Method::named(&args.sampler, args.snr);
     let rule: Option<Rule> = match method {
         Some(_) => None,
         None => Some(args.sampler.parse().map_err(|_| {
-            format!("unknown sampler `{}`: ancestral, ddim, em, rd, pc, ode-heun or ode-rk4", args.sampler)
+            format!("unknown sampler `{}`: ancestral, ddim, em, rd, pc, ald, ode-heun or ode-rk4", args.sampler)
         })?),
     };
     if method.is_some() && args.classifier.is_some() {

@@ -18,6 +18,9 @@ use diffusion::sample::MlpEps;
 use diffusion::sample::chain::{Chain, Rule};
 use diffusion::sample::guided::Guided;
 use diffusion::schedule::Schedule;
+use diffusion::sde::Sde;
+use diffusion::sde::sampler::{Method, SdeSampler};
+use diffusion::sde::score::EpsScore;
 use diffusion::train::{DdpmTrainer, TrainConfig};
 use wasm_bindgen::prelude::*;
 
@@ -35,12 +38,19 @@ struct State {
     config: CheckpointConfig,
     trainer: Option<DdpmTrainer>,
     model: Option<Mlp>,
-    sampler: Option<Chain>,
+    sampler: Option<Sampling>,
     /// One-hot labels and scale of the running chain when it is guided.
     guidance: Option<(Tensor<2>, f64)>,
     classifier: ClassifierState,
     data: Points,
     kde: Kde,
+}
+
+/// The running reverse process: the T-step chain (ancestral, DDIM; guidable) or an SDE sampler
+/// on the VP SDE the chain discretises.
+enum Sampling {
+    Chain(Chain),
+    Sde(SdeSampler),
 }
 
 /// One playground per worker: a device, a model being trained or loaded, and a sampler.
@@ -308,7 +318,8 @@ impl Playground {
 
     /// Starts the reverse process from x_T ~ N(0, I) for `n` points and returns x_T. `label`: −1
     /// unguided, 0..4 guided towards that state, 5 all states in equal blocks; `scale` is the
-    /// guidance scale s; `rule` is "ancestral" or "ddim".
+    /// guidance scale s; `rule` is "ancestral" or "ddim" (all T steps of the chain), or an SDE
+    /// sampler ("em", "rd", "pc", "ald", "ode-heun", "ode-rk4") over `steps` grid steps.
     #[wasm_bindgen(js_name = startSampling)]
     pub async fn start_sampling(
         &self,
@@ -317,6 +328,7 @@ impl Playground {
         label: i32,
         scale: f64,
         rule: String,
+        steps: u32,
     ) -> Result<js_sys::Float32Array, JsError> {
         let x = {
             let mut state = self.state.borrow_mut();
@@ -326,7 +338,10 @@ impl Playground {
             if !(1..=100_000).contains(&n) {
                 return Err(JsError::new(&format!("points must be in 1..=100000, got {n}")));
             }
-            let rule: Rule = rule.parse().map_err(js_error)?;
+            let method = Method::named(&rule, 0.16);
+            if method.is_some() && label >= 0 {
+                return Err(JsError::new("classifier guidance runs on the T-step chain: pick ancestral or DDIM"));
+            }
             state.guidance = match label {
                 -1 => None,
                 0..=5 => {
@@ -345,18 +360,49 @@ impl Playground {
                 }
                 other => return Err(JsError::new(&format!("label must be -1 (none), 0..4 or 5 (all), got {other}"))),
             };
-            let sampler = Chain::new(rule, n as usize, &state.schedule, seed as u64, &state.device);
-            let x = sampler.x();
-            state.sampler = Some(sampler);
+            let sampling = match method {
+                Some(method) => {
+                    let sde = Sde::from_ddpm(&state.config.schedule);
+                    let sampler = SdeSampler::new(method, sde, steps as usize, n as usize, seed as u64, &state.device)
+                        .map_err(js_error)?;
+                    Sampling::Sde(sampler)
+                }
+                None => {
+                    let rule: Rule = rule.parse().map_err(js_error)?;
+                    Sampling::Chain(Chain::new(rule, n as usize, &state.schedule, seed as u64, &state.device))
+                }
+            };
+            let x = match &sampling {
+                Sampling::Chain(chain) => chain.x(),
+                Sampling::Sde(sampler) => sampler.x(),
+            };
+            state.sampler = Some(sampling);
             x
         };
         Ok(js_sys::Float32Array::from(read(x).await?.as_slice()))
     }
 
-    /// The sampler's current t (T at the start, 0 when done).
+    /// The sampler's current t on the chain's scale (T at the start, 0 when done; an SDE
+    /// sampler's continuous t is shown as round(T t), at least 1 until it is done).
     #[wasm_bindgen(js_name = samplingT)]
     pub fn sampling_t(&self) -> u32 {
-        self.state.borrow().sampler.as_ref().map_or(0, |s| s.t() as u32)
+        let state = self.state.borrow();
+        match &state.sampler {
+            None => 0,
+            Some(Sampling::Chain(chain)) => chain.t() as u32,
+            Some(Sampling::Sde(sampler)) if sampler.done() => 0,
+            Some(Sampling::Sde(sampler)) => ((sampler.t() * state.schedule.steps as f64).round() as u32).max(1),
+        }
+    }
+
+    /// Network evaluations of the current sampling run so far.
+    pub fn nfe(&self) -> u32 {
+        let state = self.state.borrow();
+        match &state.sampler {
+            None => 0,
+            Some(Sampling::Chain(chain)) => (state.schedule.steps - chain.t()) as u32,
+            Some(Sampling::Sde(sampler)) => sampler.nfe() as u32,
+        }
     }
 
     /// Advances the reverse process by up to `k` steps and resolves to the current points.
@@ -365,22 +411,33 @@ impl Playground {
         let x = {
             let mut guard = self.state.borrow_mut();
             let state = &mut *guard;
-            let sampler = state.sampler.as_mut().ok_or_else(|| JsError::new("press Sample first"))?;
-            let base = MlpEps { mlp: state.model.as_ref().expect("model"), schedule: &state.schedule };
-            match (&state.guidance, &state.classifier.model) {
-                (Some((one_hot, scale)), Some(classifier)) => {
-                    let guided = Guided {
-                        base: &base,
-                        classifier,
-                        schedule: &state.schedule,
-                        one_hot: one_hot.clone(),
-                        scale: *scale,
-                    };
-                    (0..k).for_each(|_| sampler.step(&guided, &state.schedule));
+            let sampling = state.sampler.as_mut().ok_or_else(|| JsError::new("press Sample first"))?;
+            let mlp = state.model.as_ref().expect("model");
+            match sampling {
+                Sampling::Sde(sampler) => {
+                    let sde = Sde::from_ddpm(&state.config.schedule);
+                    let model = EpsScore { mlp, sde: &sde };
+                    (0..k).for_each(|_| sampler.step(&model));
+                    sampler.x()
                 }
-                _ => (0..k).for_each(|_| sampler.step(&base, &state.schedule)),
+                Sampling::Chain(chain) => {
+                    let base = MlpEps { mlp, schedule: &state.schedule };
+                    match (&state.guidance, &state.classifier.model) {
+                        (Some((one_hot, scale)), Some(classifier)) => {
+                            let guided = Guided {
+                                base: &base,
+                                classifier,
+                                schedule: &state.schedule,
+                                one_hot: one_hot.clone(),
+                                scale: *scale,
+                            };
+                            (0..k).for_each(|_| chain.step(&guided, &state.schedule));
+                        }
+                        _ => (0..k).for_each(|_| chain.step(&base, &state.schedule)),
+                    }
+                    chain.x()
+                }
             }
-            sampler.x()
         };
         Ok(js_sys::Float32Array::from(read(x).await?.as_slice()))
     }

@@ -44,6 +44,20 @@ impl Method {
     pub fn pc() -> Self {
         Method::Pc { predictor: Predictor::ReverseDiffusion, corrector_steps: 1, snr: 0.16 }
     }
+
+    /// By the CLI's and the page's names: em, rd, pc (with Langevin snr r), ald (annealed
+    /// Langevin: the corrector alone), ode-heun, ode-rk4.
+    pub fn named(name: &str, snr: f64) -> Option<Self> {
+        match name {
+            "em" => Some(Method::em()),
+            "rd" => Some(Method::rd()),
+            "pc" => Some(Method::Pc { predictor: Predictor::ReverseDiffusion, corrector_steps: 1, snr }),
+            "ald" => Some(Method::Pc { predictor: Predictor::None, corrector_steps: 1, snr }),
+            "ode-heun" => Some(Method::OdeHeun),
+            "ode-rk4" => Some(Method::OdeRk4),
+            _ => None,
+        }
+    }
 }
 
 pub struct SdeSampler {

@@ -8,6 +8,7 @@
 mod bench;
 mod classifier;
 mod common;
+mod compare;
 mod device;
 mod likelihood;
 mod plot;
@@ -40,6 +41,9 @@ enum Command {
     /// Regenerate every deliverable of a project.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Every sampler at several step counts: NFE, grader NLL, coverage, time.
+    #[command(subcommand)]
+    Compare(CompareCommand),
     /// −log p(data) through the probability-flow ODE (nats and bits/dim).
     Likelihood(likelihood::LikelihoodArgs),
     /// Measure training and sampling speed.
@@ -53,6 +57,12 @@ enum TrainCommand {
     States(states::TrainArgs),
     /// The course's noisy classifier f(y | x_t, t) on the STATES points, for guidance.
     StatesClassifier(classifier::TrainClassifierArgs),
+}
+
+#[derive(Subcommand)]
+enum CompareCommand {
+    /// One STATES denoiser through the chain and every SDE/ODE sampler.
+    States(compare::CompareArgs),
 }
 
 #[derive(Subcommand)]
@@ -92,6 +102,7 @@ fn main() -> ExitCode {
         Command::Sample(SampleCommand::States(args)) => states::sample(args),
         Command::Report(ReportCommand::States(args)) => report::report(args),
         Command::Likelihood(args) => likelihood::likelihood(args),
+        Command::Compare(CompareCommand::States(args)) => compare::compare(args),
         Command::Eval(EvalCommand::Nll(args)) => states::eval_nll(&args.samples),
         Command::Bench(BenchCommand::States(args)) => bench::bench_states(args),
     };

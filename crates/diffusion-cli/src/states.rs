@@ -70,7 +70,7 @@ pub struct SampleArgs {
     scale: f64,
     /// ancestral (Ho et al. Algorithm 2) or ddim (η = 0, the handout's guided form) over the T-step
     /// chain; or an SDE sampler on the VP SDE the chain discretises: em (Euler–Maruyama), rd
-    /// (reverse diffusion), pc (reverse diffusion + Langevin), ald (annealed Langevin), ode-heun,
+    /// (reverse diffusion), pc (reverse diffusion + Langevin), ald (annealed Langevin), ode-heun, dpmpp2m,
     /// ode-rk4.
     #[arg(long, default_value = "ancestral")]
     sampler: String,
@@ -248,7 +248,10 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     let rule: Option<Rule> = match method {
         Some(_) => None,
         None => Some(args.sampler.parse().map_err(|_| {
-            format!("unknown sampler `{}`: ancestral, ddim, em, rd, pc, ald, ode-heun or ode-rk4", args.sampler)
+            format!(
+                "unknown sampler `{}`: ancestral, ddim, em, rd, pc, ald, ode-heun, ode-rk4 or dpmpp2m",
+                args.sampler
+            )
         })?),
     };
     if method.is_some() && args.classifier.is_some() {

@@ -87,6 +87,25 @@ fn train_sample_and_grade() {
         assert!(out.status.success(), "{sampler}: {}", text(&out));
         assert!(text(&out).contains(&format!("NFE, {sampler}")), "{}", text(&out));
     }
+    let compare = dir.join("compare");
+    let out = diffusion(&[
+        "compare",
+        "states",
+        "--weights",
+        s(&weights),
+        "--out",
+        s(&compare),
+        "--n",
+        "100",
+        "--steps",
+        "5,10",
+        "--samplers",
+        "em,dpmpp2m",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let table = std::fs::read_to_string(compare.join("compare.md")).unwrap();
+    assert!(table.contains("| dpmpp2m | 10 | 10 |") && table.contains("| ancestral | 500 | 500 |"), "{table}");
+    assert!(compare.join("em-5.png").exists());
     let out = diffusion(&["likelihood", "--weights", s(&weights), "--n", "50", "--steps", "10"]);
     assert!(out.status.success(), "{}", text(&out));
     let nll: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();

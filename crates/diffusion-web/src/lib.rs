@@ -49,8 +49,8 @@ struct State {
 /// The running reverse process: the T-step chain (ancestral, DDIM; guidable) or an SDE sampler
 /// on the VP SDE the chain discretises.
 enum Sampling {
-    Chain(Chain),
-    Sde(SdeSampler),
+    Chain(Box<Chain>),
+    Sde(Box<SdeSampler>),
 }
 
 /// One playground per worker: a device, a model being trained or loaded, and a sampler.
@@ -365,11 +365,11 @@ impl Playground {
                     let sde = Sde::from_ddpm(&state.config.schedule);
                     let sampler = SdeSampler::new(method, sde, steps as usize, n as usize, seed as u64, &state.device)
                         .map_err(js_error)?;
-                    Sampling::Sde(sampler)
+                    Sampling::Sde(Box::new(sampler))
                 }
                 None => {
                     let rule: Rule = rule.parse().map_err(js_error)?;
-                    Sampling::Chain(Chain::new(rule, n as usize, &state.schedule, seed as u64, &state.device))
+                    Sampling::Chain(Box::new(Chain::new(rule, n as usize, &state.schedule, seed as u64, &state.device)))
                 }
             };
             let x = match &sampling {

@@ -8,6 +8,7 @@
 //!   sub-VP: dx = −½β(t) x dt + √(β(t)(1 − e^{−2B(t)})) dw,  m = e^{−½B(t)}, s = 1 − e^{−B(t)}.
 
 pub mod corrector;
+pub mod dpm_solver;
 pub mod likelihood;
 pub mod mixture;
 pub mod ode;

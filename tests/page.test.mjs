@@ -106,6 +106,12 @@ async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, cl
     assert.ok((await page.evaluate(() => Array.from(window.playground.samples))).every(Number.isFinite));
     assert.match(await page.textContent('#nll'), /ode-heun, 40 network evaluations/);
     log(`ODE (Heun, 20 steps): ${ode.nfe} NFE, grader NLL ${ode.nll.toFixed(3)}`);
+    // DDIM respaced to 10 of the 500 steps: 10 network evaluations.
+    await page.selectOption('#rule', 'ddim');
+    await page.fill('#sde-steps', '10');
+    await page.click('#sample');
+    await waitIdle(page, timeout);
+    assert.equal((await state(page)).nfe, 10);
     await page.selectOption('#rule', 'ancestral');
     await page.click('#sample');
     await waitIdle(page, timeout);

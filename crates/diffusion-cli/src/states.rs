@@ -74,9 +74,12 @@ pub struct SampleArgs {
     /// ode-rk4.
     #[arg(long, default_value = "ancestral")]
     sampler: String,
-    /// Grid steps of an SDE sampler (the chain samplers always take all T steps).
+    /// Grid steps of an SDE sampler, or of a respaced DDIM chain (ancestral always takes all T).
     #[arg(long, default_value_t = 500)]
     steps: usize,
+    /// DDIM's stochasticity η ∈ [0, 1] (1: ancestral sampling on the respaced chain).
+    #[arg(long, default_value_t = 0.0)]
+    eta: f64,
     /// Signal-to-noise ratio r of the Langevin corrector (pc).
     #[arg(long, default_value_t = 0.16)]
     snr: f64,
@@ -177,10 +180,21 @@ pub fn draw(
     seed: u64,
     device: &Device,
 ) -> Result<Vec<[f32; 2]>, String> {
+    let chain = Chain::new(rule, n, &denoiser.schedule, seed, device);
+    draw_chain(denoiser, guidance, chain)
+}
+
+/// Runs a prepared chain (full or respaced) to t = 0, guided when a classifier is given.
+pub fn draw_chain(
+    denoiser: &Checkpoint,
+    guidance: Option<(&Checkpoint, &[u8], f64)>,
+    mut chain: Chain,
+) -> Result<Vec<[f32; 2]>, String> {
     let schedule = &denoiser.schedule;
+    let device = chain.x().device();
+    let device = &device;
     let base = MlpEps { mlp: &denoiser.mlp, schedule };
-    let mut chain = Chain::new(rule, n, schedule, seed, device);
-    let progress = bar(schedule.steps, "{bar:40} t {pos}/{len} [{elapsed_precise}]");
+    let progress = bar(chain.t(), "{bar:40} t {pos}/{len} [{elapsed_precise}]");
     let guided = guidance.map(|(classifier, labels, scale)| Guided {
         base: &base,
         classifier: &classifier.mlp,
@@ -193,7 +207,7 @@ pub fn draw(
             Some(guided) => chain.step(guided, schedule),
             None => chain.step(&base, schedule),
         }
-        progress.inc(1);
+        progress.set_position((schedule.steps - chain.t()) as u64);
     }
     let flat = to_vec(chain.x())?;
     progress.finish_and_clear();
@@ -268,6 +282,13 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     let started = Instant::now();
     let guidance = classifier.as_ref().map(|c| (c, labels.as_slice(), args.scale));
     let (xy, nfe) = match (rule, method) {
+        (Some(Rule::Ddim), _) => {
+            let chain = Chain::new(Rule::Ddim, args.n, &denoiser.schedule, args.seed, &device)
+                .respaced(args.steps.min(denoiser.schedule.steps), args.eta, &denoiser.schedule)
+                .map_err(|e| e.to_string())?;
+            let steps = args.steps.min(denoiser.schedule.steps);
+            (draw_chain(&denoiser, guidance, chain)?, steps)
+        }
         (Some(rule), _) => (draw(&denoiser, guidance, rule, args.n, args.seed, &device)?, denoiser.schedule.steps),
         (None, Some(method)) => draw_sde(&denoiser, method, args.steps, args.n, args.seed, &device)?,
         (None, None) => unreachable!("a sampler was parsed"),

@@ -369,7 +369,12 @@ impl Playground {
                 }
                 None => {
                     let rule: Rule = rule.parse().map_err(js_error)?;
-                    Sampling::Chain(Box::new(Chain::new(rule, n as usize, &state.schedule, seed as u64, &state.device)))
+                    let mut chain = Chain::new(rule, n as usize, &state.schedule, seed as u64, &state.device);
+                    if rule == Rule::Ddim {
+                        let steps = (steps as usize).clamp(1, state.schedule.steps);
+                        chain = chain.respaced(steps, 0.0, &state.schedule).map_err(js_error)?;
+                    }
+                    Sampling::Chain(Box::new(chain))
                 }
             };
             let x = match &sampling {
@@ -400,7 +405,7 @@ impl Playground {
         let state = self.state.borrow();
         match &state.sampler {
             None => 0,
-            Some(Sampling::Chain(chain)) => (state.schedule.steps - chain.t()) as u32,
+            Some(Sampling::Chain(chain)) => chain.nfe() as u32,
             Some(Sampling::Sde(sampler)) => sampler.nfe() as u32,
         }
     }

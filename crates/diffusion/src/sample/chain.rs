@@ -1,5 +1,6 @@
-//! The discrete reverse chain x_T → x_0 as a state machine: `step` advances t by one with the
-//! chosen update rule, so a caller can draw, stop or keep the trajectory.
+//! The discrete reverse chain x_T → x_0 as a state machine: `step` advances to the next time of
+//! the grid (all of T..0, or a respaced DDIM grid) with the chosen update rule, so a caller can
+//! draw, stop or keep the trajectory.
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -37,7 +38,10 @@ impl std::str::FromStr for Rule {
 pub struct Chain {
     rule: Rule,
     x: Tensor<2>,
-    t: usize,
+    /// Times from T down to 0; `i` indexes the current one.
+    grid: Vec<usize>,
+    i: usize,
+    eta: f64,
     rng: Rng,
 }
 
@@ -46,38 +50,69 @@ impl Chain {
     pub fn new(rule: Rule, n: usize, schedule: &Schedule, seed: u64, device: &Device) -> Self {
         let mut rng = Rng::new(seed);
         let x = Tensor::from_data(TensorData::new(rng.normals(n * 2), [n, 2]), device);
-        Self { rule, x, t: schedule.steps, rng }
+        Self { rule, x, grid: (0..=schedule.steps).rev().collect(), i: 0, eta: 0.0, rng }
+    }
+
+    /// DDIM on `steps` evenly spaced times T = τ_K > … > τ_0 = 0 with stochasticity η.
+    pub fn respaced(mut self, steps: usize, eta: f64, schedule: &Schedule) -> Result<Self> {
+        if self.rule != Rule::Ddim {
+            return Err(Error::Config("respacing needs the DDIM rule (η = 1 is respaced ancestral sampling)".into()));
+        }
+        if !(1..=schedule.steps).contains(&steps) || !(0.0..=1.0).contains(&eta) {
+            return Err(Error::Config(format!(
+                "need 1 ≤ steps ≤ {} and 0 ≤ η ≤ 1, got {steps}, {eta}",
+                schedule.steps
+            )));
+        }
+        let t_max = schedule.steps;
+        self.grid = (0..=steps).rev().map(|k| (k * t_max + steps / 2) / steps).collect();
+        self.grid.dedup();
+        self.eta = eta;
+        Ok(self)
     }
 
     /// The current time step (T at the start, 0 when done).
     pub fn t(&self) -> usize {
-        self.t
+        self.grid[self.i]
+    }
+
+    /// Network evaluations so far (one per step).
+    pub fn nfe(&self) -> usize {
+        self.i
     }
 
     pub fn x(&self) -> Tensor<2> {
         self.x.clone()
     }
 
-    /// x_t → x_{t−1}; does nothing once t = 0.
+    fn noise(&mut self) -> Tensor<2> {
+        let [n, _] = self.x.dims();
+        Tensor::from_data(TensorData::new(self.rng.normals(n * 2), [n, 2]), &self.x.device())
+    }
+
+    /// x_t → x_{t'} (the next time of the grid); does nothing once t = 0.
     pub fn step(&mut self, model: &impl EpsModel, schedule: &Schedule) {
-        if self.t == 0 {
+        if self.t() == 0 {
             return;
         }
+        let (t, t_prev) = (self.grid[self.i], self.grid[self.i + 1]);
         let x_t = self.x.clone();
         self.x = match self.rule {
             Rule::Ancestral => {
-                let [n, _] = x_t.dims();
-                let z = Tensor::from_data(TensorData::new(self.rng.normals(n * 2), [n, 2]), &x_t.device());
-                ancestral_step(model, schedule, x_t, self.t, z)
+                let z = self.noise();
+                ancestral_step(model, schedule, x_t, t, z)
             }
-            Rule::Ddim => ddim_step(model, schedule, x_t, self.t, self.t - 1),
+            Rule::Ddim => {
+                let z = (self.eta > 0.0).then(|| self.noise());
+                ddim_step(model, schedule, x_t, (t, t_prev), self.eta, z)
+            }
         };
-        self.t -= 1;
+        self.i += 1;
     }
 
     /// Runs to t = 0 and returns x_0.
     pub fn run(mut self, model: &impl EpsModel, schedule: &Schedule) -> Tensor<2> {
-        while self.t > 0 {
+        while self.t() > 0 {
             self.step(model, schedule);
         }
         self.x

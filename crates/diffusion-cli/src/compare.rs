@@ -24,7 +24,7 @@ pub struct CompareArgs {
     #[arg(long)]
     out: PathBuf,
     /// SDE/ODE samplers to compare (the T-step ancestral chain is always the reference row).
-    #[arg(long, value_delimiter = ',', default_value = "em,pc,ode-heun,ode-rk4,dpmpp2m")]
+    #[arg(long, value_delimiter = ',', default_value = "em,pc,ode-heun,ode-rk4,dpmpp2m,edm-heun")]
     samplers: Vec<String>,
     /// Grid steps per sampler.
     #[arg(long, value_delimiter = ',', default_value = "10,25,100,500")]
@@ -69,7 +69,7 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
     for (name, method) in &methods {
         for &steps in &args.steps {
             let started = Instant::now();
-            let (xy, nfe) = draw_sde(&denoiser, *method, steps, args.n, args.seed, &device)?;
+            let (xy, nfe) = draw_sde(&denoiser, (*method, false), steps, args.n, args.seed, &device)?;
             row(name, steps, nfe, &xy, started.elapsed().as_secs_f64())?;
         }
     }

@@ -70,7 +70,7 @@ pub struct SampleArgs {
     scale: f64,
     /// ancestral (Ho et al. Algorithm 2) or ddim (η = 0, the handout's guided form) over the T-step
     /// chain; or an SDE sampler on the VP SDE the chain discretises: em (Euler–Maruyama), rd
-    /// (reverse diffusion), pc (reverse diffusion + Langevin), ald (annealed Langevin), ode-heun, dpmpp2m,
+    /// (reverse diffusion), pc (reverse diffusion + Langevin), ald (annealed Langevin), ode-heun, dpmpp2m, edm-heun,
     /// ode-rk4.
     #[arg(long, default_value = "ancestral")]
     sampler: String,
@@ -80,6 +80,9 @@ pub struct SampleArgs {
     /// DDIM's stochasticity η ∈ [0, 1] (1: ancestral sampling on the respaced chain).
     #[arg(long, default_value_t = 0.0)]
     eta: f64,
+    /// End an SDE sampler with Tweedie's denoising step x̂₀ = (x + s² ∇log p)/m (one more NFE).
+    #[arg(long)]
+    denoise: bool,
     /// Signal-to-noise ratio r of the Langevin corrector (pc).
     #[arg(long, default_value_t = 0.16)]
     snr: f64,
@@ -232,7 +235,7 @@ pub fn on_target(
 /// Samples the VP SDE of the denoiser's chain with an SDE sampler; returns x and the NFE.
 pub fn draw_sde(
     denoiser: &Checkpoint,
-    method: Method,
+    (method, denoise): (Method, bool),
     steps: usize,
     n: usize,
     seed: u64,
@@ -245,6 +248,9 @@ pub fn draw_sde(
     while !sampler.done() {
         sampler.step(&model);
         progress.inc(1);
+    }
+    if denoise {
+        sampler.denoise(&model);
     }
     progress.finish_and_clear();
     let flat = to_vec(sampler.x())?;
@@ -263,7 +269,7 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
         Some(_) => None,
         None => Some(args.sampler.parse().map_err(|_| {
             format!(
-                "unknown sampler `{}`: ancestral, ddim, em, rd, pc, ald, ode-heun, ode-rk4 or dpmpp2m",
+                "unknown sampler `{}`: ancestral, ddim, em, rd, pc, ald, ode-heun, ode-rk4, dpmpp2m or edm-heun",
                 args.sampler
             )
         })?),
@@ -290,7 +296,7 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
             (draw_chain(&denoiser, guidance, chain)?, steps)
         }
         (Some(rule), _) => (draw(&denoiser, guidance, rule, args.n, args.seed, &device)?, denoiser.schedule.steps),
-        (None, Some(method)) => draw_sde(&denoiser, method, args.steps, args.n, args.seed, &device)?,
+        (None, Some(method)) => draw_sde(&denoiser, (method, args.denoise), args.steps, args.n, args.seed, &device)?,
         (None, None) => unreachable!("a sampler was parsed"),
     };
     let seconds = started.elapsed().as_secs_f64();

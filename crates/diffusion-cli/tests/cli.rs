@@ -69,7 +69,7 @@ fn train_sample_and_grade() {
 
     // The same ε-network drives the SDE samplers (on the VP SDE its chain discretises), and the
     // probability-flow ODE gives the data's likelihood.
-    for sampler in ["ode-heun", "pc", "em"] {
+    for sampler in ["ode-heun", "pc", "em", "edm-heun"] {
         let out = diffusion(&[
             "sample",
             "states",
@@ -106,6 +106,22 @@ fn train_sample_and_grade() {
     let table = std::fs::read_to_string(compare.join("compare.md")).unwrap();
     assert!(table.contains("| dpmpp2m | 10 | 10 |") && table.contains("| ancestral | 500 | 500 |"), "{table}");
     assert!(compare.join("em-5.png").exists());
+    let out = diffusion(&[
+        "sample",
+        "states",
+        "--weights",
+        s(&weights),
+        "--n",
+        "50",
+        "--out",
+        s(&samples),
+        "--sampler",
+        "em",
+        "--steps",
+        "10",
+        "--denoise",
+    ]);
+    assert!(out.status.success() && text(&out).contains("(11 NFE, em)"), "{}", text(&out));
     let out = diffusion(&["likelihood", "--weights", s(&weights), "--n", "50", "--steps", "10"]);
     assert!(out.status.success(), "{}", text(&out));
     let nll: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();

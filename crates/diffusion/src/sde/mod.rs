@@ -9,6 +9,7 @@
 
 pub mod corrector;
 pub mod dpm_solver;
+pub mod edm;
 pub mod likelihood;
 pub mod mixture;
 pub mod ode;

@@ -195,14 +195,13 @@ pub fn draw_chain(
 ) -> Result<Vec<[f32; 2]>, String> {
     let schedule = &denoiser.schedule;
     let device = chain.x().device();
-    let device = &device;
     let base = MlpEps { mlp: &denoiser.mlp, schedule };
     let progress = bar(chain.t(), "{bar:40} t {pos}/{len} [{elapsed_precise}]");
     let guided = guidance.map(|(classifier, labels, scale)| Guided {
         base: &base,
         classifier: &classifier.mlp,
         schedule,
-        one_hot: one_hot(labels, device),
+        one_hot: one_hot(labels, &device),
         scale,
     });
     while chain.t() > 0 {
@@ -289,10 +288,10 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     let guidance = classifier.as_ref().map(|c| (c, labels.as_slice(), args.scale));
     let (xy, nfe) = match (rule, method) {
         (Some(Rule::Ddim), _) => {
-            let chain = Chain::new(Rule::Ddim, args.n, &denoiser.schedule, args.seed, &device)
-                .respaced(args.steps.min(denoiser.schedule.steps), args.eta, &denoiser.schedule)
-                .map_err(|e| e.to_string())?;
             let steps = args.steps.min(denoiser.schedule.steps);
+            let chain = Chain::new(Rule::Ddim, args.n, &denoiser.schedule, args.seed, &device)
+                .respaced(steps, args.eta, &denoiser.schedule)
+                .map_err(|e| e.to_string())?;
             (draw_chain(&denoiser, guidance, chain)?, steps)
         }
         (Some(rule), _) => (draw(&denoiser, guidance, rule, args.n, args.seed, &device)?, denoiser.schedule.steps),

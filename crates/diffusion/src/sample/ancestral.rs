@@ -22,6 +22,7 @@ pub fn ancestral_step(model: &impl EpsModel, schedule: &Schedule, x_t: Tensor<2>
 mod tests {
     use super::*;
     use crate::sample::chain::{Chain, Rule};
+    use crate::sample::exact::Gaussian;
     use crate::schedule::ScheduleConfig;
 
     /// The exact ε of a point mass at `mu`: x_t = √ᾱ_t μ + √(1−ᾱ_t) ε ⇒ ε = (x_t − √ᾱ_t μ)/√(1−ᾱ_t).
@@ -35,23 +36,6 @@ mod tests {
             let a = self.schedule.alpha_bar[t];
             let mu = Tensor::<1>::from_floats(self.mu, &x_t.device()).unsqueeze::<2>();
             (x_t - mu.mul_scalar(a.sqrt())).div_scalar((1.0 - a).sqrt())
-        }
-    }
-
-    /// The analytic ε of N(μ, s² I): the marginal at t is N(√ᾱ μ, (ᾱ s² + 1 − ᾱ) I), and
-    /// ε̂ = −√(1−ᾱ) ∇log p_t = √(1−ᾱ) (x_t − √ᾱ μ) / (ᾱ s² + 1 − ᾱ).
-    struct Gaussian<'a> {
-        mu: [f32; 2],
-        s: f64,
-        schedule: &'a Schedule,
-    }
-
-    impl EpsModel for Gaussian<'_> {
-        fn eps(&self, x_t: Tensor<2>, t: usize) -> Tensor<2> {
-            let a = self.schedule.alpha_bar[t];
-            let mu = Tensor::<1>::from_floats(self.mu, &x_t.device()).unsqueeze::<2>();
-            let var = a * self.s * self.s + 1.0 - a;
-            (x_t - mu.mul_scalar(a.sqrt())).mul_scalar((1.0 - a).sqrt() / var)
         }
     }
 

@@ -33,22 +33,8 @@ pub fn ddim_step(
 mod tests {
     use super::*;
     use crate::sample::chain::{Chain, Rule};
+    use crate::sample::exact::Gaussian;
     use crate::schedule::ScheduleConfig;
-
-    /// The exact ε of N(μ, s² I) (see ancestral.rs).
-    struct Gaussian<'a> {
-        mu: [f32; 2],
-        s: f64,
-        schedule: &'a Schedule,
-    }
-
-    impl EpsModel for Gaussian<'_> {
-        fn eps(&self, x_t: Tensor<2>, t: usize) -> Tensor<2> {
-            let a = self.schedule.alpha_bar[t];
-            let mu = Tensor::<1>::from_floats(self.mu, &x_t.device()).unsqueeze::<2>();
-            (x_t - mu.mul_scalar(a.sqrt())).mul_scalar((1.0 - a).sqrt() / (a * self.s * self.s + 1.0 - a))
-        }
-    }
 
     /// With the exact ε the deterministic chain follows the probability-flow ODE, which for a
     /// Gaussian is the affine map x_0 = μ + s (x_T − √ᾱ_T μ)/√(ᾱ_T s² + 1 − ᾱ_T). Started from

@@ -29,3 +29,26 @@ impl EpsModel for MlpEps<'_> {
         self.mlp.forward(Tensor::cat(vec![x_t, t_bar], 1))
     }
 }
+
+/// Test oracles: exact ε-models of known targets.
+#[cfg(test)]
+pub(crate) mod exact {
+    use super::*;
+
+    /// The analytic ε of N(μ, s² I): the marginal at t is N(√ᾱ μ, (ᾱ s² + 1 − ᾱ) I), and
+    /// ε̂ = −√(1−ᾱ) ∇log p_t = √(1−ᾱ) (x_t − √ᾱ μ) / (ᾱ s² + 1 − ᾱ).
+    pub struct Gaussian<'a> {
+        pub mu: [f32; 2],
+        pub s: f64,
+        pub schedule: &'a Schedule,
+    }
+
+    impl EpsModel for Gaussian<'_> {
+        fn eps(&self, x_t: Tensor<2>, t: usize) -> Tensor<2> {
+            let a = self.schedule.alpha_bar[t];
+            let mu = Tensor::<1>::from_floats(self.mu, &x_t.device()).unsqueeze::<2>();
+            let var = a * self.s * self.s + 1.0 - a;
+            (x_t - mu.mul_scalar(a.sqrt())).mul_scalar((1.0 - a).sqrt() / var)
+        }
+    }
+}

@@ -76,11 +76,7 @@ pub struct Flow {
 impl Flow {
     /// log p_{t_min}(x) under the model: the SDE's prior at x_1 plus the integral, in nats.
     pub fn log_likelihood(&self, sde: &Sde) -> Tensor<1> {
-        let [_, dim] = self.x_1.dims();
-        let var = sde.prior_std().powi(2);
-        let constant = -0.5 * dim as f64 * (2.0 * std::f64::consts::PI * var).ln();
-        self.x_1.clone().square().sum_dim(1).reshape([-1]).mul_scalar(-0.5 / var).add_scalar(constant)
-            + self.integral.clone()
+        sde.prior_log_prob(self.x_1.clone()) + self.integral.clone()
     }
 }
 

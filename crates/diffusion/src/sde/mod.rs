@@ -17,6 +17,7 @@ pub mod predictor;
 pub mod sampler;
 pub mod score;
 
+use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -130,10 +131,12 @@ impl Sde {
         }
     }
 
-    /// log N(x; 0, prior_std² I) of a point in `dim` dimensions, given ‖x‖².
-    pub fn prior_log_prob(&self, norm2: f64, dim: usize) -> f64 {
+    /// log N(x; 0, prior_std² I) of each row of x: [n].
+    pub fn prior_log_prob(&self, x: Tensor<2>) -> Tensor<1> {
+        let [_, dim] = x.dims();
         let var = self.prior_std().powi(2);
-        -0.5 * (dim as f64) * (2.0 * std::f64::consts::PI * var).ln() - 0.5 * norm2 / var
+        let constant = -0.5 * dim as f64 * (2.0 * std::f64::consts::PI * var).ln();
+        x.square().sum_dim(1).reshape([-1]).mul_scalar(-0.5 / var).add_scalar(constant)
     }
 }
 

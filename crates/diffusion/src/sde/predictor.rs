@@ -7,7 +7,8 @@ use burn::prelude::*;
 use crate::sde::Sde;
 use crate::sde::score::ScoreModel;
 
-/// Euler–Maruyama: x ← x − (a(t) x − g² s) Δ + g √Δ z.
+/// Euler–Maruyama: x ← x − (a(t) x − g² s) Δ + g √Δ z, i.e. the reverse step below with the
+/// Euler discretisation (a(t)Δ, g(t)²Δ).
 pub fn euler_maruyama(
     model: &impl ScoreModel,
     sde: &Sde,
@@ -16,13 +17,12 @@ pub fn euler_maruyama(
     dt: f64,
     z: Option<Tensor<2>>,
 ) -> Tensor<2> {
-    let score = model.score(x.clone(), t);
-    let g2 = sde.g2(t);
-    let mean = x.clone() - x.mul_scalar(sde.drift_coef(t) * dt) + score.mul_scalar(g2 * dt);
-    match z {
-        Some(z) => mean + z.mul_scalar((g2 * dt).sqrt()),
-        None => mean,
-    }
+    reverse_step(model, x, t, euler(sde, t, dt), z)
+}
+
+/// The Euler discretisation of the forward SDE over Δ: (a(t)Δ, g(t)²Δ).
+fn euler(sde: &Sde, t: f64, dt: f64) -> (f64, f64) {
+    (sde.drift_coef(t) * dt, sde.g2(t) * dt)
 }
 
 /// The forward chain's one-step discretisation x_{t} = x_{t−Δ} + f_Δ(x) + G_Δ z: (f_Δ's
@@ -35,7 +35,7 @@ pub fn discretize(sde: &Sde, t: f64, dt: f64) -> (f64, f64) {
             let beta_dt = sde.g2(t) * dt;
             ((1.0 - beta_dt).sqrt() - 1.0, beta_dt)
         }
-        Sde::SubVp { .. } => (sde.drift_coef(t) * dt, sde.g2(t) * dt),
+        Sde::SubVp { .. } => euler(sde, t, dt),
     }
 }
 
@@ -48,8 +48,12 @@ pub fn reverse_diffusion(
     dt: f64,
     z: Option<Tensor<2>>,
 ) -> Tensor<2> {
+    reverse_step(model, x, t, discretize(sde, t, dt), z)
+}
+
+/// x ← x − f x + G² s(x, t) + G z for a discretisation (f, G²) of the forward step.
+fn reverse_step(model: &impl ScoreModel, x: Tensor<2>, t: f64, (f, g2): (f64, f64), z: Option<Tensor<2>>) -> Tensor<2> {
     let score = model.score(x.clone(), t);
-    let (f, g2) = discretize(sde, t, dt);
     let mean = x.clone() - x.mul_scalar(f) + score.mul_scalar(g2);
     match z {
         Some(z) => mean + z.mul_scalar(g2.sqrt()),

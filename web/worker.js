@@ -60,45 +60,57 @@ async function start(forceCpu) {
   post({ type: 'ready', device: playground.deviceName(), gpu: playground.isGpu(), note, data });
 }
 
-async function train({ steps, batch, lr, seed, previewEvery, previewPoints }) {
-  playground.startTraining(steps, batch, lr, seed);
+/**
+ * Runs `steps` optimisation steps in chunks (`runChunk(k)` resolves to k losses), posting each
+ * chunk's losses as `lossType`, calling `every(done)` after each chunk, and `doneType` at the end.
+ */
+async function trainLoop({ steps, chunk, runChunk, lossType, every, doneType }) {
   stopRequested = false;
-  const chunk = playground.isGpu() ? 10 : 2;
   let done = 0;
   const t0 = performance.now();
   while (done < steps && !stopRequested) {
     const k = Math.min(chunk, steps - done);
-    const losses = await playground.trainSteps(k);
+    const losses = await runChunk(k);
     done += k;
     const seconds = (performance.now() - t0) / 1000;
-    post({ type: 'loss', first: done - k + 1, losses, stepsPerSec: done / seconds });
-    if (previewEvery > 0 && (done % previewEvery < k || done === steps)) {
-      await sample({ n: previewPoints, seed: 12345, preview: true });
-    }
+    post({ type: lossType, first: done - k + 1, losses, stepsPerSec: done / seconds });
+    await every(done, k);
     await yieldToEvents();
   }
-  post({ type: 'trained', steps: done, stopped: stopRequested });
+  post({ type: doneType, steps: done, stopped: stopRequested });
+}
+
+async function train({ steps, batch, lr, seed, previewEvery, previewPoints }) {
+  playground.startTraining(steps, batch, lr, seed);
+  await trainLoop({
+    steps,
+    chunk: playground.isGpu() ? 10 : 2,
+    runChunk: (k) => playground.trainSteps(k),
+    lossType: 'loss',
+    every: async (done, k) => {
+      if (previewEvery > 0 && (done % previewEvery < k || done === steps)) {
+        await sample({ n: previewPoints, seed: 12345, preview: true });
+      }
+    },
+    doneType: 'trained',
+  });
 }
 
 async function trainClassifier({ steps, batch, lr, seed, evalEvery }) {
   playground.startClassifierTraining(steps, batch, lr, seed);
-  stopRequested = false;
-  const chunk = playground.isGpu() ? 10 : 5;
-  let done = 0;
-  const t0 = performance.now();
-  while (done < steps && !stopRequested) {
-    const k = Math.min(chunk, steps - done);
-    const losses = await playground.trainClassifierSteps(k);
-    done += k;
-    const seconds = (performance.now() - t0) / 1000;
-    post({ type: 'classifier-loss', first: done - k + 1, losses, stepsPerSec: done / seconds });
-    if (done % evalEvery < k || done === steps) {
-      const metrics = await playground.classifierMetrics();
-      post({ type: 'classifier-metrics', step: done, ...metrics });
-    }
-    await yieldToEvents();
-  }
-  post({ type: 'classifier-trained', steps: done, stopped: stopRequested });
+  await trainLoop({
+    steps,
+    chunk: playground.isGpu() ? 10 : 5,
+    runChunk: (k) => playground.trainClassifierSteps(k),
+    lossType: 'classifier-loss',
+    every: async (done, k) => {
+      if (done % evalEvery < k || done === steps) {
+        const metrics = await playground.classifierMetrics();
+        post({ type: 'classifier-metrics', step: done, ...metrics });
+      }
+    },
+    doneType: 'classifier-trained',
+  });
 }
 
 /** The requested label of sample i of n: `label` itself, or blocks of the five states for 5 (all). */

@@ -112,6 +112,33 @@ async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, cl
     await page.click('#sample');
     await waitIdle(page, timeout);
     assert.equal((await state(page)).nfe, 10);
+    // Side by side from the same noise, with the score field drawn: the ODE (Heun, 20 steps = 40
+    // evaluations) and DPM-Solver++(2M) (20 steps = 20 evaluations) step together in t.
+    await page.selectOption('#rule', 'ode-heun');
+    await page.fill('#sde-steps', '20');
+    await page.selectOption('#compare', 'dpmpp2m');
+    await page.check('#show-field');
+    const errorsBeforePair = (await state(page)).errors.length;
+    await page.click('#sample');
+    await waitIdle(page, timeout);
+    const pair = await state(page);
+    assert.deepEqual(pair.errors.slice(errorsBeforePair), [], 'side-by-side sampling errors');
+    assert.equal(pair.nfe, 40);
+    assert.equal(pair.second.rule, 'dpmpp2m');
+    assert.equal(pair.second.nfe, 20);
+    const second = await page.evaluate(() => Array.from(window.playground.second.x));
+    assert.ok(second.length === 2 * n && second.every(Number.isFinite), 'side-by-side samples are finite');
+    const fields = await page.evaluate(() => Object.values(window.playground.fields).map((f) => Array.from(f)));
+    assert.ok(fields.length >= 2, `score fields: ${fields.length}`);
+    assert.ok(fields.every((f) => f.length === 21 * 21 * 4 && f.every(Number.isFinite)), 'score field rows');
+    assert.ok(await page.isVisible('#scatter-b'));
+    const pairShot = await page.locator('#scatter-b').screenshot();
+    writeFileSync(new URL(`${name}-side-by-side.png`, screenshots), pairShot);
+    assert.ok(inkedFraction(decodePng(pairShot)) > 0.01, 'the side-by-side canvas looks blank');
+    assert.match(await page.textContent('#nll'), /Side by side, dpmpp2m from the same noise/);
+    log(`side by side: ode-heun ${pair.nll.toFixed(3)} (${pair.nfe} NFE) vs dpmpp2m ${pair.second.nll.toFixed(3)} (${pair.second.nfe} NFE); ${fields.length} score fields`);
+    await page.selectOption('#compare', '');
+    await page.uncheck('#show-field');
     await page.selectOption('#rule', 'ancestral');
     await page.click('#sample');
     await waitIdle(page, timeout);
@@ -121,6 +148,23 @@ async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, cl
     assert.equal(await page.textContent('#time-label'), 't = 500');
     const lossShot = decodePng(await page.locator('#loss').screenshot());
     assert.ok(inkedFraction(lossShot) > 0.002, 'loss canvas looks blank');
+
+    // A score model on the VP SDE's continuous time (Fourier time features, EMA weights) trains
+    // here too, and samples with that SDE's own ancestral sampler: 20 steps = 20 evaluations.
+    await page.selectOption('#sde', 'vp');
+    await page.click('#train');
+    await page.waitForFunction((s) => window.playground.trainedSteps >= s && !window.playground.busy, steps, { timeout, polling: 500 });
+    const vp = (await state(page)).losses.map(([, l]) => l);
+    assert.equal(vp.length, steps);
+    log(`VP score matching: loss ${mean(vp.slice(0, k)).toFixed(3)} → ${mean(vp.slice(-k)).toFixed(3)}`);
+    assert.ok(mean(vp.slice(-k)) < 0.9 * mean(vp.slice(0, k)), `VP loss did not decrease: ${vp}`);
+    await page.fill('#sde-steps', '20');
+    await page.click('#sample');
+    await waitIdle(page, timeout);
+    const vpSampled = await state(page);
+    assert.equal(vpSampled.nfe, 20);
+    assert.ok((await page.evaluate(() => Array.from(window.playground.samples))).every(Number.isFinite));
+    await page.selectOption('#sde', 'ddpm');
 
     // Corrupt weights: a clear message on the page, and the trained model is kept.
     const errorsBefore = (await state(page)).errors.length;

@@ -12,6 +12,7 @@ const state = {
   losses: [], samples: null, frames: [], nll: null, errors: [], trainedSteps: 0, loaded: null,
   classifierLosses: [], classifierHeld: [], classifierMetrics: null, classifierTrainedSteps: 0,
   classifierLoaded: null, hasClassifier: false, onTarget: null, label: -1, maps: {}, nfe: 0,
+  fields: {}, second: null, sde: 'ddpm',
 };
 window.playground = state;
 
@@ -67,13 +68,25 @@ function mapAt(t) {
   return state.maps[Math.max(...times)];
 }
 
-function redraw(points, caption, t = null) {
+/** The score field computed for the largest t' ≤ t, when the toggle is on. */
+function fieldAt(t) {
+  if (!$('show-field').checked || t === null) return null;
+  const times = Object.keys(state.fields).map(Number).filter((m) => m <= t);
+  if (!times.length) return null;
+  return state.fields[Math.max(...times)];
+}
+
+/** Draws the main run's particles, and the side-by-side run's when `pointsB` is given. */
+function redraw(points, caption, t = null, pointsB = null, captionB = '') {
   if (!data) return;
   const guided = state.label >= 0 && points;
   drawScatter($('scatter'), data, points, caption, {
     map: mapAt(t),
+    field: fieldAt(t),
     colourOf: guided ? requestedLabel(state.label) : null,
   });
+  $('scatter-b').hidden = !pointsB;
+  if (pointsB) drawScatter($('scatter-b'), data, pointsB, captionB, { field: fieldAt(t) });
 }
 
 const STATES = ['Michigan', 'Idaho', 'Ohio', 'Oklahoma', 'Wisconsin'];
@@ -146,10 +159,14 @@ worker.onmessage = ({ data: message }) => {
     case 'map':
       state.maps[message.t] = { cells: message.cells, width: message.width, height: message.height };
       break;
+    case 'field':
+      state.fields[message.t] = message.rows;
+      break;
     case 'frame':
       $('time').value = message.t;
       $('time-label').textContent = `t = ${message.t}`;
-      redraw(message.x, `reverse process: t = ${message.t} of ${message.total}, ${message.nfe} network evaluations`, message.t);
+      redraw(message.x, `${$('rule').value}: t = ${message.t} of ${message.total}, ${message.nfe} network evaluations`, message.t,
+        message.xB, message.xB ? `${$('compare').value}: ${message.nfeB} network evaluations` : '');
       break;
     case 'sampled':
       state.samples = message.x;
@@ -157,6 +174,7 @@ worker.onmessage = ({ data: message }) => {
       state.nll = message.nll;
       state.onTarget = message.onTarget;
       state.nfe = message.nfe;
+      state.second = message.second;
       $('time').max = String(message.frames[0].t);
       $('time').value = '0';
       $('time').disabled = false;
@@ -164,8 +182,11 @@ worker.onmessage = ({ data: message }) => {
       $('nll').textContent = `Grader NLL of these ${message.x.length / 2} samples (${message.rule}, ${message.nfe} network evaluations): `
         + `${message.nll.toFixed(3)} (the data itself: 2.152)`
         + (message.onTarget === null ? '' : `; ${(100 * message.onTarget).toFixed(1)}% landed on the requested `
-          + `${message.label === 5 ? 'states' : STATES[message.label]} (nearest data point)`);
-      redraw(message.x, 'samples (t = 0)', 0);
+          + `${message.label === 5 ? 'states' : STATES[message.label]} (nearest data point)`)
+        + (message.second ? `. Side by side, ${message.second.rule} from the same noise: ${message.second.nll.toFixed(3)} `
+          + `(${message.second.nfe} network evaluations)` : '');
+      redraw(message.x, `${message.rule}: samples (t = 0)`, 0, message.second?.x,
+        message.second ? `${message.second.rule}: samples (t = 0)` : '');
       setStatus('Sampled. Drag the t slider to replay the reverse process.');
       setBusy(false);
       break;
@@ -206,7 +227,8 @@ $('train-form').addEventListener('submit', (event) => {
   setBusy(true);
   setStatus('Training…');
   const previewPoints = state.gpu ? 1000 : 300;
-  worker.postMessage({ type: 'train', steps, batch, lr, seed, previewEvery, previewPoints });
+  state.sde = $('sde').value;
+  worker.postMessage({ type: 'train', steps, batch, lr, seed, sde: state.sde, previewEvery, previewPoints });
 });
 
 $('classifier-form').addEventListener('submit', (event) => {
@@ -240,8 +262,13 @@ $('sample-form').addEventListener('submit', (event) => {
   if (n === null || seed === null || steps === null) return;
   const label = Number($('label').value);
   const rule = $('rule').value;
+  const compare = $('compare').value;
   if (label >= 0 && !['ancestral', 'ddim'].includes(rule)) {
     showError('classifier guidance runs on the T-step chain: pick the ancestral or DDIM sampler');
+    return;
+  }
+  if (label >= 0 && compare) {
+    showError('the side-by-side run is unguided: set the state to "any", or the side-by-side sampler to none');
     return;
   }
   const scale = Number($('scale').value);
@@ -251,10 +278,12 @@ $('sample-form').addEventListener('submit', (event) => {
   }
   state.label = label;
   state.maps = {};
+  state.fields = {};
   setBusy(true);
   setStatus(label >= 0 ? `Sampling ${label === 5 ? 'all states' : STATES[label]} with guidance s = ${scale}…` : 'Sampling…');
   const map = $('show-map').checked && state.hasClassifier;
-  worker.postMessage({ type: 'sample', n, seed, label, scale, rule, steps, map });
+  const field = $('show-field').checked;
+  worker.postMessage({ type: 'sample', n, seed, label, scale, rule, steps, map, field, compare });
 });
 
 $('time').addEventListener('input', () => {
@@ -262,7 +291,7 @@ $('time').addEventListener('input', () => {
   const frame = state.frames.reduce((best, f) => (Math.abs(f.t - t) < Math.abs(best.t - t) ? f : best), state.frames[0]);
   if (!frame) return;
   $('time-label').textContent = `t = ${frame.t}`;
-  redraw(frame.x, `reverse process: t = ${frame.t}`, frame.t);
+  redraw(frame.x, `reverse process: t = ${frame.t}`, frame.t, frame.xB, frame.xB ? `${state.second?.rule}: t = ${frame.t}` : '');
 });
 
 $('download').addEventListener('click', () => worker.postMessage({ type: 'weights' }));

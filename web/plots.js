@@ -82,14 +82,51 @@ function drawMap(ctx, { cells, width, height }) {
 }
 
 /**
+ * The score field: an arrow at each grid point along (u, v) = s(t)∇log p_t = −ε̂. `rows` is a
+ * Float32Array of (x, y, u, v); arrows are scaled so the longest spans one grid cell.
+ */
+function drawField(ctx, rows) {
+  const n = rows.length / 4;
+  if (n < 4) return;
+  const size = Math.round(Math.sqrt(n));
+  const cell = (MAP_EXTENT[1] - MAP_EXTENT[0]) / Math.max(size - 1, 1);
+  let longest = 0;
+  for (let i = 0; i < n; i++) longest = Math.max(longest, Math.hypot(rows[4 * i + 2], rows[4 * i + 3]));
+  if (!(longest > 0)) return;
+  const scale = (0.9 * cell) / longest;
+  ctx.strokeStyle = '#c0392b';
+  ctx.globalAlpha = 0.7;
+  ctx.lineWidth = 1;
+  for (let i = 0; i < n; i++) {
+    const [x, y, u, v] = [rows[4 * i], rows[4 * i + 1], rows[4 * i + 2] * scale, rows[4 * i + 3] * scale];
+    const [px, py] = toPixel(ctx.canvas, x, y);
+    const [qx, qy] = toPixel(ctx.canvas, x + u, y + v);
+    ctx.beginPath();
+    ctx.moveTo(px, py);
+    ctx.lineTo(qx, qy);
+    // A small head: two strokes back from the tip.
+    const angle = Math.atan2(qy - py, qx - px);
+    const head = Math.min(4, Math.hypot(qx - px, qy - py) / 2);
+    for (const side of [-0.5, 0.5]) {
+      ctx.moveTo(qx, qy);
+      ctx.lineTo(qx - head * Math.cos(angle + side), qy - head * Math.sin(angle + side));
+    }
+    ctx.stroke();
+  }
+  ctx.globalAlpha = 1;
+}
+
+/**
  * The data outlines (faint, coloured by state) with the particles on top.
  * `data` = { xy: Float32Array [n*2], labels: Uint8Array [n] }, `points` = Float32Array [m*2];
- * `options.map` = a prediction map to draw underneath, `options.colourOf(i)` = a label per particle.
+ * `options.map` = a prediction map to draw underneath, `options.field` = score-field rows to draw
+ * over it, `options.colourOf(i)` = a label per particle.
  */
 export function drawScatter(canvas, data, points, caption = '', options = {}) {
   const ctx = canvas.getContext('2d');
   clear(ctx);
   if (options.map) drawMap(ctx, options.map);
+  if (options.field) drawField(ctx, options.field);
   ctx.globalAlpha = 0.25;
   for (let i = 0; i < data.labels.length; i++) {
     const [px, py] = toPixel(canvas, data.xy[2 * i], data.xy[2 * i + 1]);

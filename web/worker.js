@@ -80,8 +80,8 @@ async function trainLoop({ steps, chunk, runChunk, lossType, every, doneType }) 
   post({ type: doneType, steps: done, stopped: stopRequested });
 }
 
-async function train({ steps, batch, lr, seed, previewEvery, previewPoints }) {
-  playground.startTraining(steps, batch, lr, seed);
+async function train({ steps, batch, lr, seed, sde = 'ddpm', previewEvery, previewPoints }) {
+  playground.startTraining(steps, batch, lr, seed, sde);
   await trainLoop({
     steps,
     chunk: playground.isGpu() ? 10 : 2,
@@ -116,10 +116,16 @@ async function trainClassifier({ steps, batch, lr, seed, evalEvery }) {
 /** The requested label of sample i of n: `label` itself, or blocks of the five states for 5 (all). */
 const requested = (label, i, n) => (label === 5 ? Math.floor((i * 5) / n) : label);
 
-async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', steps = 100, map = false, preview = false }) {
-  let x = await playground.startSampling(n, seed, label, scale, rule, steps);
-  const total = playground.samplingT();
-  const frames = preview ? [] : [{ t: total, x }];
+/**
+ * Runs the reverse process of `rule` (slot 0) and, when `compare` names a second sampler, that one
+ * side by side in slot 1 from the same noise, kept at the same t. Posts a frame per chunk (and the
+ * score field at that t when `field`), then the result with each sampler's grader NLL and NFE.
+ */
+async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', steps = 100, map = false, field = false, compare = '', preview = false }) {
+  let x = await playground.startSampling(n, seed, label, scale, rule, steps, 0);
+  let xB = compare ? await playground.startSampling(n, seed, -1, 0, compare, steps, 1) : null;
+  const total = playground.samplingT(0);
+  const frames = preview ? [] : [{ t: total, x, xB }];
   const chunk = playground.isGpu() ? 5 : 2;
   // The prediction map under the particles, recomputed every `every` steps of t.
   const drawMap = map && !preview && playground.hasClassifier();
@@ -132,27 +138,47 @@ async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', step
     const cells = await playground.predictionMap(at, size, size);
     post({ type: 'map', t: at, cells, width: size, height: size });
   };
+  // The score field at the sampler's time, every `every` steps of t too.
+  let fieldT = null;
+  const sendField = async (t) => {
+    const at = Math.floor(t / every) * every;
+    if (!field || preview || at === fieldT) return;
+    fieldT = at;
+    const rows = await playground.scoreField(Math.min(at / Math.max(total, 1), 1), 21);
+    post({ type: 'field', t: at, rows });
+  };
   await sendMap(total);
+  await sendField(total);
   let t = total;
+  let tB = compare ? playground.samplingT(1) : 0;
   stopRequested = preview ? stopRequested : false;
-  while (t > 0) {
-    x = await playground.sampleSteps(Math.min(chunk, t));
-    t = playground.samplingT();
+  while (t > 0 || tB > 0) {
+    if (t > 0) {
+      x = await playground.sampleSteps(Math.min(chunk, t), 0);
+      t = playground.samplingT(0);
+    }
+    // The second sampler catches up to the first one's t (or finishes once the first is done).
+    while (tB > t) {
+      xB = await playground.sampleSteps(chunk, 1);
+      tB = playground.samplingT(1);
+    }
     if (!preview) {
       await sendMap(t);
-      frames.push({ t, x });
-      post({ type: 'frame', t, total, x, nfe: playground.nfe() });
+      await sendField(t);
+      frames.push({ t, x, xB });
+      post({ type: 'frame', t, total, x, xB, nfe: playground.nfe(0), nfeB: compare ? playground.nfe(1) : null });
       await yieldToEvents();
     }
   }
   const nll = playground.nll(x);
+  const second = compare ? { rule: compare, x: xB, nll: playground.nll(xB), nfe: playground.nfe(1) } : null;
   let onTarget = null;
   if (label >= 0 && !preview) {
     const nearest = playground.nearestLabels(x);
     const hits = nearest.reduce((k, l, i) => k + (l === requested(label, i, nearest.length) ? 1 : 0), 0);
     onTarget = hits / nearest.length;
   }
-  post({ type: preview ? 'preview' : 'sampled', x, nll, onTarget, label, rule, nfe: playground.nfe(), frames: preview ? undefined : frames });
+  post({ type: preview ? 'preview' : 'sampled', x, nll, onTarget, label, rule, nfe: playground.nfe(0), second, frames: preview ? undefined : frames });
 }
 
 self.onmessage = async ({ data: message }) => {

@@ -6,9 +6,10 @@ use burn::prelude::*;
 use clap::Args;
 use diffusion::checkpoint::CheckpointConfig;
 use diffusion::data::states::states;
+use diffusion::objective::Objective;
 use diffusion::sample::MlpEps;
 use diffusion::sample::chain::{Chain, Rule};
-use diffusion::train::{DdpmTrainer, TrainConfig};
+use diffusion::train::{DenoiserTrainer, TrainConfig};
 
 use crate::common::to_vec;
 use crate::device::DeviceArg;
@@ -36,8 +37,9 @@ pub fn bench_states(args: BenchArgs) -> Result<(), String> {
         let config = CheckpointConfig::denoiser();
         let schedule = config.schedule.init().map_err(|e| e.to_string())?;
         let train = TrainConfig { steps: args.steps + 3, batch: args.batch, ..Default::default() };
-        let mut trainer = DdpmTrainer::new(&config.model, schedule.clone(), train, states().xy, &device)
-            .map_err(|e| e.to_string())?;
+        let objective = Objective::Ddpm(schedule.clone());
+        let mut trainer =
+            DenoiserTrainer::new(&config.model, objective, train, states().xy, &device).map_err(|e| e.to_string())?;
         for _ in 0..3 {
             to_vec(trainer.step())?;
         }

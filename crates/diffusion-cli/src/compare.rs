@@ -10,6 +10,7 @@ use diffusion::checkpoint::Role;
 use diffusion::data::states::states;
 use diffusion::metric::kde_nll::Kde;
 use diffusion::sample::chain::Rule;
+use diffusion::sde::Sde;
 use diffusion::sde::sampler::Method;
 
 use crate::common::{create_dir, load, write};
@@ -29,6 +30,10 @@ pub struct CompareArgs {
     /// Grid steps per sampler.
     #[arg(long, value_delimiter = ',', default_value = "10,25,100,500")]
     steps: Vec<usize>,
+    /// Instead of --steps: network-evaluation budgets, each sampler getting the most grid steps
+    /// that fit (e.g. EDM Heun at 35 NFE takes 18 levels; Heun's ODE 17 steps).
+    #[arg(long, value_delimiter = ',')]
+    nfe: Vec<usize>,
     #[arg(long, default_value_t = 5000)]
     n: usize,
     #[arg(long, default_value_t = 0)]
@@ -55,30 +60,62 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
     let kde = Kde::fit(&data).map_err(|e| e.to_string())?;
     let mut md =
         String::from("| sampler | steps | NFE | grader NLL | coverage | wall time (s) |\n|---|---|---|---|---|---|\n");
+    let columns = if args.nfe.is_empty() { args.steps.len() } else { args.nfe.len() }.max(1);
+    let mut panels: Vec<Vec<[f32; 2]>> = Vec::new();
     let mut row = |name: &str, steps: usize, nfe: usize, xy: &[[f32; 2]], seconds: f64| -> Result<(), String> {
+        panels.push(xy.to_vec());
+        if panels.len() == 1 {
+            // The reference gets a row of its own.
+            panels.resize(columns, Vec::new());
+        }
         let nll = kde.nll(xy).map_err(|e| e.to_string())?;
         let _ = writeln!(md, "| {name} | {steps} | {nfe} | {nll:.4} | {:.4} | {seconds:.1} |", coverage(xy, &data)?);
         plot::scatter_over_data(&args.out.join(format!("{name}-{steps}.png")), &data, xy, None)?;
         eprintln!("{name} {steps} steps: {nfe} NFE, grader NLL {nll:.4}, {seconds:.1} s");
         Ok(())
     };
+    // The reference row: a DDPM network's own T-step chain, or 1000 ancestral steps on a
+    // continuous model's SDE (sub-VP, which has none: 1000 reverse-diffusion steps).
     let started = Instant::now();
-    let xy = draw(&denoiser, None, Rule::Ancestral, args.n, args.seed, &device)?;
-    let t = denoiser.schedule.steps;
-    row("ancestral", t, t, &xy, started.elapsed().as_secs_f64())?;
+    if denoiser.config.score.is_none() {
+        let xy = draw(&denoiser, None, Rule::Ancestral, args.n, args.seed, &device)?;
+        let t = denoiser.schedule.steps;
+        row("ancestral", t, t, &xy, started.elapsed().as_secs_f64())?;
+    } else {
+        let (name, method) = match denoiser.config.sde() {
+            Sde::SubVp { .. } => ("rd", Method::rd()),
+            _ => ("ancestral", Method::Ancestral),
+        };
+        let (xy, nfe) = draw_sde(&denoiser, (method, false), 1000, args.n, args.seed, &device)?;
+        row(name, 1000, nfe, &xy, started.elapsed().as_secs_f64())?;
+    }
     for (name, method) in &methods {
-        for &steps in &args.steps {
+        let grid: Vec<usize> = if args.nfe.is_empty() {
+            args.steps.clone()
+        } else {
+            args.nfe
+                .iter()
+                .map(|&nfe| {
+                    method
+                        .steps_for_nfe(nfe)
+                        .ok_or_else(|| format!("{name} chooses its own steps: drop it or use --steps"))
+                })
+                .collect::<Result<_, _>>()?
+        };
+        for &steps in &grid {
             let started = Instant::now();
             let (xy, nfe) = draw_sde(&denoiser, (*method, false), steps, args.n, args.seed, &device)?;
             row(name, steps, nfe, &xy, started.elapsed().as_secs_f64())?;
         }
     }
     md.push_str(&format!(
-        "\n{} samples per row, seed {}, device {}; the data itself scores 2.152 on both KDE numbers.\n",
+        "\n{} samples per row, seed {}, device {}; the data itself scores 2.152 on both KDE numbers. \
+         `grid.png`: the reference row alone, then one row per sampler, its columns in the table's order.\n",
         args.n,
         args.seed,
         args.device.name()
     ));
+    plot::scatter_grid(&args.out.join("grid.png"), &data, &panels, columns)?;
     write(&args.out.join("compare.md"), &md)?;
     println!("{md}");
     Ok(())

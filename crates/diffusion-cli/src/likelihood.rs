@@ -1,5 +1,6 @@
 //! `diffusion likelihood`: −log p(x) of data under a trained denoiser, through the probability-flow
-//! ODE of the VP SDE its chain discretises (exact divergence in 2-D, or Hutchinson's estimate).
+//! ODE of its SDE (a DDPM network: the VP SDE its chain discretises), with the exact divergence in
+//! 2-D or Hutchinson's estimate.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -8,7 +9,6 @@ use burn::prelude::*;
 use clap::Args;
 use diffusion::checkpoint::Role;
 use diffusion::data::states::states;
-use diffusion::sde::Sde;
 use diffusion::sde::likelihood::{Divergence, flow};
 use diffusion::sde::score::EpsScore;
 
@@ -45,8 +45,8 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
     }
     let device = args.device.device()?;
     let denoiser = load(&args.weights, Role::Denoiser, &device)?;
-    let sde = Sde::from_ddpm(&denoiser.config.schedule);
-    let model = EpsScore { mlp: &denoiser.mlp, sde: &sde };
+    let model = EpsScore::of(&denoiser).map_err(|e| e.to_string())?;
+    let sde = model.sde;
     let data = states();
     let n = args.n.clamp(1, data.len());
     let x = Tensor::<2>::from_data(TensorData::new(data.flat()[..2 * n].to_vec(), [n, 2]), &device);

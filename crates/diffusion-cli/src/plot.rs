@@ -245,3 +245,35 @@ pub fn prediction_map(
     canvas.frame();
     canvas.save(path)
 }
+
+/// Scatter panels (data in grey, samples on top) tiled `columns` wide, row by row, in one PNG.
+pub fn scatter_grid(path: &Path, data: &[[f32; 2]], panels: &[Vec<[f32; 2]>], columns: usize) -> Result<(), String> {
+    let (w, h) = (360, 300);
+    let columns = columns.clamp(1, panels.len().max(1));
+    let rows = panels.len().div_ceil(columns).max(1);
+    let bounds = Bounds::around(data.iter().map(|p| (p[0] as f64, p[1] as f64)));
+    let bounds = Bounds { x: (bounds.x.0 - 0.5, bounds.x.1 + 0.5), y: (bounds.y.0 - 0.5, bounds.y.1 + 0.5) };
+    let mut sheet = Canvas {
+        width: w * columns,
+        height: h * rows,
+        pixels: vec![[255; 3]; w * columns * h * rows],
+        margin: 0,
+        bounds,
+    };
+    for (k, samples) in panels.iter().enumerate() {
+        let mut panel = Canvas::new(w, h, bounds);
+        for p in data {
+            panel.point(p[0] as f64, p[1] as f64, 0, GREY);
+        }
+        for p in samples {
+            panel.point(p[0] as f64, p[1] as f64, 0, SAMPLE_COLOUR);
+        }
+        let (x0, y0) = ((k % columns) * w, (k / columns) * h);
+        for y in 0..h {
+            let row = &panel.pixels[y * w..(y + 1) * w];
+            let start = (y0 + y) * sheet.width + x0;
+            sheet.pixels[start..start + w].copy_from_slice(row);
+        }
+    }
+    sheet.save(path)
+}

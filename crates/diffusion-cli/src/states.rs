@@ -12,15 +12,15 @@ use diffusion::data::states::{Points, STATE_CODES, STATE_NAMES, parse_points_csv
 use diffusion::metric::kde_nll::Kde;
 use diffusion::metric::on_target::{fraction_on, nearest_labels};
 use diffusion::metric::precision::{precision, support_radius};
-use diffusion::objective::EpsBatch;
 use diffusion::rng::Rng;
 use diffusion::sample::MlpEps;
 use diffusion::sample::chain::{Chain, Rule};
 use diffusion::sample::guided::Guided;
 use diffusion::sde::Sde;
+use diffusion::sde::dsm::Weighting;
 use diffusion::sde::sampler::{Method, SdeSampler};
 use diffusion::sde::score::EpsScore;
-use diffusion::train::{DdpmTrainer, TrainConfig};
+use diffusion::train::{DenoiserTrainer, TrainConfig};
 
 use crate::common::{Curves, bar, create_dir, host_parameters, load, to_labels, to_vec, train_loop, write};
 use crate::device::DeviceArg;
@@ -41,9 +41,17 @@ pub struct TrainArgs {
     pub lr: f64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Decay of the weights' moving average that is saved for sampling (0: save the raw weights).
-    #[arg(long, default_value_t = TrainConfig::default().ema_decay)]
-    pub ema: f64,
+    /// ddpm: the course's discrete T = 500 chain (L_simple, input t̄). vp, subvp, ve: denoising
+    /// score matching on that SDE's continuous time t ~ U(t_min, 1), input (c_in x, Fourier γ(t)).
+    #[arg(long, default_value = "ddpm")]
+    pub sde: String,
+    /// λ(t) of denoising score matching: sigma2 (λ = s(t)², i.e. ‖ε̂ − z‖²) or likelihood (λ = g(t)²).
+    #[arg(long, default_value = "sigma2")]
+    pub weighting: String,
+    /// Decay of the weights' moving average that is saved for sampling (0: save the raw weights;
+    /// default 0 for ddpm, 0.999 for the SDEs).
+    #[arg(long)]
+    pub ema: Option<f64>,
     /// Fraction of the points held out (per state) for the validation curve; 0 trains on all.
     #[arg(long, default_value_t = 0.1)]
     pub val_fraction: f64,
@@ -101,33 +109,60 @@ pub struct SampleArgs {
     device: DeviceArg,
 }
 
+/// The denoiser config of `--sde` and `--weighting`.
+pub fn denoiser_config(sde: &str, weighting: &str) -> Result<CheckpointConfig, String> {
+    let mut config = match sde {
+        "ddpm" => CheckpointConfig::denoiser(),
+        name => CheckpointConfig::score_model(
+            Sde::named(name).ok_or_else(|| format!("unknown SDE `{name}`: ddpm, vp, subvp or ve"))?,
+        ),
+    };
+    let weighting = match weighting {
+        "sigma2" => Weighting::Sigma2,
+        "likelihood" => Weighting::Likelihood,
+        other => return Err(format!("unknown weighting `{other}`: sigma2 or likelihood")),
+    };
+    match &mut config.score {
+        Some(score) => score.weighting = weighting,
+        None if weighting != Weighting::Sigma2 => {
+            return Err("--weighting applies to the SDEs (--sde vp|subvp|ve)".into());
+        }
+        None => {}
+    }
+    Ok(config)
+}
+
 pub fn train(args: TrainArgs) -> Result<(), String> {
+    let mut config = denoiser_config(&args.sde, &args.weighting)?;
+    let default_ema = if config.score.is_some() { 0.999 } else { TrainConfig::default().ema_decay };
     let train = TrainConfig {
         steps: args.steps,
         batch: args.batch,
         lr: args.lr,
         seed: args.seed,
-        ema_decay: args.ema,
+        ema_decay: args.ema.unwrap_or(default_ema),
         val_fraction: args.val_fraction,
         ..Default::default()
     };
-    let config = CheckpointConfig { train: Some(train.clone()), ..CheckpointConfig::denoiser() };
+    config.train = Some(train.clone());
     let device = args.device.device()?;
-    let schedule = config.schedule.init().map_err(|e| e.to_string())?;
     let (points, held_out) = states().split(args.val_fraction, args.seed).map_err(|e| e.to_string())?;
-    let mut trainer = DdpmTrainer::new(&config.model, schedule.clone(), train.clone(), points.xy, &device)
-        .map_err(|e| e.to_string())?;
+    let objective = config.objective().map_err(|e| e.to_string())?;
     // A fixed held-out batch: 8 (t, ε) draws per held-out point.
     let validation = (!held_out.is_empty())
-        .then(|| EpsBatch::draw(&held_out.xy, &schedule, held_out.len() * 8, &mut Rng::new(args.seed ^ 0x5eed)));
+        .then(|| objective.draw(&held_out.xy, held_out.len() * 8, &mut Rng::new(args.seed ^ 0x5eed)));
+    let mut trainer =
+        DenoiserTrainer::new(&config.model, objective, train.clone(), points.xy, &device).map_err(|e| e.to_string())?;
     create_dir(&args.out)?;
 
     eprintln!(
-        "training the STATES DDPM on {} ({} steps, batch {}, lr {}, {} points held out)",
+        "training the STATES denoiser ({}) on {} ({} steps, batch {}, lr {}, EMA {}, {} points held out)",
+        args.sde,
         args.device.name(),
         train.steps,
         train.batch,
         train.lr,
+        train.ema_decay,
         held_out.len()
     );
     let trainer = std::cell::RefCell::new(&mut trainer);
@@ -146,7 +181,7 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
     write(&args.out.join("loss.csv"), curves.to_csv())?;
     curves.plot(&args.out.join("loss.png"))?;
     if let Some(&(_, last)) = curves.validation.last() {
-        eprintln!("held-out L_simple {last:.4}");
+        eprintln!("held-out loss {last:.4}");
     }
     eprintln!("wrote {} (+ config.json, loss.csv, loss.png)", weights.display());
     Ok(())
@@ -231,7 +266,8 @@ pub fn on_target(
     Ok((fraction_on(&nearest, target), fraction_on(&predicted, target as i64)))
 }
 
-/// Samples the VP SDE of the denoiser's chain with an SDE sampler; returns x and the NFE.
+/// Samples the denoiser's SDE (its own, or the VP SDE of its chain) with an SDE sampler; returns
+/// x and the NFE.
 pub fn draw_sde(
     denoiser: &Checkpoint,
     (method, denoise): (Method, bool),
@@ -240,13 +276,12 @@ pub fn draw_sde(
     seed: u64,
     device: &Device,
 ) -> Result<(Vec<[f32; 2]>, usize), String> {
-    let sde = Sde::from_ddpm(&denoiser.config.schedule);
-    let model = EpsScore { mlp: &denoiser.mlp, sde: &sde };
-    let mut sampler = SdeSampler::new(method, sde, steps, n, seed, device).map_err(|e| e.to_string())?;
+    let model = EpsScore::of(denoiser).map_err(|e| e.to_string())?;
+    let mut sampler = SdeSampler::new(method, model.sde, steps, n, seed, device).map_err(|e| e.to_string())?;
     let progress = bar(steps, "{bar:40} step {pos}/{len} [{elapsed_precise}]");
     while !sampler.done() {
         sampler.step(&model);
-        progress.inc(1);
+        progress.set_position(((1.0 - sampler.t()) * steps as f64) as u64);
     }
     if denoise {
         sampler.denoise(&model);
@@ -263,21 +298,24 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     if !args.scale.is_finite() || args.scale.abs() > 1000.0 {
         return Err(format!("--scale must be a number in [-1000, 1000], got {}", args.scale));
     }
-    let method = Method::named(&args.sampler, args.snr);
-    let rule: Option<Rule> = match method {
+    let device = args.device.device()?;
+    let denoiser = load(&args.weights, Role::Denoiser, &device)?;
+    // A DDPM network runs `ancestral` and `ddim` on its own T-step chain; everything else (and
+    // every sampler of a continuous-time model) runs on the SDE.
+    let chain_rule: Option<Rule> = if denoiser.config.score.is_none() { args.sampler.parse().ok() } else { None };
+    let method = match chain_rule {
         Some(_) => None,
-        None => Some(args.sampler.parse().map_err(|_| {
+        None => Some(Method::named(&args.sampler, args.snr).map(|m| m.with_eta(args.eta)).ok_or_else(|| {
             format!(
-                "unknown sampler `{}`: ancestral, ddim, em, rd, pc, ald, ode-heun, ode-rk4, dpmpp2m or edm-heun",
+                "unknown sampler `{}`: ancestral, ddim, em, rd, pc, ald, ode-heun, ode-rk4, ode-rk45, dpmpp2m or edm-heun",
                 args.sampler
             )
         })?),
     };
+    let rule = chain_rule;
     if method.is_some() && args.classifier.is_some() {
-        return Err("classifier guidance runs on the discrete chain: use --sampler ancestral or ddim".into());
+        return Err("classifier guidance runs on a DDPM denoiser's chain: use --sampler ancestral or ddim".into());
     }
-    let device = args.device.device()?;
-    let denoiser = load(&args.weights, Role::Denoiser, &device)?;
     let (classifier, label) = match (&args.classifier, &args.label) {
         (Some(path), Some(label)) => (Some(load(path, Role::Classifier, &device)?), parse_label(label)?),
         (None, None) => (None, None),

@@ -21,7 +21,7 @@ use diffusion::schedule::Schedule;
 use diffusion::sde::Sde;
 use diffusion::sde::sampler::{Method, SdeSampler};
 use diffusion::sde::score::EpsScore;
-use diffusion::train::{DdpmTrainer, TrainConfig};
+use diffusion::train::{DenoiserTrainer, TrainConfig};
 use wasm_bindgen::prelude::*;
 
 /// The noisy classifier: being trained, or loaded, with its held-out set.
@@ -36,9 +36,10 @@ struct State {
     device: Device,
     schedule: Schedule,
     config: CheckpointConfig,
-    trainer: Option<DdpmTrainer>,
+    trainer: Option<DenoiserTrainer>,
     model: Option<Mlp>,
-    sampler: Option<Sampling>,
+    /// Two sampler slots: the main run and, side by side, a second sampler from the same noise.
+    samplers: [Option<Sampling>; 2],
     /// One-hot labels and scale of the running chain when it is guided.
     guidance: Option<(Tensor<2>, f64)>,
     classifier: ClassifierState,
@@ -46,8 +47,8 @@ struct State {
     kde: Kde,
 }
 
-/// The running reverse process: the T-step chain (ancestral, DDIM; guidable) or an SDE sampler
-/// on the VP SDE the chain discretises.
+/// A running reverse process: a DDPM network's T-step chain (ancestral, DDIM; guidable) or an SDE
+/// sampler on the model's SDE (for a DDPM network, the VP SDE its chain discretises).
 enum Sampling {
     Chain(Box<Chain>),
     Sde(Box<SdeSampler>),
@@ -63,6 +64,14 @@ pub struct Playground {
 
 fn js_error(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
+}
+
+/// A sampler slot from JS: 0 (the default) or 1.
+fn slot_index(slot: Option<u32>) -> Result<usize, JsError> {
+    match slot.unwrap_or(0) {
+        slot @ (0 | 1) => Ok(slot as usize),
+        other => Err(JsError::new(&format!("sampler slot must be 0 or 1, got {other}"))),
+    }
 }
 
 /// Starts on WebGPU (`gpu`, after its one-time async initialisation) or on the CPU (flex).
@@ -87,7 +96,7 @@ pub async fn create_playground(gpu: bool) -> Result<Playground, JsError> {
         config,
         trainer: None,
         model: None,
-        sampler: None,
+        samplers: [None, None],
         guidance: None,
         classifier,
         data: states(),
@@ -145,19 +154,42 @@ impl Playground {
         serde_wasm_bindgen::to_value(&self.state.borrow().config).map_err(js_error)
     }
 
-    /// Starts a new training run (a fresh network); bad hyper-parameters are an error.
+    /// Starts a new training run (a fresh network); bad hyper-parameters are an error. `sde`:
+    /// "ddpm" (the course's T-step chain) or "vp", "subvp", "ve" (denoising score matching on that
+    /// SDE's continuous time, with the weights' EMA 0.999 used for sampling).
     #[wasm_bindgen(js_name = startTraining)]
-    pub fn start_training(&self, steps: u32, batch: u32, lr: f64, seed: u32) -> Result<(), JsError> {
+    pub fn start_training(
+        &self,
+        steps: u32,
+        batch: u32,
+        lr: f64,
+        seed: u32,
+        sde: Option<String>,
+    ) -> Result<(), JsError> {
         let mut state = self.state.borrow_mut();
-        let train =
-            TrainConfig { steps: steps as usize, batch: batch as usize, lr, seed: seed as u64, ..Default::default() };
         // A fresh run uses the course's network and schedule, whatever was loaded before.
-        let config = CheckpointConfig { train: Some(train.clone()), ..CheckpointConfig::denoiser() };
-        let schedule = config.schedule.init().map_err(js_error)?;
+        let mut config = match sde.as_deref().unwrap_or("ddpm") {
+            "ddpm" => CheckpointConfig::denoiser(),
+            name => CheckpointConfig::score_model(
+                Sde::named(name)
+                    .ok_or_else(|| JsError::new(&format!("unknown SDE `{name}`: ddpm, vp, subvp or ve")))?,
+            ),
+        };
+        let ema_decay = if config.score.is_some() { 0.999 } else { 0.0 };
+        let train = TrainConfig {
+            steps: steps as usize,
+            batch: batch as usize,
+            lr,
+            seed: seed as u64,
+            ema_decay,
+            ..Default::default()
+        };
+        config.train = Some(train.clone());
+        let objective = config.objective().map_err(js_error)?;
         let trainer =
-            DdpmTrainer::new(&config.model, schedule.clone(), train, states().xy, &state.device).map_err(js_error)?;
+            DenoiserTrainer::new(&config.model, objective, train, states().xy, &state.device).map_err(js_error)?;
         state.trainer = Some(trainer);
-        state.schedule = schedule;
+        state.schedule = config.schedule.init().map_err(js_error)?;
         state.config = config;
         Ok(())
     }
@@ -169,7 +201,7 @@ impl Playground {
             let mut state = self.state.borrow_mut();
             let trainer = state.trainer.as_mut().ok_or_else(|| JsError::new("press Train first"))?;
             let losses: Vec<Tensor<1>> = (0..k.max(1)).map(|_| trainer.step()).collect();
-            state.model = Some(state.trainer.as_ref().map(DdpmTrainer::model).expect("trainer"));
+            state.model = Some(state.trainer.as_ref().map(DenoiserTrainer::model).expect("trainer"));
             Tensor::cat(losses, 0)
         };
         Ok(js_sys::Float32Array::from(read(losses).await?.as_slice()))
@@ -185,7 +217,7 @@ impl Playground {
         state.config = denoiser.config;
         state.model = Some(denoiser.mlp);
         state.trainer = None;
-        state.sampler = None;
+        state.samplers = [None, None];
         Ok(())
     }
 
@@ -316,11 +348,14 @@ impl Playground {
         js_sys::Uint8Array::from(labels.as_slice())
     }
 
-    /// Starts the reverse process from x_T ~ N(0, I) for `n` points and returns x_T. `label`: −1
+    /// Starts the reverse process from x_T ~ N(0, I) for `n` points in sampler `slot` (0, or 1 for
+    /// the side-by-side run; the same seed gives both the same noise) and returns x_T. `label`: −1
     /// unguided, 0..4 guided towards that state, 5 all states in equal blocks; `scale` is the
-    /// guidance scale s; `rule` is "ancestral" or "ddim" (all T steps of the chain), or an SDE
-    /// sampler ("em", "rd", "pc", "ald", "ode-heun", "ode-rk4") over `steps` grid steps.
+    /// guidance scale s; `rule` is "ancestral" or "ddim" (a DDPM network's T-step chain, DDIM
+    /// respaced to `steps`), or an SDE sampler ("em", "rd", "pc", "ald", "ode-heun", "ode-rk4",
+    /// "dpmpp2m", "edm-heun"; and for a continuous-time model "ancestral", "ddim") over `steps`.
     #[wasm_bindgen(js_name = startSampling)]
+    #[allow(clippy::too_many_arguments)]
     pub async fn start_sampling(
         &self,
         n: u32,
@@ -329,7 +364,9 @@ impl Playground {
         scale: f64,
         rule: String,
         steps: u32,
+        slot: Option<u32>,
     ) -> Result<js_sys::Float32Array, JsError> {
+        let slot = slot_index(slot)?;
         let x = {
             let mut state = self.state.borrow_mut();
             if state.model.is_none() {
@@ -338,37 +375,65 @@ impl Playground {
             if !(1..=100_000).contains(&n) {
                 return Err(JsError::new(&format!("points must be in 1..=100000, got {n}")));
             }
-            let method = Method::named(&rule, 0.16);
-            if method.is_some() && label >= 0 {
-                return Err(JsError::new("classifier guidance runs on the T-step chain: pick ancestral or DDIM"));
+            if rule == "ode-rk45" {
+                return Err(JsError::new(
+                    "adaptive RK45 reads its error estimate synchronously: it runs in the CLI only",
+                ));
             }
-            state.guidance = match label {
-                -1 => None,
-                0..=5 => {
-                    if state.classifier.model.is_none() {
-                        return Err(JsError::new("guided sampling needs a classifier: train or load one"));
-                    }
-                    if !scale.is_finite() || scale.abs() > 1000.0 {
-                        return Err(JsError::new(&format!("the guidance scale must be in [-1000, 1000], got {scale}")));
-                    }
-                    let n = n as usize;
-                    let labels: Vec<u8> = match label {
-                        5 => (0..n).map(|i| (i * 5 / n) as u8).collect(),
-                        l => vec![l as u8; n],
-                    };
-                    Some((one_hot(&labels, &state.device), scale))
+            // A DDPM network runs ancestral and DDIM on its own chain; everything else on the SDE.
+            let chain_rule: Option<Rule> = if state.config.score.is_none() { rule.parse().ok() } else { None };
+            let method = match chain_rule {
+                Some(_) => None,
+                None => {
+                    Some(Method::named(&rule, 0.16).ok_or_else(|| JsError::new(&format!("unknown sampler `{rule}`")))?)
                 }
-                other => return Err(JsError::new(&format!("label must be -1 (none), 0..4 or 5 (all), got {other}"))),
             };
-            let sampling = match method {
-                Some(method) => {
-                    let sde = Sde::from_ddpm(&state.config.schedule);
-                    let sampler = SdeSampler::new(method, sde, steps as usize, n as usize, seed as u64, &state.device)
-                        .map_err(js_error)?;
+            if method.is_some() && label >= 0 {
+                return Err(JsError::new(
+                    "classifier guidance runs on a DDPM network's T-step chain: pick ancestral or DDIM",
+                ));
+            }
+            if slot == 1 && label >= 0 {
+                return Err(JsError::new("the side-by-side sampler runs unguided"));
+            }
+            if slot == 0 {
+                state.guidance = match label {
+                    -1 => None,
+                    0..=5 => {
+                        if state.classifier.model.is_none() {
+                            return Err(JsError::new("guided sampling needs a classifier: train or load one"));
+                        }
+                        if !scale.is_finite() || scale.abs() > 1000.0 {
+                            return Err(JsError::new(&format!(
+                                "the guidance scale must be in [-1000, 1000], got {scale}"
+                            )));
+                        }
+                        let n = n as usize;
+                        let labels: Vec<u8> = match label {
+                            5 => (0..n).map(|i| (i * 5 / n) as u8).collect(),
+                            l => vec![l as u8; n],
+                        };
+                        Some((one_hot(&labels, &state.device), scale))
+                    }
+                    other => {
+                        return Err(JsError::new(&format!("label must be -1 (none), 0..4 or 5 (all), got {other}")));
+                    }
+                };
+            }
+            let sampling = match (chain_rule, method) {
+                (_, Some(method)) => {
+                    let sampler = SdeSampler::new(
+                        method,
+                        state.config.sde(),
+                        steps as usize,
+                        n as usize,
+                        seed as u64,
+                        &state.device,
+                    )
+                    .map_err(js_error)?;
                     Sampling::Sde(Box::new(sampler))
                 }
-                None => {
-                    let rule: Rule = rule.parse().map_err(js_error)?;
+                (Some(rule), None) => {
                     let mut chain = Chain::new(rule, n as usize, &state.schedule, seed as u64, &state.device);
                     if rule == Rule::Ddim {
                         let steps = (steps as usize).clamp(1, state.schedule.steps);
@@ -376,12 +441,13 @@ impl Playground {
                     }
                     Sampling::Chain(Box::new(chain))
                 }
+                (None, None) => unreachable!("one of the two was parsed"),
             };
             let x = match &sampling {
                 Sampling::Chain(chain) => chain.x(),
                 Sampling::Sde(sampler) => sampler.x(),
             };
-            state.sampler = Some(sampling);
+            state.samplers[slot] = Some(sampling);
             x
         };
         Ok(js_sys::Float32Array::from(read(x).await?.as_slice()))
@@ -390,45 +456,56 @@ impl Playground {
     /// The sampler's current t on the chain's scale (T at the start, 0 when done; an SDE
     /// sampler's continuous t is shown as round(T t), at least 1 until it is done).
     #[wasm_bindgen(js_name = samplingT)]
-    pub fn sampling_t(&self) -> u32 {
+    pub fn sampling_t(&self, slot: Option<u32>) -> Result<u32, JsError> {
         let state = self.state.borrow();
-        match &state.sampler {
+        Ok(match &state.samplers[slot_index(slot)?] {
             None => 0,
             Some(Sampling::Chain(chain)) => chain.t() as u32,
             Some(Sampling::Sde(sampler)) if sampler.done() => 0,
             Some(Sampling::Sde(sampler)) => ((sampler.t() * state.schedule.steps as f64).round() as u32).max(1),
-        }
+        })
     }
 
-    /// Network evaluations of the current sampling run so far.
-    pub fn nfe(&self) -> u32 {
+    /// The sampler's current time on the SDE's scale t ∈ [0, 1] (the chain's t_d/T).
+    #[wasm_bindgen(js_name = samplingTime)]
+    pub fn sampling_time(&self, slot: Option<u32>) -> Result<f64, JsError> {
         let state = self.state.borrow();
-        match &state.sampler {
+        Ok(match &state.samplers[slot_index(slot)?] {
+            None => 0.0,
+            Some(Sampling::Chain(chain)) => chain.t() as f64 / state.schedule.steps as f64,
+            Some(Sampling::Sde(sampler)) => sampler.t(),
+        })
+    }
+
+    /// Network evaluations of the slot's sampling run so far.
+    pub fn nfe(&self, slot: Option<u32>) -> Result<u32, JsError> {
+        let state = self.state.borrow();
+        Ok(match &state.samplers[slot_index(slot)?] {
             None => 0,
             Some(Sampling::Chain(chain)) => chain.nfe() as u32,
             Some(Sampling::Sde(sampler)) => sampler.nfe() as u32,
-        }
+        })
     }
 
-    /// Advances the reverse process by up to `k` steps and resolves to the current points.
+    /// Advances the slot's reverse process by up to `k` steps and resolves to its current points.
     #[wasm_bindgen(js_name = sampleSteps)]
-    pub async fn sample_steps(&self, k: u32) -> Result<js_sys::Float32Array, JsError> {
+    pub async fn sample_steps(&self, k: u32, slot: Option<u32>) -> Result<js_sys::Float32Array, JsError> {
+        let slot = slot_index(slot)?;
         let x = {
             let mut guard = self.state.borrow_mut();
             let state = &mut *guard;
-            let sampling = state.sampler.as_mut().ok_or_else(|| JsError::new("press Sample first"))?;
+            let sampling = state.samplers[slot].as_mut().ok_or_else(|| JsError::new("press Sample first"))?;
             let mlp = state.model.as_ref().expect("model");
             match sampling {
                 Sampling::Sde(sampler) => {
-                    let sde = Sde::from_ddpm(&state.config.schedule);
-                    let model = EpsScore { mlp, sde: &sde };
+                    let model = EpsScore::new(mlp, &state.config).map_err(js_error)?;
                     (0..k).for_each(|_| sampler.step(&model));
                     sampler.x()
                 }
                 Sampling::Chain(chain) => {
                     let base = MlpEps { mlp, schedule: &state.schedule };
-                    match (&state.guidance, &state.classifier.model) {
-                        (Some((one_hot, scale)), Some(classifier)) => {
+                    match (&state.guidance, &state.classifier.model, slot) {
+                        (Some((one_hot, scale)), Some(classifier), 0) => {
                             let guided = Guided {
                                 base: &base,
                                 classifier,
@@ -445,6 +522,35 @@ impl Playground {
             }
         };
         Ok(js_sys::Float32Array::from(read(x).await?.as_slice()))
+    }
+
+    /// The model's score field at time `t` ∈ [0, 1] on a `size` × `size` grid over the data's square:
+    /// flat rows (x, y, u, v) with (u, v) = s(t) ∇log p_t = −ε̂, the direction (and, relative to the
+    /// noise, the strength) in which the reverse process pushes each point.
+    #[wasm_bindgen(js_name = scoreField)]
+    pub async fn score_field(&self, t: f64, size: u32) -> Result<js_sys::Float32Array, JsError> {
+        if !(2..=64).contains(&size) || !(0.0..=1.0).contains(&t) {
+            return Err(JsError::new(&format!("scoreField wants t in [0, 1] and size in 2..=64, got {t}, {size}")));
+        }
+        let (grid, field) = {
+            let state = self.state.borrow();
+            let mlp = state.model.as_ref().ok_or_else(|| JsError::new("train or load a model first"))?;
+            let model = EpsScore::new(mlp, &state.config).map_err(js_error)?;
+            let t = t.max(model.sde.t_min());
+            let size = size as usize;
+            let grid: Vec<f32> = (0..size * size)
+                .flat_map(|i| {
+                    let at = |k: usize| -2.5 + 5.0 * k as f32 / (size - 1) as f32;
+                    [at(i % size), at(i / size)]
+                })
+                .collect();
+            let x = Tensor::<2>::from_data(TensorData::new(grid.clone(), [size * size, 2]), &state.device);
+            (grid, model.eps(x, t).neg())
+        };
+        let field = read(field).await?;
+        let rows: Vec<f32> =
+            grid.chunks_exact(2).zip(field.chunks_exact(2)).flat_map(|(p, v)| [p[0], p[1], v[0], v[1]]).collect();
+        Ok(js_sys::Float32Array::from(rows.as_slice()))
     }
 
     /// The course grader's NLL of flat `[n*2]` points (KDE on all 5000 data points).

@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::io::{self, NamedTensor};
 use crate::model::mlp::{Mlp, MlpConfig};
+use crate::objective::Objective;
 use crate::schedule::{Schedule, ScheduleConfig};
+use crate::sde::Sde;
+use crate::sde::dsm::ScoreConfig;
 use crate::train::TrainConfig;
 
 /// What the network predicts.
@@ -29,6 +32,10 @@ pub struct CheckpointConfig {
     pub role: Role,
     pub model: MlpConfig,
     pub schedule: ScheduleConfig,
+    /// A denoiser trained on an SDE's continuous time (`None`: on the discrete DDPM chain of
+    /// `schedule`, input t̄).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<ScoreConfig>,
     /// How the weights were trained, when known.
     pub train: Option<TrainConfig>,
 }
@@ -36,7 +43,37 @@ pub struct CheckpointConfig {
 impl CheckpointConfig {
     /// The course's DDPM: the 4 × 256 PReLU MLP with T = 500 and linear β.
     pub fn denoiser() -> Self {
-        Self { role: Role::Denoiser, model: MlpConfig::denoiser(), schedule: ScheduleConfig::default(), train: None }
+        Self {
+            role: Role::Denoiser,
+            model: MlpConfig::denoiser(),
+            schedule: ScheduleConfig::default(),
+            score: None,
+            train: None,
+        }
+    }
+
+    /// The course's denoiser body (4 × 256 PReLU) trained by denoising score matching on `sde`,
+    /// with input (c_in x, γ(t)).
+    pub fn score_model(sde: Sde) -> Self {
+        let score = ScoreConfig::new(sde);
+        let model = MlpConfig { d_input: score.input_width(), ..MlpConfig::denoiser() };
+        Self { model, score: Some(score), ..Self::denoiser() }
+    }
+
+    /// The SDE the denoiser's samplers run on: its own, or the VP SDE its DDPM chain discretises.
+    pub fn sde(&self) -> Sde {
+        match &self.score {
+            Some(score) => score.sde,
+            None => Sde::from_ddpm(&self.schedule),
+        }
+    }
+
+    /// The training objective of this denoiser.
+    pub fn objective(&self) -> Result<Objective> {
+        match &self.score {
+            Some(score) => Objective::dsm(score.clone()),
+            None => Ok(Objective::Ddpm(self.schedule.init()?)),
+        }
     }
 
     /// The course's noisy classifier: 100, 200, 500 hidden units, 5 logits, the same T = 500 chain.
@@ -101,6 +138,7 @@ mod tests {
             role: Role::Denoiser,
             model: MlpConfig { d_input: 3, hidden: vec![4], d_output: 2 },
             schedule: ScheduleConfig { steps: 10, ..Default::default() },
+            score: None,
             train: Some(TrainConfig::default()),
         };
         let mlp = config.model.init(&device, 3).unwrap();
@@ -113,6 +151,20 @@ mod tests {
         // Without metadata the file must fit the course's default network, and this one does not.
         let bare = io::encode(&host(&mlp), "").unwrap();
         assert!(decode(&bare, Role::Denoiser, &device).is_err());
+    }
+
+    #[test]
+    fn a_continuous_model_keeps_its_sde_and_embedding() {
+        let device = Device::flex();
+        let config = CheckpointConfig::score_model(Sde::sub_vp());
+        assert_eq!(config.model.d_input, 34);
+        let bytes = encode(&host(&config.model.init(&device, 0).unwrap()), &config).unwrap();
+        let loaded = decode(&bytes, Role::Denoiser, &device).unwrap();
+        assert_eq!(loaded.config, config);
+        assert_eq!(loaded.config.sde(), Sde::sub_vp());
+        assert!(matches!(loaded.config.objective().unwrap(), Objective::Dsm(..)));
+        // A DDPM file (no `score`) still reads, as the VP SDE of its chain.
+        assert_eq!(CheckpointConfig::denoiser().sde(), Sde::Vp { beta_min: 0.05, beta_max: 10.0 });
     }
 
     #[test]

@@ -2,19 +2,58 @@
 //!
 //! L_simple (Ho et al. 2020, eq. 14): E_{t, x_0, ε} ‖ε − ε_θ(√ᾱ_t x_0 + √(1−ᾱ_t) ε, t)‖², with
 //! t ~ U{1..T}; we report the mean over elements (PyTorch's `mse_loss`), i.e. ‖·‖² / dim.
+//! Its continuous-time twin, denoising score matching on an SDE, is in `sde::dsm`; both train a
+//! network ε̂ on batches of (input, ε[, weight]).
 
 use burn::prelude::*;
 
+use crate::error::Result;
+use crate::model::fourier::Fourier;
 use crate::rng::Rng;
 use crate::schedule::Schedule;
+use crate::sde::dsm::ScoreConfig;
 
-/// One minibatch of the DDPM objective, built on the host from a seeded source.
+/// One minibatch of an ε-prediction objective, built on the host from a seeded source.
 pub struct EpsBatch {
-    /// Network input, rows (x_t, y_t, t̄): [batch · 3].
+    /// Network input, rows of `width` (DDPM: (x_t, y_t, t̄); DSM: (c_in x_t, γ(t))): [batch · width].
     pub input: Vec<f32>,
+    pub width: usize,
     /// The noise ε that made x_t: [batch · 2].
     pub eps: Vec<f32>,
+    /// Per-row weight of ‖ε̂ − ε‖² (`None`: all 1).
+    pub weight: Option<Vec<f32>>,
     pub batch: usize,
+}
+
+impl EpsBatch {
+    /// (input [batch, width], ε [batch, 2], weight [batch]) on `device`.
+    pub fn tensors(&self, device: &Device) -> (Tensor<2>, Tensor<2>, Option<Tensor<1>>) {
+        let input = Tensor::from_data(TensorData::new(self.input.clone(), [self.batch, self.width]), device);
+        let eps = Tensor::from_data(TensorData::new(self.eps.clone(), [self.batch, 2]), device);
+        let weight = self.weight.as_ref().map(|w| Tensor::from_data(TensorData::new(w.clone(), [self.batch]), device));
+        (input, eps, weight)
+    }
+}
+
+/// What a denoiser is trained on: the discrete DDPM chain or an SDE's continuous time.
+pub enum Objective {
+    Ddpm(Schedule),
+    Dsm(ScoreConfig, Fourier),
+}
+
+impl Objective {
+    pub fn dsm(config: ScoreConfig) -> Result<Self> {
+        config.validate()?;
+        let fourier = config.fourier.init()?;
+        Ok(Objective::Dsm(config, fourier))
+    }
+
+    pub fn draw(&self, data: &[[f32; 2]], batch: usize, rng: &mut Rng) -> EpsBatch {
+        match self {
+            Objective::Ddpm(schedule) => EpsBatch::draw(data, schedule, batch, rng),
+            Objective::Dsm(config, fourier) => config.draw(fourier, data, batch, rng),
+        }
+    }
 }
 
 impl Schedule {
@@ -38,13 +77,21 @@ impl EpsBatch {
             input.extend([x_t[0], x_t[1], schedule.t_bar(t)]);
             eps.extend(e);
         }
-        Self { input, eps, batch }
+        Self { input, width: 3, eps, weight: None, batch }
     }
 }
 
 /// mean((ε − ε̂)²) over the batch and both coordinates.
 pub fn eps_mse(eps_hat: Tensor<2>, eps: Tensor<2>) -> Tensor<1> {
     (eps_hat - eps).square().mean()
+}
+
+/// mean over rows of w · mean((ε − ε̂)²), or [`eps_mse`] without weights.
+pub fn weighted_eps_mse(eps_hat: Tensor<2>, eps: Tensor<2>, weight: Option<Tensor<1>>) -> Tensor<1> {
+    match weight {
+        None => eps_mse(eps_hat, eps),
+        Some(w) => ((eps_hat - eps).square().mean_dim(1).reshape([-1]) * w).mean(),
+    }
 }
 
 #[cfg(test)]

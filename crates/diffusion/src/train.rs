@@ -7,9 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::ema::{ema_update, warmup_decay};
 use crate::error::{Error, Result};
 use crate::model::mlp::{Mlp, MlpConfig};
-use crate::objective::{EpsBatch, eps_mse};
+use crate::objective::{EpsBatch, Objective, weighted_eps_mse};
 use crate::rng::Rng;
-use crate::schedule::Schedule;
 
 /// Hyper-parameters of a run. The defaults are the CLI's (measured in the README).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -66,13 +65,14 @@ impl TrainConfig {
     }
 }
 
-/// DDPM training of an ε-network on 2-D points with L_simple and Adam.
-pub struct DdpmTrainer {
+/// Training of an ε-network on 2-D points with Adam: L_simple on the DDPM chain, or denoising
+/// score matching on an SDE.
+pub struct DenoiserTrainer {
     model: Mlp,
     /// The moving average of `model`'s weights (no autodiff); `None` when `ema_decay` = 0.
     ema: Option<Mlp>,
     optim: ModuleOptimizer,
-    schedule: Schedule,
+    objective: Objective,
     data: Vec<[f32; 2]>,
     rng: Rng,
     device: Device,
@@ -80,11 +80,11 @@ pub struct DdpmTrainer {
     step: usize,
 }
 
-impl DdpmTrainer {
+impl DenoiserTrainer {
     /// `device` is the plain device; training runs on its autodiff twin.
     pub fn new(
         model: &MlpConfig,
-        schedule: Schedule,
+        objective: Objective,
         config: TrainConfig,
         data: Vec<[f32; 2]>,
         device: &Device,
@@ -93,21 +93,30 @@ impl DdpmTrainer {
         if data.is_empty() {
             return Err(Error::Config("no training data".into()));
         }
+        let width = match &objective {
+            Objective::Ddpm(_) => 3,
+            Objective::Dsm(score, _) => score.input_width(),
+        };
+        if model.d_input != width || model.d_output != 2 {
+            return Err(Error::Config(format!(
+                "the objective feeds {width} inputs and wants 2 outputs; the model has {} and {}",
+                model.d_input, model.d_output
+            )));
+        }
         let device = device.clone().autodiff();
         let model = model.init(&device, config.seed)?;
         let ema = (config.ema_decay > 0.0).then(|| model.valid());
         let optim = AdamConfig::new().with_epsilon(1e-8).init();
         let rng = Rng::new(config.seed.wrapping_add(1));
-        Ok(Self { model, ema, optim, schedule, data, rng, device, config, step: 0 })
+        Ok(Self { model, ema, optim, objective, data, rng, device, config, step: 0 })
     }
 
     /// One Adam step on a fresh minibatch; returns the minibatch loss, still on the device (read it
     /// when convenient: synchronously natively, with `into_data_async` in the browser).
     pub fn step(&mut self) -> Tensor<1> {
-        let batch = EpsBatch::draw(&self.data, &self.schedule, self.config.batch, &mut self.rng);
-        let input = Tensor::<2>::from_data(TensorData::new(batch.input, [batch.batch, 3]), &self.device);
-        let eps = Tensor::<2>::from_data(TensorData::new(batch.eps, [batch.batch, 2]), &self.device);
-        let loss = eps_mse(self.model.forward(input), eps);
+        let batch = self.objective.draw(&self.data, self.config.batch, &mut self.rng);
+        let (input, eps, weight) = batch.tensors(&self.device);
+        let loss = weighted_eps_mse(self.model.forward(input), eps, weight);
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         let lr = self.config.lr_at(self.step);
         self.model = self.optim.step(lr, self.model.clone(), grads);
@@ -119,12 +128,14 @@ impl DdpmTrainer {
         loss.detach().without_autodiff()
     }
 
-    /// L_simple of the sampling weights on a fixed (held-out) batch, on the device.
+    /// The objective of the sampling weights on a fixed (held-out) batch, on the device.
     pub fn loss_on(&self, batch: &EpsBatch) -> Tensor<1> {
-        let device = self.device.clone().without_autodiff();
-        let input = Tensor::<2>::from_data(TensorData::new(batch.input.clone(), [batch.batch, 3]), &device);
-        let eps = Tensor::<2>::from_data(TensorData::new(batch.eps.clone(), [batch.batch, 2]), &device);
-        eps_mse(self.model().forward(input), eps)
+        let (input, eps, weight) = batch.tensors(&self.device.clone().without_autodiff());
+        weighted_eps_mse(self.model().forward(input), eps, weight)
+    }
+
+    pub fn objective(&self) -> &Objective {
+        &self.objective
     }
 
     pub fn steps_done(&self) -> usize {
@@ -154,7 +165,8 @@ mod tests {
     fn run_on(device: &Device, steps: usize, seed: u64) -> Vec<f32> {
         let schedule = ScheduleConfig::default().init().unwrap();
         let config = TrainConfig { steps, batch: 512, lr: 2e-3, seed, ..Default::default() };
-        let mut trainer = DdpmTrainer::new(&MlpConfig::denoiser(), schedule, config, states().xy, device).unwrap();
+        let objective = Objective::Ddpm(schedule);
+        let mut trainer = DenoiserTrainer::new(&MlpConfig::denoiser(), objective, config, states().xy, device).unwrap();
         (0..steps).map(|_| trainer.step().into_scalar::<f32>()).collect()
     }
 
@@ -194,8 +206,8 @@ mod tests {
             TrainConfig { batch: 0, ..Default::default() },
             TrainConfig { steps: 0, ..Default::default() },
         ] {
-            let trainer =
-                DdpmTrainer::new(&MlpConfig::denoiser(), schedule.clone(), config, states().xy, &Device::flex());
+            let objective = Objective::Ddpm(schedule.clone());
+            let trainer = DenoiserTrainer::new(&MlpConfig::denoiser(), objective, config, states().xy, &Device::flex());
             assert!(trainer.is_err());
         }
     }

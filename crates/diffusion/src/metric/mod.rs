@@ -1,5 +1,6 @@
 //! Sample-quality metrics.
 
+pub mod bits_per_dim;
 pub mod kde_nll;
 pub mod mmd;
 pub mod on_target;

@@ -1,3 +1,4 @@
 //! Networks, one file each.
 
+pub mod fourier;
 pub mod mlp;

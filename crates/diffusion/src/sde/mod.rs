@@ -8,7 +8,9 @@
 //!   sub-VP: dx = −½β(t) x dt + √(β(t)(1 − e^{−2B(t)})) dw,  m = e^{−½B(t)}, s = 1 − e^{−B(t)}.
 
 pub mod corrector;
+pub mod ddim;
 pub mod dpm_solver;
+pub mod dsm;
 pub mod edm;
 pub mod likelihood;
 pub mod mixture;
@@ -44,6 +46,16 @@ impl Sde {
     /// technique 1); `sigma_max` = 10 suits 2-D data of unit scale.
     pub fn ve(sigma_max: f64) -> Self {
         Sde::Ve { sigma_min: 0.01, sigma_max }
+    }
+
+    /// By the CLI's and the page's names: vp, subvp, ve (σ_max = 10).
+    pub fn named(name: &str) -> Option<Self> {
+        match name {
+            "vp" => Some(Sde::vp()),
+            "subvp" | "sub-vp" => Some(Sde::sub_vp()),
+            "ve" => Some(Sde::ve(10.0)),
+            _ => None,
+        }
     }
 
     pub fn validate(&self) -> Result<()> {

@@ -60,3 +60,79 @@ fn reverse_step(model: &impl ScoreModel, x: Tensor<2>, t: f64, (f, g2): (f64, f6
         None => mean,
     }
 }
+
+/// Ancestral sampling (Song et al. 2021, appendix F) from t down to t' < t, on the discrete chain
+/// whose marginals are the SDE's, with s = s(t), s' = s(t'), m = m(t), m' = m(t'):
+///   VE (SMLD):  x ← x + (s² − s'²) ∇log p + √(s'² (s² − s'²)/s²) z;
+///   VP (DDPM):  β = 1 − (m/m')², x ← (x + β ∇log p)/√(1 − β) + √β z.
+/// sub-VP has no such chain: `None`.
+pub fn ancestral(
+    model: &impl ScoreModel,
+    sde: &Sde,
+    x: Tensor<2>,
+    (t, t_next): (f64, f64),
+    z: Option<Tensor<2>>,
+) -> Option<Tensor<2>> {
+    let ((m, s), (m_next, s_next)) = (sde.marginal(t), sde.marginal(t_next));
+    let (mean, noise_std) = match sde {
+        Sde::Ve { .. } => {
+            let (v, v_next) = (s * s, s_next * s_next);
+            let score = model.score(x.clone(), t);
+            (x + score.mul_scalar(v - v_next), (v_next * (v - v_next) / v).sqrt())
+        }
+        Sde::Vp { .. } => {
+            let beta = 1.0 - (m / m_next).powi(2);
+            let score = model.score(x.clone(), t);
+            ((x + score.mul_scalar(beta)).div_scalar((1.0 - beta).sqrt()), beta.sqrt())
+        }
+        Sde::SubVp { .. } => return None,
+    };
+    Some(match z {
+        Some(z) => mean + z.mul_scalar(noise_std),
+        None => mean,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sde::score::ScoreModel;
+
+    /// Each chain's noise variance is exact for one data distribution (Ho et al. 2020, §3.2): VP's
+    /// β for data N(0, I), SMLD's s'²(s² − s'²)/s² (the posterior variance) for data at a point.
+    /// Driven by the exact score of that data, one step maps the marginal N(0, v(t) I),
+    /// v = m² σ_d² + s², onto N(0, v(t') I); a wrong factor on the score or the noise breaks it.
+    #[test]
+    fn an_ancestral_step_maps_marginal_to_marginal() {
+        struct Gaussian(Sde, f64);
+        impl Gaussian {
+            fn variance(&self, t: f64) -> f64 {
+                let (m, s) = self.0.marginal(t);
+                m * m * self.1 + s * s
+            }
+        }
+        impl ScoreModel for Gaussian {
+            fn score(&self, x: Tensor<2>, t: f64) -> Tensor<2> {
+                x.div_scalar(-self.variance(t))
+            }
+        }
+        let device = Device::flex();
+        for (sde, data_variance) in [(Sde::ve(10.0), 0.0), (Sde::vp(), 1.0)] {
+            let target = Gaussian(sde, data_variance);
+            for (t, t_next) in [(0.5, 0.45), (0.2, 0.1)] {
+                // Mean and noise are affine: Var' = a² v + σ², with a the coefficient on x.
+                let x = Tensor::<2>::from_floats([[1.0, 0.0]], &device);
+                let a: f32 = ancestral(&target, &sde, x, (t, t_next), None).unwrap().narrow(1, 0, 1).into_scalar();
+                let zero = Tensor::<2>::zeros([1, 2], &device);
+                let z = Tensor::<2>::from_floats([[1.0, 0.0]], &device);
+                let sigma: f32 =
+                    ancestral(&target, &sde, zero, (t, t_next), Some(z)).unwrap().narrow(1, 0, 1).into_scalar();
+                let got = (a as f64).powi(2) * target.variance(t) + (sigma as f64).powi(2);
+                let want = target.variance(t_next);
+                assert!((got - want).abs() < 1e-4 * want, "{sde:?} {t} → {t_next}: {got} vs {want}");
+            }
+        }
+        let sub_vp = Gaussian(Sde::sub_vp(), 1.0);
+        assert!(ancestral(&sub_vp, &Sde::sub_vp(), Tensor::zeros([1, 2], &device), (0.5, 0.4), None).is_none());
+    }
+}

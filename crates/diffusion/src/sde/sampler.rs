@@ -8,10 +8,11 @@ use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::sde::Sde;
 use crate::sde::corrector::langevin;
+use crate::sde::ddim::ddim;
 use crate::sde::dpm_solver::{self, x0_hat};
 use crate::sde::edm;
-use crate::sde::ode::{heun, rk4};
-use crate::sde::predictor::{euler_maruyama, reverse_diffusion};
+use crate::sde::ode::{Rk45, heun, rk4};
+use crate::sde::predictor::{ancestral, euler_maruyama, reverse_diffusion};
 use crate::sde::score::ScoreModel;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -30,8 +31,19 @@ pub enum Method {
         corrector_steps: usize,
         snr: f64,
     },
+    /// Ancestral sampling on the SDE's discrete chain (VE and VP).
+    Ancestral,
+    /// DDIM with stochasticity η (0: deterministic).
+    Ddim {
+        eta: f64,
+    },
     OdeHeun,
     OdeRk4,
+    /// Adaptive Dormand–Prince 5(4) on the probability-flow ODE (native only; `steps` is ignored).
+    OdeRk45 {
+        rtol: f64,
+        atol: f64,
+    },
     /// DPM-Solver++(2M), one evaluation per step.
     DpmSolver2M,
     /// EDM's Heun on its ρ = 7 noise grid, ending with a denoising step.
@@ -53,9 +65,13 @@ impl Method {
     }
 
     /// By the CLI's and the page's names: em, rd, pc (with Langevin snr r), ald (annealed
-    /// Langevin: the corrector alone), ode-heun, ode-rk4.
+    /// Langevin: the corrector alone), ancestral, ddim (η = 0; see [`Method::with_eta`]), ode-heun,
+    /// ode-rk4, ode-rk45 (rtol = atol = 1e-5), dpmpp2m, edm-heun.
     pub fn named(name: &str, snr: f64) -> Option<Self> {
         match name {
+            "ancestral" => Some(Method::Ancestral),
+            "ddim" => Some(Method::Ddim { eta: 0.0 }),
+            "ode-rk45" => Some(Method::OdeRk45 { rtol: 1e-5, atol: 1e-5 }),
             "em" => Some(Method::em()),
             "rd" => Some(Method::rd()),
             "pc" => Some(Method::Pc { predictor: Predictor::ReverseDiffusion, corrector_steps: 1, snr }),
@@ -65,6 +81,30 @@ impl Method {
             "dpmpp2m" => Some(Method::DpmSolver2M),
             "edm-heun" => Some(Method::EdmHeun),
             _ => None,
+        }
+    }
+
+    /// Score evaluations per grid step, and the grid steps whose total is at most `nfe` (EDM's
+    /// Heun spends 2 per level but 1 on its last; RK45 chooses its own steps: `None`).
+    pub fn steps_for_nfe(&self, nfe: usize) -> Option<usize> {
+        let steps = match *self {
+            Method::Pc { predictor, corrector_steps, .. } => {
+                nfe / (corrector_steps + usize::from(predictor != Predictor::None)).max(1)
+            }
+            Method::Ancestral | Method::Ddim { .. } | Method::DpmSolver2M => nfe,
+            Method::OdeHeun => nfe / 2,
+            Method::OdeRk4 => nfe / 4,
+            Method::EdmHeun => (nfe + 1) / 2,
+            Method::OdeRk45 { .. } => return None,
+        };
+        (steps >= 1).then_some(steps)
+    }
+
+    /// DDIM's η (other methods are unchanged).
+    pub fn with_eta(self, eta: f64) -> Self {
+        match self {
+            Method::Ddim { .. } => Method::Ddim { eta },
+            other => other,
         }
     }
 }
@@ -79,6 +119,8 @@ pub struct SdeSampler {
     nfe: usize,
     /// DPM-Solver++(2M)'s memory: the previous step's (t, x̂₀).
     previous: Option<(f64, Tensor<2>)>,
+    /// RK45's own adaptive time stepping.
+    rk45: Option<Rk45>,
 }
 
 impl SdeSampler {
@@ -87,6 +129,21 @@ impl SdeSampler {
         sde.validate()?;
         if !(1..=100_000).contains(&steps) {
             return Err(Error::Config(format!("steps must be in 1..=100000, got {steps}")));
+        }
+        match method {
+            Method::Ancestral if matches!(sde, Sde::SubVp { .. }) => {
+                return Err(Error::Config(
+                    "ancestral sampling is defined for VE and VP (Song et al. appendix F); use rd or ddim for sub-VP"
+                        .into(),
+                ));
+            }
+            Method::Ddim { eta } if !(0.0..=1.0).contains(&eta) => {
+                return Err(Error::Config(format!("DDIM's η must be in [0, 1], got {eta}")));
+            }
+            Method::OdeRk45 { rtol, atol } if !(rtol > 1e-12 && rtol < 1.0 && atol > 1e-12 && atol < 1.0) => {
+                return Err(Error::Config(format!("RK45 tolerances must be in (1e-12, 1), got {rtol}, {atol}")));
+            }
+            _ => {}
         }
         let t_min = sde.t_min();
         let grid = match method {
@@ -97,20 +154,31 @@ impl SdeSampler {
             }
             // The N noise levels of EDM, then t_min for the final denoising step.
             Method::EdmHeun => edm::grid(&sde, steps).into_iter().chain([t_min]).collect(),
+            Method::OdeRk45 { .. } => vec![1.0, t_min],
             _ => (0..=steps).map(|i| 1.0 - (1.0 - t_min) * i as f64 / steps as f64).collect(),
         };
         let mut rng = Rng::new(seed);
         let prior: Vec<f32> = rng.normals(n * 2).into_iter().map(|z| z * sde.prior_std() as f32).collect();
         let x = Tensor::from_data(TensorData::new(prior, [n, 2]), device);
-        Ok(Self { method, sde, grid, i: 0, x, rng, nfe: 0, previous: None })
+        let rk45 = match method {
+            Method::OdeRk45 { rtol, atol } => Some(Rk45::new(1.0, t_min, rtol, atol)),
+            _ => None,
+        };
+        Ok(Self { method, sde, grid, i: 0, x, rng, nfe: 0, previous: None, rk45 })
     }
 
     pub fn t(&self) -> f64 {
-        self.grid[self.i]
+        match &self.rk45 {
+            Some(rk45) => rk45.t(),
+            None => self.grid[self.i],
+        }
     }
 
     pub fn done(&self) -> bool {
-        self.i + 1 >= self.grid.len()
+        match &self.rk45 {
+            Some(rk45) => rk45.done(),
+            None => self.i + 1 >= self.grid.len(),
+        }
     }
 
     /// Score evaluations so far.
@@ -132,10 +200,27 @@ impl SdeSampler {
         if self.done() {
             return;
         }
+        if let Some(rk45) = &mut self.rk45 {
+            let before = rk45.nfe;
+            self.x = rk45.step(model, &self.sde, self.x.clone());
+            self.nfe += rk45.nfe - before;
+            return;
+        }
         let (t, t_next) = (self.grid[self.i], self.grid[self.i + 1]);
         let last = self.i + 2 == self.grid.len();
         let x = self.x.clone();
         self.x = match self.method {
+            Method::Ancestral => {
+                self.nfe += 1;
+                let z = (!last).then(|| self.noise());
+                ancestral(model, &self.sde, x, (t, t_next), z).expect("checked in new")
+            }
+            Method::Ddim { eta } => {
+                self.nfe += 1;
+                let z = (!last && eta > 0.0).then(|| self.noise());
+                ddim(model, &self.sde, x, (t, t_next), eta, z)
+            }
+            Method::OdeRk45 { .. } => unreachable!("stepped above"),
             Method::OdeHeun => {
                 self.nfe += 2;
                 heun(model, &self.sde, x, t, t_next)
@@ -186,7 +271,8 @@ impl SdeSampler {
     /// Tweedie's denoising as an optional last step: x ← x̂₀ = (x + s² ∇log p)/m at the final t
     /// (one more evaluation).
     pub fn denoise(&mut self, model: &impl ScoreModel) {
-        self.x = x0_hat(model, &self.sde, self.x.clone(), self.t());
+        let t = self.t();
+        self.x = x0_hat(model, &self.sde, self.x.clone(), t);
         self.nfe += 1;
     }
 
@@ -237,11 +323,19 @@ mod tests {
                     (Method::em(), 1000),
                     (Method::rd(), 1000),
                     (Method::pc(), 500),
+                    (Method::Ancestral, 1000),
+                    (Method::Ddim { eta: 0.0 }, 200),
+                    (Method::Ddim { eta: 1.0 }, 1000),
+                    (Method::OdeRk45 { rtol: 1e-5, atol: 1e-5 }, 1),
                     (Method::OdeHeun, 200),
                     (Method::OdeRk4, 100),
                     (Method::DpmSolver2M, 200),
                     (Method::EdmHeun, 100),
                 ] {
+                    if method == Method::Ancestral && matches!(sde, Sde::SubVp { .. }) {
+                        assert!(SdeSampler::new(method, sde, steps, n, 1, &device).is_err());
+                        continue;
+                    }
                     let sampler = SdeSampler::new(method, sde, steps, n, 1, &device).unwrap();
                     let samples = points(sampler.run(&model));
                     assert!(samples.iter().all(|p| p[0].is_finite() && p[1].is_finite()));
@@ -255,6 +349,36 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod nfe_tests {
+    use super::*;
+
+    /// `steps_for_nfe` is what the sampler then actually spends.
+    #[test]
+    fn steps_for_nfe_matches_the_counted_evaluations() {
+        let device = Device::flex();
+        let mixture = crate::sde::mixture::Mixture::circle(8, 4.0, 0.3);
+        let sde = Sde::vp();
+        let model = crate::sde::score::MixtureScore { mixture: &mixture, sde: &sde };
+        for name in ["em", "rd", "pc", "ald", "ancestral", "ddim", "ode-heun", "ode-rk4", "dpmpp2m", "edm-heun"] {
+            let method = Method::named(name, 0.16).unwrap();
+            for nfe in [10, 20, 35] {
+                let steps = method.steps_for_nfe(nfe).unwrap();
+                let mut sampler = SdeSampler::new(method, sde, steps, 4, 0, &device).unwrap();
+                while !sampler.done() {
+                    sampler.step(&model);
+                }
+                assert!(
+                    sampler.nfe() <= nfe && sampler.nfe() + 4 > nfe,
+                    "{name} at {nfe}: {steps} steps, {} NFE",
+                    sampler.nfe()
+                );
+            }
+        }
+        assert_eq!(Method::named("ode-rk45", 0.16).unwrap().steps_for_nfe(10), None);
     }
 }
 

@@ -260,6 +260,23 @@ async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, cl
       assert.ok(okla.onTarget > 0.95, `only ${okla.onTarget} on Oklahoma`);
       // Oklahoma's own data scores 2.446 under the grader; trained guided samples come close.
       assert.ok(okla.nll < 2.8, `grader NLL ${okla.nll}`);
+
+      // The shipped VP score model (continuous time) through DPM-Solver++(2M) at 20 evaluations.
+      const errorsVp = (await state(page)).errors.length;
+      await page.click('#load-pretrained-vp');
+      await page.waitForFunction((k) => window.playground.loaded?.includes('states-vp') || window.playground.errors.length > k, errorsVp, { timeout: 60_000 });
+      await waitIdle(page, 30_000);
+      assert.deepEqual((await state(page)).errors.slice(errorsVp), [], 'loading the VP model');
+      await page.selectOption('#label', '-1');
+      await page.selectOption('#rule', 'dpmpp2m');
+      await page.fill('#sde-steps', '20');
+      await page.click('#sample');
+      await waitIdle(page, timeout);
+      const vpShipped = await state(page);
+      log(`pre-trained VP, DPM-Solver++(2M): ${vpShipped.nfe} NFE, grader NLL ${vpShipped.nll.toFixed(3)}`);
+      assert.equal(vpShipped.nfe, 20);
+      // The CLI measures 2.196 at 20 NFE on 5000 samples; a few hundred samples scatter more.
+      assert.ok(vpShipped.nll < 2.4, `grader NLL ${vpShipped.nll}`);
     }
     await page.screenshot({ path: new URL(`${name}-page.png`, screenshots).pathname, fullPage: true });
     assert.deepEqual(consoleErrors, [], 'console errors');

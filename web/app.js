@@ -36,7 +36,7 @@ function clearError() {
 
 function setBusy(busy) {
   state.busy = busy;
-  for (const id of ['train', 'load-url', 'weights-file', 'train-classifier', 'load-classifier-url', 'classifier-file', 'load-pretrained']) {
+  for (const id of ['train', 'load-url', 'weights-file', 'train-classifier', 'load-classifier-url', 'classifier-file', 'load-pretrained', 'load-pretrained-vp']) {
     $(id).disabled = busy;
   }
   $('sample').disabled = busy || !state.canSample;
@@ -335,6 +335,16 @@ $('load-pretrained').addEventListener('click', async () => {
     for (const [kind, bytes, url] of files) loadBytes(kind, bytes, url);
   } catch (err) {
     showError(`pre-trained models: ${err.message}`);
+  }
+});
+$('load-pretrained-vp').addEventListener('click', async () => {
+  const url = 'web/models/states-vp.safetensors';
+  try {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+    loadBytes('load', await response.arrayBuffer(), url);
+  } catch (err) {
+    showError(`pre-trained VP model: ${err.message}`);
   }
 });
 wireLoading('load-classifier', 'classifier-file', 'classifier-url', 'load-classifier-url');

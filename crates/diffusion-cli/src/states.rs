@@ -91,9 +91,13 @@ pub struct SampleArgs {
     /// End an SDE sampler with Tweedie's denoising step x̂₀ = (x + s² ∇log p)/m (one more NFE).
     #[arg(long)]
     denoise: bool,
-    /// Signal-to-noise ratio r of the Langevin corrector (pc).
+    /// Signal-to-noise ratio r of the Langevin corrector (pc, ald, --corrector).
     #[arg(long, default_value_t = 0.16)]
     snr: f64,
+    /// `langevin`: one Langevin corrector step before each predictor step of em or rd (pc is rd
+    /// with it already); `none` (the default) leaves the sampler as named.
+    #[arg(long, default_value = "none")]
+    corrector: String,
     /// Number of samples in total.
     #[arg(long, default_value_t = 5000)]
     n: usize,
@@ -305,13 +309,25 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     let chain_rule: Option<Rule> = if denoiser.config.score.is_none() { args.sampler.parse().ok() } else { None };
     let method = match chain_rule {
         Some(_) => None,
-        None => Some(Method::named(&args.sampler, args.snr).map(|m| m.with_eta(args.eta)).ok_or_else(|| {
-            format!(
-                "unknown sampler `{}`: ancestral, ddim, em, rd, pc, ald, ode-heun, ode-rk4, ode-rk45, dpmpp2m or edm-heun",
-                args.sampler
-            )
-        })?),
+        None => {
+            let method = Method::named(&args.sampler, args.snr).map(|m| m.with_eta(args.eta)).ok_or_else(|| {
+                format!(
+                    "unknown sampler `{}`: ancestral, ddim, em, rd, pc, ald, ode-heun, ode-rk4, ode-rk45, dpmpp2m or edm-heun",
+                    args.sampler
+                )
+            })?;
+            Some(match args.corrector.as_str() {
+                "none" => method,
+                "langevin" => method
+                    .with_corrector(1, args.snr)
+                    .ok_or_else(|| format!("the Langevin corrector combines with em or rd, not `{}`", args.sampler))?,
+                other => return Err(format!("unknown corrector `{other}`: langevin or none")),
+            })
+        }
     };
+    if chain_rule.is_some() && args.corrector != "none" {
+        return Err("the corrector runs with the SDE samplers (em, rd), not the DDPM chain".into());
+    }
     let rule = chain_rule;
     if method.is_some() && args.classifier.is_some() {
         return Err("classifier guidance runs on a DDPM denoiser's chain: use --sampler ancestral or ddim".into());

@@ -280,3 +280,47 @@ fn bad_input_is_a_clear_error() {
     ]);
     assert!(!out.status.success());
 }
+
+/// `train states --sde`: a continuous-time score model per SDE, sampled by that SDE's samplers
+/// (ancestral for VE/VP, DDIM, adaptive RK45, PC with the corrector flag) and scored by the
+/// probability-flow likelihood; sub-VP refuses ancestral sampling with a reason.
+#[test]
+fn continuous_time_models_train_sample_and_score() {
+    let dir = scratch("sde");
+    for sde in ["vp", "subvp", "ve"] {
+        let run = dir.join(sde);
+        let out = diffusion(&["train", "states", "--sde", sde, "--out", s(&run), "--steps", "30", "--batch", "512"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let config = std::fs::read_to_string(run.join("config.json")).unwrap();
+        assert!(config.contains("\"fourier\"") && config.contains("\"ema_decay\": 0.999"), "{config}");
+        let weights = run.join("denoiser.safetensors");
+        let samplers: &[&[&str]] = &[
+            &["--sampler", "ancestral", "--steps", "50"],
+            &["--sampler", "ddim", "--steps", "20", "--eta", "0.5"],
+            &["--sampler", "ode-rk45"],
+            &["--sampler", "em", "--corrector", "langevin", "--steps", "20"],
+        ];
+        for extra in samplers {
+            let samples = dir.join(format!("{sde}.csv"));
+            let mut args = vec!["sample", "states", "--weights", s(&weights), "--n", "100", "--out", s(&samples)];
+            args.extend_from_slice(extra);
+            let out = diffusion(&args);
+            if sde == "subvp" && extra[1] == "ancestral" {
+                assert!(!out.status.success());
+                assert!(text(&out).contains("VE and VP"), "{}", text(&out));
+                continue;
+            }
+            assert!(out.status.success(), "{sde} {extra:?}: {}", text(&out));
+            let csv = std::fs::read_to_string(&samples).unwrap();
+            assert_eq!(csv.lines().count(), 101);
+            assert!(csv.lines().skip(1).all(|l| l.split(',').all(|v| v.parse::<f32>().unwrap().is_finite())));
+        }
+        let out = diffusion(&["likelihood", "--weights", s(&weights), "--n", "50", "--steps", "20"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let nll: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        assert!(nll.is_finite() && nll > 0.0 && nll < 20.0, "{sde}: NLL {nll}");
+        assert!(text(&out).contains("bits/dim"));
+    }
+    let out = diffusion(&["train", "states", "--sde", "vq", "--out", s(&dir.join("x"))]);
+    assert!(!out.status.success() && text(&out).contains("unknown SDE"), "{}", text(&out));
+}

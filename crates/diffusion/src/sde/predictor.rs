@@ -26,14 +26,15 @@ fn euler(sde: &Sde, t: f64, dt: f64) -> (f64, f64) {
 }
 
 /// The forward chain's one-step discretisation x_{t} = x_{t−Δ} + f_Δ(x) + G_Δ z: (f_Δ's
-/// coefficient on x, G_Δ²). VE: (0, σ(t)² − σ(t−Δ)²) (SMLD); VP: (√(1 − β(t)Δ) − 1, β(t)Δ)
-/// (DDPM); sub-VP: Euler, (a(t)Δ, g(t)²Δ).
+/// coefficient on x, G_Δ²). VE: (0, σ(t)² − σ(t−Δ)²) (SMLD); VP: (√(1 − β_Δ) − 1, β_Δ) (DDPM) with
+/// 1 − β_Δ = m(t)²/m(t−Δ)² = e^{−∫β}, which equals Song et al.'s β(t)Δ to first order and stays in
+/// (0, 1) on coarse grids, where β(t)Δ > 1 would make √(1 − β(t)Δ) NaN; sub-VP: Euler, (a(t)Δ, g(t)²Δ).
 pub fn discretize(sde: &Sde, t: f64, dt: f64) -> (f64, f64) {
     match sde {
         Sde::Ve { .. } => (0.0, sde.sigma(t).powi(2) - sde.sigma(t - dt).powi(2)),
         Sde::Vp { .. } => {
-            let beta_dt = sde.g2(t) * dt;
-            ((1.0 - beta_dt).sqrt() - 1.0, beta_dt)
+            let alpha = (sde.marginal(t).0 / sde.marginal(t - dt).0).powi(2);
+            (alpha.sqrt() - 1.0, 1.0 - alpha)
         }
         Sde::SubVp { .. } => euler(sde, t, dt),
     }

@@ -100,6 +100,16 @@ impl Method {
         (steps >= 1).then_some(steps)
     }
 
+    /// A predictor with `steps` Langevin corrector steps of ratio `snr` before each predictor step
+    /// (Song et al.'s PC with any predictor); `None` for the ODE solvers and samplers that have no
+    /// predictor–corrector form here.
+    pub fn with_corrector(self, steps: usize, snr: f64) -> Option<Self> {
+        match self {
+            Method::Pc { predictor, .. } => Some(Method::Pc { predictor, corrector_steps: steps, snr }),
+            _ => None,
+        }
+    }
+
     /// DDIM's η (other methods are unchanged).
     pub fn with_eta(self, eta: f64) -> Self {
         match self {

@@ -94,7 +94,7 @@ impl Method {
             Method::Ancestral | Method::Ddim { .. } | Method::DpmSolver2M => nfe,
             Method::OdeHeun => nfe / 2,
             Method::OdeRk4 => nfe / 4,
-            Method::EdmHeun => (nfe + 1) / 2,
+            Method::EdmHeun => nfe.div_ceil(2),
             Method::OdeRk45 { .. } => return None,
         };
         (steps >= 1).then_some(steps)

@@ -12,6 +12,7 @@ mod compare;
 mod device;
 mod likelihood;
 mod plot;
+mod rdmc;
 mod report;
 mod states;
 
@@ -46,6 +47,10 @@ enum Command {
     Compare(CompareCommand),
     /// −log p(data) through the probability-flow ODE (nats and bits/dim).
     Likelihood(likelihood::LikelihoodArgs),
+    /// Reverse diffusion Monte Carlo on an energy target (no training).
+    Rdmc(rdmc::RdmcArgs),
+    /// rdMC against ULA and MALA at equal ∇f budgets: MMD², sliced W₂, mode-mass error.
+    RdmcCompare(rdmc::CompareArgs),
     /// Measure training and sampling speed.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -105,6 +110,8 @@ fn main() -> ExitCode {
         Command::Compare(CompareCommand::States(args)) => compare::compare(args),
         Command::Eval(EvalCommand::Nll(args)) => states::eval_nll(&args.samples),
         Command::Bench(BenchCommand::States(args)) => bench::bench_states(args),
+        Command::Rdmc(args) => rdmc::rdmc(args),
+        Command::RdmcCompare(args) => rdmc::compare(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

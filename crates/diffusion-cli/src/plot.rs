@@ -251,7 +251,9 @@ pub fn scatter_grid(path: &Path, data: &[[f32; 2]], panels: &[Vec<[f32; 2]>], co
     let (w, h) = (360, 300);
     let columns = columns.clamp(1, panels.len().max(1));
     let rows = panels.len().div_ceil(columns).max(1);
-    let bounds = Bounds::around(data.iter().map(|p| (p[0] as f64, p[1] as f64)));
+    let around: Vec<&[f32; 2]> =
+        if data.is_empty() { panels.iter().flatten().collect() } else { data.iter().collect() };
+    let bounds = Bounds::around(around.iter().map(|p| (p[0] as f64, p[1] as f64)));
     let bounds = Bounds { x: (bounds.x.0 - 0.5, bounds.x.1 + 0.5), y: (bounds.y.0 - 0.5, bounds.y.1 + 0.5) };
     let mut sheet = Canvas {
         width: w * columns,

@@ -299,6 +299,7 @@ fn continuous_time_models_train_sample_and_score() {
             &["--sampler", "ddim", "--steps", "20", "--eta", "0.5"],
             &["--sampler", "ode-rk45"],
             &["--sampler", "em", "--corrector", "langevin", "--steps", "20"],
+            &["--sampler", "rdmc"],
         ];
         for extra in samplers {
             let samples = dir.join(format!("{sde}.csv"));
@@ -323,4 +324,30 @@ fn continuous_time_models_train_sample_and_score() {
     }
     let out = diffusion(&["train", "states", "--sde", "vq", "--out", s(&dir.join("x"))]);
     assert!(!out.status.success() && text(&out).contains("unknown SDE"), "{}", text(&out));
+}
+
+/// `diffusion rdmc` samples every energy target without training; `rdmc-compare` writes its table
+/// and grid; a bad target or budget is a clear error.
+#[test]
+fn rdmc_samples_energy_targets() {
+    let dir = scratch("rdmc");
+    for target in ["gmm4", "gmm8", "ring", "funnel", "muller-brown", "states-kde"] {
+        let out_csv = dir.join(format!("{target}.csv"));
+        let out = diffusion(&["rdmc", "--target", target, "--n", "40", "--budget", "500", "--out", s(&out_csv)]);
+        assert!(out.status.success(), "{target}: {}", text(&out));
+        let csv = std::fs::read_to_string(&out_csv).unwrap();
+        assert!(csv.starts_with("x,y\n") && csv.lines().count() == 41, "{target}");
+        assert!(csv.lines().skip(1).all(|l| l.split(',').all(|v| v.parse::<f32>().unwrap().is_finite())), "{target}");
+        assert!(text(&out).contains("evaluations per sample"), "{}", text(&out));
+    }
+    let compare = dir.join("compare");
+    let out = diffusion(&["rdmc-compare", "--target", "gmm4", "--n", "40", "--budgets", "200", "--out", s(&compare)]);
+    assert!(out.status.success(), "{}", text(&out));
+    let md = std::fs::read_to_string(compare.join("compare.md")).unwrap();
+    assert!(md.contains("| rdMC | 200 |") && md.contains("| ULA | 200 |") && md.contains("| MALA | 200 |"), "{md}");
+    assert!(compare.join("grid.png").metadata().unwrap().len() > 1000);
+    let out = diffusion(&["rdmc", "--target", "banana", "--out", s(&dir.join("x.csv"))]);
+    assert!(!out.status.success() && text(&out).contains("unknown target"), "{}", text(&out));
+    let out = diffusion(&["rdmc", "--target", "gmm4", "--budget", "0", "--out", s(&dir.join("x.csv"))]);
+    assert!(!out.status.success() && text(&out).contains("--budget"), "{}", text(&out));
 }

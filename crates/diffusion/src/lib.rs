@@ -11,6 +11,7 @@ pub mod io;
 pub mod metric;
 pub mod model;
 pub mod objective;
+pub mod rdmc;
 pub mod rng;
 pub mod sample;
 pub mod schedule;

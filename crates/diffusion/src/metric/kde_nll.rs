@@ -56,6 +56,32 @@ impl Kde {
         Ok(kde)
     }
 
+    /// (L⁻¹)ᵀ row-major: rows x [n, 2] times it are the whitened rows L⁻¹x.
+    pub fn whitening_rows(&self) -> [f64; 4] {
+        [self.l_inv[0][0], self.l_inv[1][0], self.l_inv[0][1], self.l_inv[1][1]]
+    }
+
+    /// −log n − ½ log det(2π H), so log p̂(x) = log Σᵢ exp(−½‖L⁻¹(x − xᵢ)‖²) + this.
+    pub fn log_norm(&self) -> f64 {
+        self.log_norm
+    }
+
+    /// Exact samples of the KDE: a data point plus N(0, H) noise, H = L Lᵀ.
+    pub fn sample(&self, n: usize, rng: &mut crate::rng::Rng) -> Vec<[f32; 2]> {
+        // L from L⁻¹ (both lower triangular).
+        let [[a, _], [b, c]] = self.l_inv;
+        let (l00, l11) = (1.0 / a, 1.0 / c);
+        let l10 = -b * l00 * l11;
+        (0..n)
+            .map(|_| {
+                let w = self.whitened[rng.below(self.whitened.len())];
+                // x_i = L w_i; x = x_i + L z.
+                let (z0, z1) = (w[0] + rng.normal(), w[1] + rng.normal());
+                [(l00 * z0) as f32, (l10 * z0 + l11 * z1) as f32]
+            })
+            .collect()
+    }
+
     fn whiten(&self, p: &[f32; 2]) -> [f64; 2] {
         let (x, y) = (p[0] as f64, p[1] as f64);
         [self.l_inv[0][0] * x, self.l_inv[1][0] * x + self.l_inv[1][1] * y]
@@ -87,6 +113,27 @@ impl Kde {
 mod tests {
     use super::*;
     use crate::data::states::states;
+
+    /// Samples of the KDE have the data's mean and the data's covariance inflated by the
+    /// bandwidth, Cov · (1 + n^(−1/3)).
+    #[test]
+    fn samples_have_the_kde_moments() {
+        let data = states().xy;
+        let kde = Kde::fit(&data).unwrap();
+        let samples = kde.sample(40_000, &mut crate::rng::Rng::new(2));
+        let moments = |p: &[[f32; 2]]| {
+            let n = p.len() as f64;
+            let mean = [0, 1].map(|d| p.iter().map(|q| q[d] as f64).sum::<f64>() / n);
+            let var = [0, 1].map(|d| p.iter().map(|q| (q[d] as f64 - mean[d]).powi(2)).sum::<f64>() / n);
+            (mean, var)
+        };
+        let ((m_data, v_data), (m, v)) = (moments(&data), moments(&samples));
+        let inflate = 1.0 + (data.len() as f64).powf(-1.0 / 3.0);
+        for d in 0..2 {
+            assert!((m[d] - m_data[d]).abs() < 0.03, "mean {d}: {} vs {}", m[d], m_data[d]);
+            assert!((v[d] / (v_data[d] * inflate) - 1.0).abs() < 0.03, "var {d}: {} vs {}", v[d], v_data[d] * inflate);
+        }
+    }
 
     #[test]
     fn reproduces_the_course_reference_values() {

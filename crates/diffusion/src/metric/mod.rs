@@ -6,3 +6,4 @@ pub mod mmd;
 pub mod on_target;
 pub mod precision;
 pub mod prediction_map;
+pub mod sliced_wasserstein;

@@ -42,7 +42,7 @@ function wrongShapeSafetensors() {
   return Buffer.concat([length, Buffer.from(header), Buffer.alloc(16)]);
 }
 
-async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, classifier = true, timeout }) {
+async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, energyN, classifier = true, timeout }) {
   const browser = await launch(webgpu);
   const page = await browser.newPage({ viewport: { width: 760, height: 1400 } });
   const consoleErrors = [];
@@ -166,6 +166,43 @@ async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, cl
     assert.ok((await page.evaluate(() => Array.from(window.playground.samples))).every(Number.isFinite));
     await page.selectOption('#sde', 'ddpm');
 
+    // The energy mode: rdMC and ULA from the same start on the 4-Gaussian mixture (weights .1, .2,
+    // .3, .4 at (0,0), (0,11), (9,9), (11,0)), at the same 16000 gradient evaluations per sample.
+    // rdMC finds the four modes in proportion; ULA, started near the origin, stays in the mode there.
+    // (CPU only: on SwiftShader's WebGPU the run's ~20 000 small kernel launches outlast the test.)
+    if (energyN) {
+      await page.selectOption('#energy-target', 'gmm4');
+      await page.fill('#energy-n', String(energyN));
+      await page.click('#energy-run');
+      await page.waitForFunction(() => window.playground.energy?.done && !window.playground.busy, null, { timeout, polling: 500 });
+      const energy = await page.evaluate(() => ({
+        grads: window.playground.energy.grads,
+        rdmc: Array.from(window.playground.energy.rdmc),
+        ula: Array.from(window.playground.energy.ula),
+      }));
+      assert.equal(energy.grads, 16000);
+      const modes = [[0, 0], [0, 11], [9, 9], [11, 0]];
+      const shares = (xy) => {
+        const counts = [0, 0, 0, 0];
+        for (let i = 0; i < xy.length; i += 2) {
+          const d = modes.map(([a, b]) => (xy[i] - a) ** 2 + (xy[i + 1] - b) ** 2);
+          counts[d.indexOf(Math.min(...d))] += 1;
+        }
+        return counts.map((c) => c / (xy.length / 2));
+      };
+      assert.ok(energy.rdmc.every(Number.isFinite) && energy.ula.every(Number.isFinite), 'energy samples are finite');
+      const [rdmcShares, ulaShares] = [shares(energy.rdmc), shares(energy.ula)];
+      log(`energy (gmm4, ${energyN} points): rdMC mode shares ${rdmcShares.map((v) => v.toFixed(2))}, ULA ${ulaShares.map((v) => v.toFixed(2))}`);
+      // 4 standard errors of a share of .4 at this n, and at least 0.05.
+      const slack = Math.max(0.05, 4 * Math.sqrt(0.24 / energyN));
+      [0.1, 0.2, 0.3, 0.4].forEach((w, k) => assert.ok(Math.abs(rdmcShares[k] - w) < slack, `rdMC mode ${k}: ${rdmcShares[k]} vs ${w}`));
+      assert.ok(ulaShares[0] > 0.8, `ULA left the origin's mode: ${ulaShares}`);
+      const energyShot = await page.locator('#energy-rdmc').screenshot();
+      writeFileSync(new URL(`${name}-energy.png`, screenshots), energyShot);
+      assert.ok(inkedFraction(decodePng(energyShot)) > 0.01, 'the energy canvas looks blank');
+      assert.match(await page.textContent('#energy-status'), /16000 gradient evaluations/);
+    }
+
     // Corrupt weights: a clear message on the page, and the trained model is kept.
     const errorsBefore = (await state(page)).errors.length;
     const nextError = (n) => page.waitForFunction((k) => window.playground.errors.length > k && !window.playground.busy, n, { timeout: 60_000 });
@@ -288,6 +325,6 @@ async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, cl
 
 // PAGE_TESTS=cpu (or webgpu) runs one of the two; the default runs both.
 const only = process.env.PAGE_TESTS;
-if (!only || only === 'webgpu') await run({ name: 'webgpu', webgpu: true, steps: 12, batch: 128, n: 64, guidedN: 64, classifier: false, timeout: 400_000 });
-if (!only || only === 'cpu') await run({ name: 'cpu', webgpu: false, steps: 30, batch: 256, n: 200, guidedN: 300, pretrainedN: 500, timeout: 200_000 });
+if (!only || only === 'webgpu') await run({ name: 'webgpu', webgpu: true, steps: 12, batch: 128, n: 64, guidedN: 64, energyN: 0, classifier: false, timeout: 400_000 });
+if (!only || only === 'cpu') await run({ name: 'cpu', webgpu: false, steps: 30, batch: 256, n: 200, guidedN: 300, pretrainedN: 500, energyN: 300, timeout: 200_000 });
 console.log('page tests passed');

@@ -1,6 +1,6 @@
 // The page: form handling, plots and the animation. All computation runs in web/worker.js.
 
-import { drawLoss, drawScatter } from './plots.js';
+import { drawEnergy, drawLoss, drawScatter } from './plots.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -13,6 +13,7 @@ const state = {
   classifierLosses: [], classifierHeld: [], classifierMetrics: null, classifierTrainedSteps: 0,
   classifierLoaded: null, hasClassifier: false, onTarget: null, label: -1, maps: {}, nfe: 0,
   fields: {}, second: null, sde: 'ddpm',
+  energy: null, // { target, density, grads, done, rdmc, ula }
 };
 window.playground = state;
 
@@ -36,7 +37,7 @@ function clearError() {
 
 function setBusy(busy) {
   state.busy = busy;
-  for (const id of ['train', 'load-url', 'weights-file', 'train-classifier', 'load-classifier-url', 'classifier-file', 'load-pretrained', 'load-pretrained-vp']) {
+  for (const id of ['train', 'load-url', 'weights-file', 'train-classifier', 'load-classifier-url', 'classifier-file', 'load-pretrained', 'load-pretrained-vp', 'energy-run']) {
     $(id).disabled = busy;
   }
   $('sample').disabled = busy || !state.canSample;
@@ -190,6 +191,25 @@ worker.onmessage = ({ data: message }) => {
       setStatus('Sampled. Drag the t slider to replay the reverse process.');
       setBusy(false);
       break;
+    case 'energy-density':
+      state.energy = { ...state.energy, density: message, grads: 0, done: false };
+      break;
+    case 'energy-frame': {
+      const e = state.energy;
+      e.grads = message.grads;
+      const label = (name) => `${name}: ${message.grads.toFixed(0)} ∇f evaluations per sample (t = ${message.t.toFixed(2)})`;
+      drawEnergy($('energy-rdmc'), e.density, message.rdmc, message.cloud, label('rdMC'));
+      drawEnergy($('energy-ula'), e.density, message.ula, null, label('ULA'));
+      $('energy-status').textContent = `Running: ${message.grads.toFixed(0)} gradient evaluations per sample so far.`;
+      break;
+    }
+    case 'energy-done':
+      Object.assign(state.energy, { done: true, grads: message.grads, rdmc: message.rdmc, ula: message.ula });
+      $('energy-status').textContent = `${message.stopped ? 'Stopped' : 'Done'}: ${message.grads.toFixed(0)} gradient evaluations `
+        + 'per sample for each sampler.';
+      setStatus('Energy run finished.');
+      setBusy(false);
+      break;
     case 'loaded':
       state.canSample = true;
       state.loaded = message.source;
@@ -284,6 +304,19 @@ $('sample-form').addEventListener('submit', (event) => {
   const map = $('show-map').checked && state.hasClassifier;
   const field = $('show-field').checked;
   worker.postMessage({ type: 'sample', n, seed, label, scale, rule, steps, map, field, compare });
+});
+
+$('energy-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  clearError();
+  const n = readNumber('energy-n', { min: 1, max: 20000, integer: true });
+  const seed = readNumber('energy-seed', { min: 0, max: 2 ** 32 - 1, integer: true });
+  if (n === null || seed === null) return;
+  const target = $('energy-target').value;
+  state.energy = { target, grads: 0, done: false };
+  setBusy(true);
+  setStatus(`Running rdMC and ULA on ${target}…`);
+  worker.postMessage({ type: 'energy', target, n, seed });
 });
 
 $('time').addEventListener('input', () => {

@@ -150,3 +150,44 @@ export function drawScatter(canvas, data, points, caption = '', options = {}) {
     ctx.fillText(caption, 8, 18);
   }
 }
+
+/**
+ * The energy mode: exp(−f) as a blue heat map over `extent` = [x0, x1, y0, y1], the particles
+ * on top, and `cloud` (one particle's inner particles) in faint blue.
+ */
+export function drawEnergy(canvas, { density, size, extent }, points, cloud, caption = '') {
+  const ctx = canvas.getContext('2d');
+  clear(ctx);
+  const cells = new OffscreenCanvas(size, size);
+  const cellsCtx = cells.getContext('2d');
+  const image = cellsCtx.createImageData(size, size);
+  density.forEach((d, i) => {
+    const v = Math.sqrt(Math.max(0, Math.min(1, d)));
+    image.data[4 * i] = 255 - 180 * v;
+    image.data[4 * i + 1] = 255 - 120 * v;
+    image.data[4 * i + 2] = 255;
+    image.data[4 * i + 3] = 255;
+  });
+  cellsCtx.putImageData(image, 0, 0);
+  ctx.imageSmoothingEnabled = true;
+  ctx.drawImage(cells, 0, 0, canvas.width, canvas.height);
+  const [x0, x1, y0, y1] = extent;
+  const px = (x, y) => [((x - x0) / (x1 - x0)) * canvas.width, canvas.height - ((y - y0) / (y1 - y0)) * canvas.height];
+  const dots = (values, colour, r, alpha) => {
+    if (!values) return;
+    ctx.globalAlpha = alpha;
+    ctx.fillStyle = colour;
+    for (let i = 0; i + 1 < values.length; i += 2) {
+      const [a, b] = px(values[i], values[i + 1]);
+      ctx.fillRect(a - r, b - r, 2 * r, 2 * r);
+    }
+  };
+  dots(cloud, '#1f77b4', 2, 0.35);
+  dots(points, '#b03020', 1.3, 0.85);
+  ctx.globalAlpha = 1;
+  if (caption) {
+    ctx.fillStyle = '#222';
+    ctx.font = '13px sans-serif';
+    ctx.fillText(caption, 8, 18);
+  }
+}

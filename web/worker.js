@@ -1,7 +1,8 @@
 // The Web Worker that owns the wasm: all training and sampling happens here, so the page never
-// freezes. Messages in: init, train, train-classifier, stop, sample, load, load-classifier,
-// weights, classifier-weights. Messages out: ready, loss, preview, trained, classifier-loss,
-// classifier-metrics, classifier-trained, frame, map, sampled, loaded, weights, error.
+// freezes. Messages in: init, train, train-classifier, stop, sample, energy, load,
+// load-classifier, weights, classifier-weights. Messages out: ready, loss, preview, trained,
+// classifier-loss, classifier-metrics, classifier-trained, frame, map, field, sampled,
+// energy-density, energy-frame, energy-done, loaded, weights, error.
 
 import init, { createPlayground, statesData } from '../pkg/diffusion_web.js';
 
@@ -181,6 +182,26 @@ async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', step
   post({ type: preview ? 'preview' : 'sampled', x, nll, onTarget, label, rule, nfe: playground.nfe(0), second, frames: preview ? undefined : frames });
 }
 
+/** The energy mode: rdMC and ULA side by side from the same start, one rdMC outer step a frame. */
+async function energy({ target, n, seed }) {
+  const run = playground.startEnergy(target, n, seed);
+  try {
+    const size = playground.isGpu() ? 128 : 64;
+    const density = await run.density(size);
+    post({ type: 'energy-density', density, size, extent: Array.from(run.extent()) });
+    stopRequested = false;
+    let frame = null;
+    while (!run.done() && !stopRequested) {
+      frame = await run.step();
+      post({ type: 'energy-frame', ...frame, grads: run.gradsPerSample(), t: run.t() });
+      await yieldToEvents();
+    }
+    post({ type: 'energy-done', target, grads: run.gradsPerSample(), stopped: stopRequested, rdmc: frame?.rdmc, ula: frame?.ula });
+  } finally {
+    run.free();
+  }
+}
+
 self.onmessage = async ({ data: message }) => {
   current = message.type;
   try {
@@ -199,6 +220,9 @@ self.onmessage = async ({ data: message }) => {
         break;
       case 'sample':
         await sample(message);
+        break;
+      case 'energy':
+        await energy(message);
         break;
       case 'load':
         playground.loadWeights(new Uint8Array(message.bytes));

@@ -24,6 +24,9 @@ use diffusion::sde::score::EpsScore;
 use diffusion::train::{DenoiserTrainer, TrainConfig};
 use wasm_bindgen::prelude::*;
 
+mod energy;
+pub use energy::EnergyRun;
+
 /// The noisy classifier: being trained, or loaded, with its held-out set.
 struct ClassifierState {
     trainer: Option<ClassifierTrainer>,
@@ -62,7 +65,7 @@ pub struct Playground {
     gpu: bool,
 }
 
-fn js_error(e: impl std::fmt::Display) -> JsError {
+pub(crate) fn js_error(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
 }
 
@@ -117,7 +120,7 @@ pub fn states_data() -> Result<JsValue, JsError> {
     Ok(object.into())
 }
 
-async fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, JsError> {
+pub(crate) async fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, JsError> {
     let data = tensor.into_data_async().await.map_err(js_error)?;
     data.try_into_vec::<f32>().map_err(|e| JsError::new(&format!("{e:?}")))
 }
@@ -551,6 +554,13 @@ impl Playground {
         let rows: Vec<f32> =
             grid.chunks_exact(2).zip(field.chunks_exact(2)).flat_map(|(p, v)| [p[0], p[1], v[0], v[1]]).collect();
         Ok(js_sys::Float32Array::from(rows.as_slice()))
+    }
+
+    /// Starts the energy mode on `target` (gmm4, gmm8, ring, funnel, muller-brown, states-kde):
+    /// rdMC and ULA from the same `n` starting points.
+    #[wasm_bindgen(js_name = startEnergy)]
+    pub fn start_energy(&self, target: String, n: u32, seed: u32) -> Result<EnergyRun, JsError> {
+        EnergyRun::start(&target, n, seed, &self.state.borrow().device)
     }
 
     /// The course grader's NLL of flat `[n*2]` points (KDE on all 5000 data points).

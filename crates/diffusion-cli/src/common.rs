@@ -30,6 +30,11 @@ pub fn to_vec<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, String> {
     tensor.into_data().try_into_vec::<f32>().map_err(|e| format!("{e:?}"))
 }
 
+/// Rows of an [n, 2] tensor as points.
+pub fn to_points(tensor: Tensor<2>) -> Result<Vec<[f32; 2]>, String> {
+    Ok(to_vec(tensor)?.chunks_exact(2).map(|p| [p[0], p[1]]).collect())
+}
+
 pub fn to_labels(tensor: Tensor<1, Int>) -> Result<Vec<i64>, String> {
     tensor.into_data().try_into_vec_as::<i64>().map_err(|e| format!("{e:?}"))
 }

@@ -12,10 +12,10 @@ use diffusion::metric::mmd::mmd2;
 use diffusion::metric::sliced_wasserstein::sliced_w2;
 use diffusion::rdmc::langevin::run_chains;
 use diffusion::rdmc::sampler::{Inner, Rdmc, RdmcConfig};
-use diffusion::rdmc::target::Target;
+use diffusion::rdmc::target::{Potential, Target};
 use diffusion::rng::Rng;
 
-use crate::common::{bar, create_dir, to_vec, write};
+use crate::common::{bar, create_dir, to_points, write};
 use crate::device::DeviceArg;
 use crate::plot;
 
@@ -63,10 +63,6 @@ pub struct CompareArgs {
     device: DeviceArg,
 }
 
-fn points(x: Tensor<2>) -> Result<Vec<[f32; 2]>, String> {
-    Ok(to_vec(x)?.chunks_exact(2).map(|p| [p[0], p[1]]).collect())
-}
-
 fn inner(name: &str) -> Result<Inner, String> {
     match name {
         "ula" => Ok(Inner::Ula),
@@ -78,8 +74,14 @@ fn inner(name: &str) -> Result<Inner, String> {
 /// Samples, with the ∇f_* and f_* evaluations spent per sample.
 type Drawn = (Vec<[f32; 2]>, (f64, f64));
 
-/// Runs rdMC with `config` for `n` samples.
-fn draw(target: &Target, config: RdmcConfig, n: usize, seed: u64, device: &Device) -> Result<Drawn, String> {
+/// Runs rdMC with `config` for `n` samples of any potential (an energy target, or a trained score).
+pub fn draw(
+    target: &impl Potential,
+    config: RdmcConfig,
+    n: usize,
+    seed: u64,
+    device: &Device,
+) -> Result<Drawn, String> {
     let steps = config.outer_steps();
     let mut rdmc = Rdmc::new(config, n, seed, device).map_err(|e| e.to_string())?;
     let progress = bar(steps, "{bar:40} outer step {pos}/{len} [{elapsed_precise}]");
@@ -89,7 +91,7 @@ fn draw(target: &Target, config: RdmcConfig, n: usize, seed: u64, device: &Devic
     }
     progress.finish_and_clear();
     let per_sample = (rdmc.grads as f64 / n as f64, rdmc.energies as f64 / n as f64);
-    Ok((points(rdmc.x())?, per_sample))
+    Ok((to_points(rdmc.x())?, per_sample))
 }
 
 /// MMD², sliced W₂ and the largest per-mode mass error (mixtures) against exact samples.
@@ -193,7 +195,7 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
                     let x = Rdmc::new(base.clone(), args.n, args.seed, &device).map_err(|e| e.to_string())?.x();
                     let (mala, h) = if method == "MALA" { (true, 0.5 / l) } else { (false, 0.1 / l) };
                     let x = run_chains(&target, x, budget, h, mala, &mut Rng::new(args.seed ^ 0x1a));
-                    (points(x)?, (budget as f64, if mala { budget as f64 } else { 0.0 }))
+                    (to_points(x)?, (budget as f64, if mala { budget as f64 } else { 0.0 }))
                 }
             };
             let seconds = started.elapsed().as_secs_f64();

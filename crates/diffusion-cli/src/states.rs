@@ -12,19 +12,18 @@ use diffusion::data::states::{Points, STATE_CODES, STATE_NAMES, parse_points_csv
 use diffusion::metric::kde_nll::Kde;
 use diffusion::metric::on_target::{fraction_on, nearest_labels};
 use diffusion::metric::precision::{precision, support_radius};
-use diffusion::rdmc::sampler::{Rdmc, RdmcConfig};
+use diffusion::rdmc::sampler::RdmcConfig;
 use diffusion::rdmc::target::LearnedPotential;
 use diffusion::rng::Rng;
 use diffusion::sample::MlpEps;
 use diffusion::sample::chain::{Chain, Rule};
 use diffusion::sample::guided::Guided;
-use diffusion::sde::Sde;
 use diffusion::sde::dsm::Weighting;
 use diffusion::sde::sampler::{Method, SdeSampler};
 use diffusion::sde::score::EpsScore;
 use diffusion::train::{DenoiserTrainer, TrainConfig};
 
-use crate::common::{Curves, bar, create_dir, host_parameters, load, to_labels, to_vec, train_loop, write};
+use crate::common::{Curves, bar, create_dir, host_parameters, load, to_labels, to_points, to_vec, train_loop, write};
 use crate::device::DeviceArg;
 use crate::plot;
 
@@ -118,12 +117,7 @@ pub struct SampleArgs {
 
 /// The denoiser config of `--sde` and `--weighting`.
 pub fn denoiser_config(sde: &str, weighting: &str) -> Result<CheckpointConfig, String> {
-    let mut config = match sde {
-        "ddpm" => CheckpointConfig::denoiser(),
-        name => CheckpointConfig::score_model(
-            Sde::named(name).ok_or_else(|| format!("unknown SDE `{name}`: ddpm, vp, subvp or ve"))?,
-        ),
-    };
+    let mut config = CheckpointConfig::named_denoiser(sde).map_err(|e| e.to_string())?;
     let weighting = match weighting {
         "sigma2" => Weighting::Sigma2,
         "likelihood" => Weighting::Likelihood,
@@ -141,13 +135,12 @@ pub fn denoiser_config(sde: &str, weighting: &str) -> Result<CheckpointConfig, S
 
 pub fn train(args: TrainArgs) -> Result<(), String> {
     let mut config = denoiser_config(&args.sde, &args.weighting)?;
-    let default_ema = if config.score.is_some() { 0.999 } else { TrainConfig::default().ema_decay };
     let train = TrainConfig {
         steps: args.steps,
         batch: args.batch,
         lr: args.lr,
         seed: args.seed,
-        ema_decay: args.ema.unwrap_or(default_ema),
+        ema_decay: args.ema.unwrap_or(config.default_ema_decay()),
         val_fraction: args.val_fraction,
         ..Default::default()
     };
@@ -253,9 +246,9 @@ pub fn draw_chain(
         }
         progress.set_position((schedule.steps - chain.t()) as u64);
     }
-    let flat = to_vec(chain.x())?;
+    let xy = to_points(chain.x())?;
     progress.finish_and_clear();
-    Ok(flat.chunks_exact(2).map(|p| [p[0], p[1]]).collect())
+    Ok(xy)
 }
 
 /// The fraction on target by the nearest data point's label and by the clean classifier (t = 0).
@@ -294,8 +287,7 @@ pub fn draw_sde(
         sampler.denoise(&model);
     }
     progress.finish_and_clear();
-    let flat = to_vec(sampler.x())?;
-    Ok((flat.chunks_exact(2).map(|p| [p[0], p[1]]).collect(), sampler.nfe()))
+    Ok((to_points(sampler.x())?, sampler.nfe()))
 }
 
 /// rdMC on the learned density: ∇f_* ≈ −s_θ(x, t_min) (the report's use of a trained score), ULA
@@ -310,16 +302,8 @@ pub fn draw_rdmc(
     let potential = LearnedPotential { score: EpsScore::of(denoiser).map_err(|e| e.to_string())? };
     // L ≈ 50 suits the outlines' width (the grader's KDE bandwidth is about 0.15).
     let config = RdmcConfig { candidates: 0, ..RdmcConfig::new(50.0) };
-    let steps = config.outer_steps();
-    let mut rdmc = Rdmc::new(config, n, seed, device).map_err(|e| e.to_string())?;
-    let progress = bar(steps, "{bar:40} outer step {pos}/{len} [{elapsed_precise}]");
-    while !rdmc.done() {
-        rdmc.step(&potential);
-        progress.inc(1);
-    }
-    progress.finish_and_clear();
-    let flat = to_vec(rdmc.x())?;
-    Ok((flat.chunks_exact(2).map(|p| [p[0], p[1]]).collect(), rdmc.grads / n.max(1)))
+    let (xy, (grads, _)) = crate::rdmc::draw(&potential, config, n, seed, device)?;
+    Ok((xy, grads as usize))
 }
 
 pub fn sample(args: SampleArgs) -> Result<(), String> {

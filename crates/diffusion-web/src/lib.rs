@@ -18,7 +18,6 @@ use diffusion::sample::MlpEps;
 use diffusion::sample::chain::{Chain, Rule};
 use diffusion::sample::guided::Guided;
 use diffusion::schedule::Schedule;
-use diffusion::sde::Sde;
 use diffusion::sde::sampler::{Method, SdeSampler};
 use diffusion::sde::score::EpsScore;
 use diffusion::train::{DenoiserTrainer, TrainConfig};
@@ -171,20 +170,13 @@ impl Playground {
     ) -> Result<(), JsError> {
         let mut state = self.state.borrow_mut();
         // A fresh run uses the course's network and schedule, whatever was loaded before.
-        let mut config = match sde.as_deref().unwrap_or("ddpm") {
-            "ddpm" => CheckpointConfig::denoiser(),
-            name => CheckpointConfig::score_model(
-                Sde::named(name)
-                    .ok_or_else(|| JsError::new(&format!("unknown SDE `{name}`: ddpm, vp, subvp or ve")))?,
-            ),
-        };
-        let ema_decay = if config.score.is_some() { 0.999 } else { 0.0 };
+        let mut config = CheckpointConfig::named_denoiser(sde.as_deref().unwrap_or("ddpm")).map_err(js_error)?;
         let train = TrainConfig {
             steps: steps as usize,
             batch: batch as usize,
             lr,
             seed: seed as u64,
-            ema_decay,
+            ema_decay: config.default_ema_decay(),
             ..Default::default()
         };
         config.train = Some(train.clone());

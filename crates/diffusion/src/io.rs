@@ -142,7 +142,8 @@ pub fn load<M: Module>(module: M, tensors: &[NamedTensor]) -> Result<M> {
             let source = self.by_name[self.path.join(".").as_str()];
             param.map(|old| {
                 let data = TensorData::new(source.values.clone(), source.shape.clone());
-                Tensor::from_data(data, &old.device())
+                // A trained parameter stays trainable (resuming a run on an autodiff device).
+                Tensor::from_data(data, &old.device()).set_require_grad(old.is_require_grad())
             })
         }
     }

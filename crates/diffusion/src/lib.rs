@@ -17,6 +17,8 @@ pub mod sample;
 pub mod schedule;
 pub mod sde;
 pub mod train;
+pub mod train_unet;
+pub mod unet_checkpoint;
 
 #[cfg(test)]
 mod test_device;

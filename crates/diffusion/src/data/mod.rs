@@ -1,3 +1,4 @@
-//! Data sets: the course's STATES points.
+//! Data sets: the course's STATES points and MNIST digits.
 
+pub mod mnist;
 pub mod states;

@@ -1,6 +1,7 @@
 //! Sample-quality metrics.
 
 pub mod bits_per_dim;
+pub mod fid;
 pub mod kde_nll;
 pub mod mmd;
 pub mod on_target;

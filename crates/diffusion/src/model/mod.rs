@@ -1,4 +1,6 @@
 //! Networks, one file each.
 
+pub mod cnn;
 pub mod fourier;
 pub mod mlp;
+pub mod unet;

@@ -18,6 +18,7 @@ pub mod ode;
 pub mod predictor;
 pub mod sampler;
 pub mod score;
+pub mod unet_score;
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -134,8 +134,21 @@ pub struct SdeSampler {
 }
 
 impl SdeSampler {
-    /// x ~ N(0, prior_std² I) for `n` points and a grid of `steps` intervals from 1 to t_min.
+    /// x ~ N(0, prior_std² I) for `n` 2-D points and a grid of `steps` intervals from 1 to t_min.
     pub fn new(method: Method, sde: Sde, steps: usize, n: usize, seed: u64, device: &Device) -> Result<Self> {
+        Self::with_dim(method, sde, steps, n, 2, seed, device)
+    }
+
+    /// As [`SdeSampler::new`] for `n` rows of `dim` coordinates (flattened images: 784).
+    pub fn with_dim(
+        method: Method,
+        sde: Sde,
+        steps: usize,
+        n: usize,
+        dim: usize,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Self> {
         sde.validate()?;
         if !(1..=100_000).contains(&steps) {
             return Err(Error::Config(format!("steps must be in 1..=100000, got {steps}")));
@@ -168,8 +181,8 @@ impl SdeSampler {
             _ => (0..=steps).map(|i| 1.0 - (1.0 - t_min) * i as f64 / steps as f64).collect(),
         };
         let mut rng = Rng::new(seed);
-        let prior: Vec<f32> = rng.normals(n * 2).into_iter().map(|z| z * sde.prior_std() as f32).collect();
-        let x = Tensor::from_data(TensorData::new(prior, [n, 2]), device);
+        let prior: Vec<f32> = rng.normals(n * dim).into_iter().map(|z| z * sde.prior_std() as f32).collect();
+        let x = Tensor::from_data(TensorData::new(prior, [n, dim]), device);
         let rk45 = match method {
             Method::OdeRk45 { rtol, atol } => Some(Rk45::new(1.0, t_min, rtol, atol)),
             _ => None,

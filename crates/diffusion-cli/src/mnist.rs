@@ -1,0 +1,329 @@
+//! MNIST: `train mnist` (the class-conditional UNet, checkpointing and resumable), `sample mnist`
+//! (samples.npy, labels.npy, grid.png).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::prelude::*;
+use clap::Args;
+use diffusion::data::mnist::{self, Mnist, PIXELS, SIDE, to_byte};
+use diffusion::model::unet::{UNet, UNetConfig};
+use diffusion::sde::Sde;
+use diffusion::sde::dsm::{ScoreConfig, Weighting};
+use diffusion::sde::sampler::{Method, SdeSampler};
+use diffusion::sde::unet_score::UNetScore;
+use diffusion::train_unet::{UNetTrainConfig, UNetTrainer};
+use diffusion::unet_checkpoint::{self, UNetFileConfig};
+
+use crate::common::{bar, create_dir, to_vec, write};
+use crate::device::DeviceArg;
+
+/// Where `cargo xtask fetch-data mnist` unpacks the IDX files: `$DIFFUSION_DATA/mnist`, else
+/// `~/.cache/diffusion-playground/mnist`.
+pub fn default_data_dir() -> PathBuf {
+    match std::env::var_os("DIFFUSION_DATA") {
+        Some(dir) => PathBuf::from(dir).join("mnist"),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/diffusion-playground/mnist"),
+    }
+}
+
+/// The training or test split from `dir` (raw IDX, or `.gz` next to it).
+pub fn load_split(dir: Option<&Path>, train: bool) -> Result<Mnist, String> {
+    let dir = dir.map(Path::to_path_buf).unwrap_or_else(default_data_dir);
+    let (images, labels) = mnist::file_names(train);
+    let read = |name: &str| -> Result<Vec<u8>, String> {
+        let raw = dir.join(name);
+        let gz = dir.join(format!("{name}.gz"));
+        std::fs::read(&raw).or_else(|_| std::fs::read(&gz)).map_err(|e| {
+            format!(
+                "{}: {e} (fetch MNIST with `cargo xtask fetch-data mnist`, or pass --data DIR holding the IDX files)",
+                raw.display()
+            )
+        })
+    };
+    Mnist::from_idx(&read(images)?, &read(labels)?).map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+pub fn load_unet(path: &Path, device: &Device) -> Result<(UNet, UNetFileConfig), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    unet_checkpoint::decode(&bytes, device).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// The forward SDE.
+    #[arg(long, default_value = "vp")]
+    sde: String,
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceArg,
+    /// Output directory: unet.safetensors (EMA), checkpoint/, loss.csv, loss.png, grid-*.png.
+    #[arg(long)]
+    out: PathBuf,
+    /// Total optimiser steps (with --resume: the new total).
+    #[arg(long, default_value_t = 10_000)]
+    steps: usize,
+    /// Or total epochs over the 60 000 training images (overrides --steps).
+    #[arg(long)]
+    epochs: Option<f64>,
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    #[arg(long, default_value_t = 2e-4)]
+    lr: f64,
+    #[arg(long, default_value_t = 500)]
+    warmup: usize,
+    #[arg(long, default_value_t = 0.9999)]
+    ema: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// UNet widths per level (28², 14², 7²).
+    #[arg(long, default_value = "32,64,96", value_delimiter = ',')]
+    channels: Vec<usize>,
+    #[arg(long, default_value_t = 1)]
+    res_blocks: usize,
+    /// Continue the run whose checkpoint is in DIR/checkpoint.
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// Save the checkpoint (and unet.safetensors) every N steps.
+    #[arg(long, default_value_t = 500)]
+    checkpoint_every: usize,
+    /// Write a 10×10 sample grid every N steps and at the end (0: never).
+    #[arg(long, default_value_t = 2000)]
+    grid_every: usize,
+    /// Directory with the MNIST IDX files (default: the `cargo xtask fetch-data mnist` cache).
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+pub fn train(args: TrainArgs) -> Result<(), String> {
+    let device = args.device.device()?;
+    let data = load_split(args.data.as_deref(), true)?;
+    let steps = match args.epochs {
+        Some(e) if e > 0.0 && e <= 10_000.0 => ((e * data.len() as f64) / args.batch.max(1) as f64).ceil() as usize,
+        Some(e) => return Err(format!("--epochs must be in (0, 10000], got {e}")),
+        None => args.steps,
+    };
+    let mut trainer = match &args.resume {
+        Some(dir) => UNetTrainer::resume(&dir.join("checkpoint"), steps, data, &device).map_err(|e| e.to_string())?,
+        None => {
+            let sde = Sde::named(&args.sde).ok_or_else(|| format!("unknown SDE `{}`: vp, subvp or ve", args.sde))?;
+            let score = ScoreConfig { weighting: Weighting::Sigma2, ..ScoreConfig::new(sde) };
+            let unet =
+                UNetConfig { channels: args.channels.clone(), res_blocks: args.res_blocks, ..Default::default() };
+            let config = UNetTrainConfig {
+                steps,
+                batch: args.batch,
+                lr: args.lr,
+                warmup: args.warmup,
+                ema_decay: args.ema,
+                seed: args.seed,
+                ..Default::default()
+            };
+            UNetTrainer::new(UNetFileConfig::new(unet, score), config, data, &device).map_err(|e| e.to_string())?
+        }
+    };
+    create_dir(&args.out)?;
+    let params = trainer.ema().num_params();
+    let first = trainer.steps_done();
+    eprintln!(
+        "MNIST UNet ({params} parameters) on {}: steps {}..{steps}, batch {}",
+        args.device.name(),
+        first,
+        trainer.config().batch
+    );
+    let loss_path = args.out.join("loss.csv");
+    let mut losses = match (&args.resume, std::fs::read_to_string(&loss_path)) {
+        (Some(_), Ok(text)) => {
+            text.lines().skip(1).filter_map(|l| l.split(',').nth(1)?.parse().ok()).take(first).collect()
+        }
+        _ => Vec::new(),
+    };
+    let progress = bar(steps, "{bar:40} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}");
+    progress.set_position(first as u64);
+    let started = Instant::now();
+    let mut pending = Vec::new();
+    let batch = trainer.config().batch;
+    let save = |trainer: &UNetTrainer, losses: &Vec<f32>| -> Result<(), String> {
+        trainer.save(&args.out.join("checkpoint")).map_err(|e| e.to_string())?;
+        write(&args.out.join("unet.safetensors"), trainer.ema_bytes().map_err(|e| e.to_string())?)?;
+        let csv: String = std::iter::once("step,loss\n".to_string())
+            .chain(losses.iter().enumerate().map(|(i, l)| format!("{},{l}\n", i + 1)))
+            .collect();
+        write(&loss_path, csv)
+    };
+    while trainer.steps_done() < steps {
+        pending.push(trainer.step());
+        let done = trainer.steps_done();
+        if pending.len() == 10 || done == steps {
+            let group = to_vec(Tensor::cat(std::mem::take(&mut pending), 0))?;
+            if let Some(bad) = group.iter().find(|l| !l.is_finite()) {
+                return Err(format!("the loss became {bad} at step {done}: lower --lr"));
+            }
+            losses.extend(group);
+            let recent = &losses[losses.len().saturating_sub(100)..];
+            let mean = recent.iter().sum::<f32>() / recent.len() as f32;
+            let rate = (done - first) as f64 * batch as f64 / started.elapsed().as_secs_f64();
+            progress.set_message(format!("loss {mean:.4}  {rate:.1} images/s"));
+            progress.set_position(done as u64);
+        }
+        if done % args.checkpoint_every == 0 || done == steps {
+            save(&trainer, &losses)?;
+        }
+        if args.grid_every > 0 && (done % args.grid_every == 0 || done == steps) {
+            let file = trainer.file_config();
+            let images = draw(trainer.ema(), &file, &all_labels(100), (Method::DpmSolver2M, 50), 1.0, 0, &device)?;
+            grid_png(&args.out.join(format!("grid-{done:06}.png")), &images, 10)?;
+        }
+    }
+    progress.finish();
+    let seconds = started.elapsed().as_secs_f64();
+    let images = (steps - first) as f64 * batch as f64;
+    eprintln!("trained steps {first}..{steps} in {seconds:.0} s ({:.1} images/s)", images / seconds);
+    let smoothed: Vec<(f64, f64)> = losses
+        .chunks(50)
+        .enumerate()
+        .map(|(i, c)| ((i * 50 + c.len()) as f64, c.iter().map(|&l| l as f64).sum::<f64>() / c.len() as f64))
+        .collect();
+    crate::plot::curves(&args.out.join("loss.png"), &[(&smoothed, crate::plot::LABEL_COLOURS[0])])
+}
+
+/// Labels 0..9 repeated to `n`.
+pub fn all_labels(n: usize) -> Vec<i64> {
+    (0..n).map(|i| (i % 10) as i64).collect()
+}
+
+/// Samples one image per label with `method` in `steps` grid steps (guidance weight `guidance`),
+/// returning the pixel bytes, [n · 784].
+pub fn draw(
+    unet: &UNet,
+    file: &UNetFileConfig,
+    labels: &[i64],
+    (method, steps): (Method, usize),
+    guidance: f64,
+    seed: u64,
+    device: &Device,
+) -> Result<Vec<u8>, String> {
+    let model = UNetScore::new(unet, file, labels.to_vec(), guidance).map_err(|e| e.to_string())?;
+    let mut sampler = SdeSampler::with_dim(method, file.score.sde, steps, labels.len(), PIXELS, seed, device)
+        .map_err(|e| e.to_string())?;
+    while !sampler.done() {
+        sampler.step(&model);
+    }
+    Ok(to_vec(sampler.x())?.into_iter().map(to_byte).collect())
+}
+
+/// Images [n · 784] as a grayscale PNG grid (ink white on black, like the data), 1 px gaps.
+pub fn grid_png(path: &Path, images: &[u8], columns: usize) -> Result<(), String> {
+    let n = images.len() / PIXELS;
+    let rows = n.div_ceil(columns);
+    let (w, h) = (columns * (SIDE + 1) + 1, rows * (SIDE + 1) + 1);
+    let mut pixels = vec![64u8; w * h];
+    for (i, image) in images.chunks_exact(PIXELS).enumerate() {
+        let (x0, y0) = (1 + (i % columns) * (SIDE + 1), 1 + (i / columns) * (SIDE + 1));
+        for (j, &v) in image.iter().enumerate() {
+            pixels[(y0 + j / SIDE) * w + x0 + j % SIDE] = v;
+        }
+    }
+    let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), w as u32, h as u32);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+    writer.write_image_data(&pixels).map_err(|e| e.to_string())
+}
+
+/// A NumPy .npy file (format 1.0): `descr` '|u1' or '<i8', C order.
+pub fn npy(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
+    let shape = match shape {
+        [n] => format!("({n},)"),
+        _ => format!("({})", shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
+    };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    // Magic (6) + version (2) + length (2) + header + '\n' is a multiple of 64.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    out.extend(data);
+    out
+}
+
+#[derive(Args)]
+pub struct SampleArgs {
+    /// An MNIST UNet file (`train mnist` writes DIR/unet.safetensors).
+    #[arg(long, default_value = "web/models/mnist-vp.safetensors")]
+    weights: PathBuf,
+    /// Total samples; with --label all the classes are split evenly.
+    #[arg(long, default_value_t = 100)]
+    n: usize,
+    /// all, none (unconditional) or a digit 0..9.
+    #[arg(long, default_value = "all")]
+    label: String,
+    /// em, rd, pc, ald, ancestral, ddim, ode-heun, ode-rk4, ode-rk45, dpmpp2m, edm-heun.
+    #[arg(long, default_value = "dpmpp2m")]
+    sampler: String,
+    #[arg(long, default_value_t = 50)]
+    steps: usize,
+    /// Classifier-free guidance weight w: ε̃ = (1 + w) ε(x, y) − w ε(x, ∅).
+    #[arg(long, default_value_t = 1.0)]
+    guidance: f64,
+    #[arg(long, default_value_t = 0.16)]
+    snr: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Images per batch (memory).
+    #[arg(long, default_value_t = 500)]
+    batch: usize,
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceArg,
+    /// Output directory: samples.npy (N×28×28 uint8), labels.npy (int64), grid.png.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// The requested class of each of `n` samples: `all` splits them evenly (0,0,…,1,1,…).
+pub fn labels_for(label: &str, n: usize) -> Result<Vec<i64>, String> {
+    match label {
+        "all" => Ok((0..n).map(|i| (i * 10 / n) as i64).collect()),
+        "none" => Ok(vec![10; n]),
+        digit => match digit.parse::<i64>() {
+            Ok(d) if (0..=9).contains(&d) => Ok(vec![d; n]),
+            _ => Err(format!("--label must be all, none or a digit 0..9, got `{digit}`")),
+        },
+    }
+}
+
+pub fn sample(args: SampleArgs) -> Result<(), String> {
+    if !(1..=1_000_000).contains(&args.n) || !(1..=100_000).contains(&args.batch) {
+        return Err(format!("--n must be in 1..=1000000 and --batch in 1..=100000, got {} and {}", args.n, args.batch));
+    }
+    let device = args.device.device()?;
+    let (unet, file) = load_unet(&args.weights, &device)?;
+    let method = Method::named(&args.sampler, args.snr).ok_or_else(|| {
+        format!(
+            "unknown sampler `{}`: em, rd, pc, ald, ancestral, ddim, ode-heun, ode-rk4, ode-rk45, dpmpp2m, edm-heun",
+            args.sampler
+        )
+    })?;
+    let labels = labels_for(&args.label, args.n)?;
+    create_dir(&args.out)?;
+    let started = Instant::now();
+    let progress = bar(args.n, "{bar:40} {pos}/{len} images [{elapsed_precise}<{eta_precise}]");
+    let mut images = Vec::with_capacity(args.n * PIXELS);
+    for (b, chunk) in labels.chunks(args.batch).enumerate() {
+        let seed = args.seed.wrapping_add(b as u64 * 7919);
+        images.extend(draw(&unet, &file, chunk, (method, args.steps), args.guidance, seed, &device)?);
+        progress.inc(chunk.len() as u64);
+    }
+    progress.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    write(&args.out.join("samples.npy"), npy("|u1", &[args.n, SIDE, SIDE], &images))?;
+    let label_bytes: Vec<u8> = labels.iter().flat_map(|l| l.to_le_bytes()).collect();
+    write(&args.out.join("labels.npy"), npy("<i8", &[args.n], &label_bytes))?;
+    let shown: Vec<u8> = images.iter().take(100 * PIXELS).copied().collect();
+    grid_png(&args.out.join("grid.png"), &shown, 10)?;
+    eprintln!("{} images in {seconds:.1} s ({:.2} images/s) → {}", args.n, args.n as f64 / seconds, args.out.display());
+    Ok(())
+}

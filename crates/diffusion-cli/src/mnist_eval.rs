@@ -1,0 +1,306 @@
+//! MNIST metrics: `train mnist-classifier` (the judging CNN), `eval mnist` (class accuracy and
+//! classifier-FID of a samples.npy), `compare mnist` (sampler × NFE table and grid), `likelihood
+//! mnist` (test bits/dim through the probability-flow ODE).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::prelude::*;
+use clap::Args;
+use diffusion::data::mnist::{Mnist, PIXELS, SCALE_A, SCALE_B, to_model};
+use diffusion::metric::bits_per_dim::{bits_per_dim, dequantize};
+use diffusion::metric::fid::fid;
+use diffusion::model::cnn::{self, Cnn, CnnConfig, CnnFile, CnnTrainer, accuracy};
+use diffusion::rng::Rng;
+use diffusion::sde::likelihood::{Divergence, flow};
+use diffusion::sde::sampler::Method;
+use diffusion::sde::unet_score::UNetScore;
+
+use crate::common::{bar, create_dir, to_vec, write};
+use crate::device::DeviceArg;
+use crate::mnist::{draw, grid_png, load_split, load_unet};
+
+#[derive(Args)]
+pub struct TrainClassifierArgs {
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 3.0)]
+    epochs: f64,
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceArg,
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+pub fn train_classifier(args: TrainClassifierArgs) -> Result<(), String> {
+    let device = args.device.device()?;
+    let (train, test) = (load_split(args.data.as_deref(), true)?, load_split(args.data.as_deref(), false)?);
+    if !(args.epochs > 0.0 && args.epochs <= 1000.0) {
+        return Err(format!("--epochs must be in (0, 1000], got {}", args.epochs));
+    }
+    let steps = (args.epochs * train.len() as f64 / args.batch.max(1) as f64).ceil() as usize;
+    let config = CnnConfig::default();
+    let mut trainer =
+        CnnTrainer::new(&config, train, args.batch, args.lr, args.seed, &device).map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let progress = bar(steps, "{bar:40} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}");
+    for step in 0..steps {
+        // Cosine decay to 0 over the run.
+        let lr = 0.5 * args.lr * (1.0 + (std::f64::consts::PI * step as f64 / steps as f64).cos());
+        let loss = trainer.step(lr);
+        if step % 50 == 0 {
+            progress.set_message(format!("loss {:.4}", loss.into_scalar::<f32>()));
+        }
+        progress.inc(1);
+    }
+    progress.finish();
+    let cnn = trainer.model();
+    let test_accuracy = accuracy(&cnn, &test, &device);
+    eprintln!("{steps} steps in {:.0} s; test accuracy {:.4}", started.elapsed().as_secs_f64(), test_accuracy);
+    create_dir(&args.out)?;
+    let file = CnnFile { role: "mnist-classifier".into(), cnn: config, test_accuracy: Some(test_accuracy) };
+    let tensors = diffusion::unet_checkpoint::host_tensors(&cnn);
+    write(&args.out.join("classifier.safetensors"), cnn::encode(&tensors, &file).map_err(|e| e.to_string())?)?;
+    println!("{test_accuracy:.4}");
+    Ok(())
+}
+
+pub fn load_cnn(path: &Path, device: &Device) -> Result<Cnn, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(cnn::decode(&bytes, device).map_err(|e| format!("{}: {e}", path.display()))?.0)
+}
+
+/// Classifier features and predicted labels of images given as bytes [n · 784].
+fn judge(cnn: &Cnn, images: &[u8], device: &Device) -> Result<(Vec<f32>, Vec<i64>), String> {
+    let mut features = Vec::new();
+    let mut predicted = Vec::new();
+    for chunk in images.chunks(1000 * PIXELS) {
+        let n = chunk.len() / PIXELS;
+        let x =
+            Tensor::<2>::from_data(TensorData::new(chunk.iter().map(|&b| to_model(b)).collect(), [n, PIXELS]), device);
+        let f = cnn.features(x);
+        let logits = cnn.logits_of(f.clone());
+        predicted
+            .extend(logits.argmax(1).into_data().convert::<i64>().try_into_vec::<i64>().map_err(|e| format!("{e:?}"))?);
+        features.extend(to_vec(f)?);
+    }
+    Ok((features, predicted))
+}
+
+/// The scores of a set of generated digits.
+pub struct Scores {
+    /// Fraction classified as the requested digit (rows with a real label only).
+    pub accuracy: f64,
+    /// Fréchet distance of the classifier's features against the test set.
+    pub fid: f64,
+}
+
+pub fn score(cnn: &Cnn, images: &[u8], labels: &[i64], reference: &[f32], device: &Device) -> Result<Scores, String> {
+    let (features, predicted) = judge(cnn, images, device)?;
+    let conditional: Vec<(i64, i64)> =
+        labels.iter().zip(&predicted).filter(|(l, _)| (0..10).contains(*l)).map(|(&l, &p)| (l, p)).collect();
+    let accuracy = conditional.iter().filter(|(l, p)| l == p).count() as f64 / conditional.len().max(1) as f64;
+    let fid = fid(&features, reference, features.len() / labels.len().max(1)).map_err(|e| e.to_string())?;
+    Ok(Scores { accuracy, fid })
+}
+
+/// The classifier's features of the 10 000 test images (the FID reference).
+pub fn reference_features(cnn: &Cnn, test: &Mnist, device: &Device) -> Result<Vec<f32>, String> {
+    Ok(judge(cnn, &test.images, device)?.0)
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// A directory written by `sample mnist` (samples.npy, labels.npy).
+    #[arg(long)]
+    samples: PathBuf,
+    #[arg(long, default_value = "web/models/mnist-classifier.safetensors")]
+    classifier: PathBuf,
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceArg,
+}
+
+/// The data of an .npy file written by `sample mnist` (header checked loosely: descr and length).
+fn read_npy(path: &Path, descr: &str, item: usize) -> Result<Vec<u8>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err(format!("{}: not an .npy file", path.display()));
+    }
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = std::str::from_utf8(bytes.get(10..10 + header_len).unwrap_or_default()).unwrap_or_default();
+    if !header.contains(&format!("'descr': '{descr}'")) {
+        return Err(format!("{}: expected dtype {descr}, header {header}", path.display()));
+    }
+    let data = bytes[10 + header_len..].to_vec();
+    if data.len() % item != 0 {
+        return Err(format!("{}: truncated data", path.display()));
+    }
+    Ok(data)
+}
+
+pub fn eval(args: EvalArgs) -> Result<(), String> {
+    let device = args.device.device()?;
+    let images = read_npy(&args.samples.join("samples.npy"), "|u1", PIXELS)?;
+    let labels: Vec<i64> = read_npy(&args.samples.join("labels.npy"), "<i8", 8)?
+        .chunks_exact(8)
+        .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
+        .collect();
+    if labels.len() * PIXELS != images.len() {
+        return Err(format!("{} images but {} labels", images.len() / PIXELS, labels.len()));
+    }
+    let cnn = load_cnn(&args.classifier, &device)?;
+    let test = load_split(args.data.as_deref(), false)?;
+    let scores = score(&cnn, &images, &labels, &reference_features(&cnn, &test, &device)?, &device)?;
+    println!("accuracy {:.4}  classifier-FID {:.3}  ({} samples)", scores.accuracy, scores.fid, labels.len());
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct CompareArgs {
+    #[arg(long, default_value = "web/models/mnist-vp.safetensors")]
+    weights: PathBuf,
+    #[arg(long, default_value = "web/models/mnist-classifier.safetensors")]
+    classifier: PathBuf,
+    #[arg(long, default_value = "em,pc,ode-rk4,ddim,dpmpp2m", value_delimiter = ',')]
+    samplers: Vec<String>,
+    /// Network evaluations per sample for each row.
+    #[arg(long, default_value = "20,50", value_delimiter = ',')]
+    nfe: Vec<usize>,
+    /// Samples per row (classes split evenly).
+    #[arg(long, default_value_t = 1000)]
+    n: usize,
+    #[arg(long, default_value_t = 1.0)]
+    guidance: f64,
+    #[arg(long, default_value_t = 250)]
+    batch: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceArg,
+    /// compare.md and grid.png (one row of samples per table row).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+pub fn compare(args: CompareArgs) -> Result<(), String> {
+    let device = args.device.device()?;
+    let (unet, file) = load_unet(&args.weights, &device)?;
+    let cnn = load_cnn(&args.classifier, &device)?;
+    let reference = reference_features(&cnn, &load_split(args.data.as_deref(), false)?, &device)?;
+    create_dir(&args.out)?;
+    let labels: Vec<i64> = (0..args.n).map(|i| (i * 10 / args.n.max(1)) as i64).collect();
+    let mut table = format!(
+        "# MNIST samplers ({}, {} samples per row, guidance w = {})\n\n| sampler | steps | NFE | accuracy | classifier-FID | wall s |\n|---|---|---|---|---|---|\n",
+        args.weights.display(),
+        args.n,
+        args.guidance
+    );
+    let mut grid = Vec::new();
+    for name in &args.samplers {
+        let method = Method::named(name, 0.16).ok_or_else(|| format!("unknown sampler `{name}`"))?;
+        for &nfe in &args.nfe {
+            let Some(steps) = method.steps_for_nfe(nfe) else { continue };
+            let started = Instant::now();
+            let mut images = Vec::new();
+            for (b, chunk) in labels.chunks(args.batch.max(1)).enumerate() {
+                images.extend(draw(
+                    &unet,
+                    &file,
+                    chunk,
+                    (method, steps),
+                    args.guidance,
+                    args.seed + b as u64,
+                    &device,
+                )?);
+            }
+            let seconds = started.elapsed().as_secs_f64();
+            let s = score(&cnn, &images, &labels, &reference, &device)?;
+            let line = format!("| {name} | {steps} | {nfe} | {:.4} | {:.3} | {seconds:.1} |\n", s.accuracy, s.fid);
+            eprint!("{line}");
+            table.push_str(&line);
+            // One of each digit for the grid.
+            for d in 0..10 {
+                let i = labels.iter().position(|&l| l == d).unwrap_or(0);
+                grid.extend_from_slice(&images[i * PIXELS..(i + 1) * PIXELS]);
+            }
+        }
+    }
+    write(&args.out.join("compare.md"), &table)?;
+    grid_png(&args.out.join("grid.png"), &grid, 10)?;
+    println!("{table}");
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct LikelihoodArgs {
+    #[arg(long, default_value = "web/models/mnist-vp.safetensors")]
+    weights: PathBuf,
+    /// Test images scored (the first N).
+    #[arg(long, default_value_t = 100)]
+    n: usize,
+    /// RK4 steps of the probability-flow ODE.
+    #[arg(long, default_value_t = 50)]
+    steps: usize,
+    /// Hutchinson probes per evaluation.
+    #[arg(long, default_value_t = 1)]
+    probes: usize,
+    #[arg(long, default_value_t = 50)]
+    batch: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceArg,
+}
+
+/// Test bits/dim with uniform dequantisation: y = a (b + v)/256 + c with a = 256/127.5, c = −1,
+/// which is the model's pixel scale at v = 0.
+pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
+    if !(1..=10_000).contains(&args.n) || !(1..=1000).contains(&args.steps) || !(1..=64).contains(&args.probes) {
+        return Err("--n in 1..=10000, --steps in 1..=1000, --probes in 1..=64".into());
+    }
+    let device = args.device.device()?;
+    let (unet, file) = load_unet(&args.weights, &device)?;
+    let test = load_split(args.data.as_deref(), false)?;
+    let a = 256.0 * SCALE_A;
+    let mut rng = Rng::new(args.seed);
+    let started = Instant::now();
+    let mut bits = Vec::new();
+    for start in (0..args.n).step_by(args.batch.max(1)) {
+        let count = args.batch.min(args.n - start);
+        let pixels = &test.images[start * PIXELS..(start + count) * PIXELS];
+        let y = dequantize(pixels, a, SCALE_B, &mut rng);
+        let x = Tensor::<2>::from_data(TensorData::new(y, [count, PIXELS]), &device);
+        let model = UNetScore::new(&unet, &file, vec![10; count], 0.0).map_err(|e| e.to_string())?;
+        let how = Divergence::Hutchinson { probes: args.probes, rademacher: true };
+        let f = flow(&model, &file.score.sde, x, args.steps, how, args.seed + start as u64);
+        bits.extend(to_vec(f.log_likelihood(&file.score.sde))?.into_iter().map(|l| bits_per_dim(l as f64, PIXELS, a)));
+        eprintln!("{} / {} images, {:.0} s", start + count, args.n, started.elapsed().as_secs_f64());
+    }
+    let n = bits.len() as f64;
+    let mean = bits.iter().sum::<f64>() / n;
+    let se = (bits.iter().map(|b| (b - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0) / n).sqrt();
+    let mut line = String::new();
+    let _ = write!(
+        line,
+        "test bits/dim {mean:.4} ± {se:.4} (first {} test images, unconditional, {} RK4 steps, {} probe(s), {:.0} s)",
+        args.n,
+        args.steps,
+        args.probes,
+        started.elapsed().as_secs_f64()
+    );
+    println!("{line}");
+    Ok(())
+}

@@ -1,0 +1,131 @@
+//! The MNIST commands on the real IDX files (`cargo xtask fetch-data mnist`; `cargo xtask test`
+//! fetches them and sets MNIST_DIR): train (and resume) a tiny UNet, sample it into .npy files, train
+//! a classifier briefly, evaluate, compare, score bits/dim, and refuse bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn mnist_dir() -> PathBuf {
+    let dir = std::env::var_os("MNIST_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/diffusion-playground/mnist")
+    });
+    assert!(
+        dir.join("t10k-images-idx3-ubyte").exists(),
+        "no MNIST in {}: run `cargo xtask fetch-data mnist`",
+        dir.display()
+    );
+    dir
+}
+
+fn diffusion(args: &[&str]) -> Output {
+    let data = mnist_dir();
+    Command::new(env!("CARGO_BIN_EXE_diffusion"))
+        .args(args)
+        .env("DIFFUSION_DATA", data.parent().unwrap())
+        .output()
+        .expect("the binary runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("diffusion-mnist-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = diffusion(args);
+    assert!(out.status.success(), "{args:?}: {}", text(&out));
+    text(&out)
+}
+
+fn fails(args: &[&str], needle: &str) {
+    let out = diffusion(args);
+    assert!(!out.status.success(), "{args:?} should fail");
+    assert!(text(&out).contains(needle), "{args:?}: `{}` lacks `{needle}`", text(&out));
+}
+
+#[test]
+fn train_resume_sample_evaluate() {
+    let dir = scratch("pipeline");
+    let run = dir.join("run");
+    let tiny = ["--channels", "8,16", "--batch", "8", "--checkpoint-every", "2", "--grid-every", "3"];
+    ok(&[&["train", "mnist", "--out", s(&run), "--steps", "3"], &tiny[..]].concat());
+    for file in
+        ["unet.safetensors", "loss.csv", "loss.png", "grid-000003.png", "checkpoint/optim.bpk", "checkpoint/state.json"]
+    {
+        assert!(run.join(file).metadata().map(|m| m.len() > 0).unwrap_or(false), "missing {file}");
+    }
+    // --resume continues to the new total and keeps the earlier losses.
+    ok(&[&["train", "mnist", "--out", s(&run), "--resume", s(&run), "--steps", "5"], &tiny[..]].concat());
+    let losses = std::fs::read_to_string(run.join("loss.csv")).unwrap();
+    assert_eq!(losses.lines().count(), 6, "{losses}");
+
+    let weights = run.join("unet.safetensors");
+    let samples = dir.join("samples");
+    let sample = |out: &Path, extra: &[&str]| {
+        ok(&[&["sample", "mnist", "--weights", s(&weights), "--n", "20", "--steps", "3", "--out", s(out)], extra]
+            .concat())
+    };
+    sample(&samples, &["--sampler", "ddim", "--label", "all", "--guidance", "2"]);
+    let npy = std::fs::read(samples.join("samples.npy")).unwrap();
+    assert!(npy.starts_with(b"\x93NUMPY\x01\x00"));
+    let header_len = u16::from_le_bytes([npy[8], npy[9]]) as usize;
+    assert_eq!((10 + header_len) % 64, 0, "the data starts 64-byte aligned");
+    assert_eq!(npy.len(), 10 + header_len + 20 * 784);
+    assert!(String::from_utf8_lossy(&npy[10..10 + header_len]).contains("'shape': (20, 28, 28)"));
+    let labels = std::fs::read(samples.join("labels.npy")).unwrap();
+    let labels: Vec<i64> =
+        labels[labels.len() - 160..].chunks(8).map(|b| i64::from_le_bytes(b.try_into().unwrap())).collect();
+    assert_eq!(labels, (0..20).map(|i| i / 2).collect::<Vec<i64>>());
+    assert!(samples.join("grid.png").exists());
+    sample(&dir.join("pc"), &["--sampler", "pc", "--label", "7", "--guidance", "0"]);
+
+    // A classifier trained for a few steps, then the metrics.
+    let classifier = dir.join("classifier");
+    ok(&["train", "mnist-classifier", "--out", s(&classifier), "--epochs", "0.02", "--batch", "64"]);
+    let cnn = classifier.join("classifier.safetensors");
+    let eval = ok(&["eval", "mnist", "--samples", s(&samples), "--classifier", s(&cnn)]);
+    assert!(eval.contains("accuracy") && eval.contains("classifier-FID"), "{eval}");
+    let table = dir.join("compare");
+    ok(&[
+        "compare",
+        "mnist",
+        "--weights",
+        s(&weights),
+        "--classifier",
+        s(&cnn),
+        "--samplers",
+        "ddim,em",
+        "--nfe",
+        "2",
+        "--n",
+        "20",
+        "--out",
+        s(&table),
+    ]);
+    let md = std::fs::read_to_string(table.join("compare.md")).unwrap();
+    assert_eq!(md.lines().filter(|l| l.starts_with("| ddim") || l.starts_with("| em")).count(), 2, "{md}");
+    let bits = ok(&["likelihood-mnist", "--weights", s(&weights), "--n", "2", "--steps", "2"]);
+    let value: f64 = bits.split_whitespace().nth(2).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
+    assert!(value.is_finite() && value > 0.0, "{bits}");
+
+    // Bad input: a truncated file, a foreign file, a bad label, missing data.
+    let bytes = std::fs::read(&weights).unwrap();
+    let truncated = dir.join("truncated.safetensors");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
+    fails(&["sample", "mnist", "--weights", s(&truncated), "--out", s(&dir.join("x"))], "not a valid safetensors");
+    fails(&["sample", "mnist", "--weights", s(&cnn), "--out", s(&dir.join("x"))], "not an MNIST UNet config");
+    fails(&["sample", "mnist", "--weights", s(&weights), "--label", "12", "--out", s(&dir.join("x"))], "--label");
+    fails(&["train", "mnist", "--out", s(&dir.join("y")), "--data", s(&dir.join("nowhere"))], "fetch-data mnist");
+    fails(&["train", "mnist", "--out", s(&dir.join("y")), "--lr=-1"], "unreasonable");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

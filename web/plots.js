@@ -191,3 +191,47 @@ export function drawEnergy(canvas, { density, size, extent }, points, cloud, cap
     ctx.fillText(caption, 8, 18);
   }
 }
+
+/**
+ * A grid of 28×28 digits given in the model's scale [−1, 1] (flat n·784), ink white on black, with
+ * an optional caption under each (the judge's verdict).
+ */
+export function drawDigits(canvas, x, columns, captions = null) {
+  const ctx = canvas.getContext('2d');
+  const n = Math.floor(x.length / 784);
+  const rows = Math.ceil(n / columns);
+  const captionHeight = captions ? 14 : 0;
+  const cell = Math.floor(Math.min(canvas.width / columns, canvas.height / rows - captionHeight));
+  ctx.fillStyle = '#222';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  const digit = new OffscreenCanvas(28, 28);
+  const digitCtx = digit.getContext('2d');
+  const image = digitCtx.createImageData(28, 28);
+  ctx.imageSmoothingEnabled = false;
+  for (let i = 0; i < n; i++) {
+    for (let p = 0; p < 784; p++) {
+      const v = Math.max(0, Math.min(255, Math.round((x[i * 784 + p] + 1) * 127.5)));
+      image.data.set([v, v, v, 255], p * 4);
+    }
+    digitCtx.putImageData(image, 0, 0);
+    const left = (i % columns) * cell;
+    const top = Math.floor(i / columns) * (cell + captionHeight);
+    ctx.drawImage(digit, left + 1, top + 1, cell - 2, cell - 2);
+    if (captions) {
+      ctx.fillStyle = '#ddd';
+      ctx.font = '11px system-ui, sans-serif';
+      ctx.fillText(captions[i], left + 3, top + cell + 10);
+    }
+  }
+}
+
+/** One digit (bytes 0..255) with its erased pixels (mask 0) tinted, scaled up for editing. */
+export function drawEditor(canvas, image, mask) {
+  const ctx = canvas.getContext('2d');
+  const cell = canvas.width / 28;
+  for (let p = 0; p < 784; p++) {
+    const v = image[p];
+    ctx.fillStyle = mask[p] ? `rgb(${v},${v},${v})` : `rgb(${90 + v / 4},40,40)`;
+    ctx.fillRect((p % 28) * cell, Math.floor(p / 28) * cell, cell, cell);
+  }
+}

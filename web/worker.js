@@ -1,8 +1,9 @@
 // The Web Worker that owns the wasm: all training and sampling happens here, so the page never
 // freezes. Messages in: init, train, train-classifier, stop, sample, energy, load,
-// load-classifier, weights, classifier-weights. Messages out: ready, loss, preview, trained,
-// classifier-loss, classifier-metrics, classifier-trained, frame, map, field, sampled,
-// energy-density, energy-frame, energy-done, loaded, weights, error.
+// load-classifier, weights, classifier-weights, mnist-load, mnist-sample. Messages out: ready, loss,
+// preview, trained, classifier-loss, classifier-metrics, classifier-trained, frame, map, field,
+// sampled, energy-density, energy-frame, energy-done, loaded, weights, mnist-loaded, mnist-frame,
+// mnist-done, error.
 
 import init, { createPlayground, statesData } from '../pkg/diffusion_web.js';
 
@@ -202,6 +203,44 @@ async function energy({ target, n, seed }) {
   }
 }
 
+/** The MNIST UNet (and its judge), loaded from the CLI's files. */
+let mnist = null;
+
+function mnistLoad({ bytes, judge, source }) {
+  const model = playground.loadMnist(new Uint8Array(bytes));
+  if (judge) model.loadJudge(new Uint8Array(judge));
+  mnist?.free();
+  mnist = model;
+  post({ type: 'mnist-loaded', source, describe: mnist.describe(), judge: Boolean(judge) });
+}
+
+/** A grid of digits (or inpaintings), one sampler step per frame, then the judge's verdict. */
+async function mnistSample({ n, label, sampler, steps, guidance, seed, inpaint }) {
+  if (!mnist) throw new Error('load the MNIST model first');
+  if (inpaint) {
+    mnist.startInpaint(new Uint8Array(inpaint.image), new Uint8Array(inpaint.mask), n, label, sampler, steps, guidance, seed);
+  } else {
+    mnist.start(n, label, sampler, steps, guidance, seed);
+  }
+  const started = performance.now();
+  stopRequested = false;
+  let x = null;
+  let frames = 0;
+  while (!mnist.done() && !stopRequested) {
+    x = await mnist.step(1);
+    frames += 1;
+    post({ type: 'mnist-frame', x, t: mnist.t(), nfe: mnist.nfe(), frames });
+    await yieldToEvents();
+  }
+  let probs = null;
+  try {
+    probs = x ? await mnist.classify(x) : null;
+  } catch (err) {
+    probs = null; // no judge loaded
+  }
+  post({ type: 'mnist-done', x, probs, nfe: mnist.nfe(), frames, seconds: (performance.now() - started) / 1000, stopped: stopRequested, inpaint: Boolean(inpaint) });
+}
+
 self.onmessage = async ({ data: message }) => {
   current = message.type;
   try {
@@ -223,6 +262,12 @@ self.onmessage = async ({ data: message }) => {
         break;
       case 'energy':
         await energy(message);
+        break;
+      case 'mnist-load':
+        mnistLoad(message);
+        break;
+      case 'mnist-sample':
+        await mnistSample(message);
         break;
       case 'load':
         playground.loadWeights(new Uint8Array(message.bytes));

@@ -65,3 +65,55 @@ pub fn bench_states(args: BenchArgs) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[derive(Args)]
+pub struct BenchMnistArgs {
+    /// An MNIST UNet file (its architecture is what is timed).
+    #[arg(long, default_value = "web/models/mnist-vp.safetensors")]
+    weights: std::path::PathBuf,
+    #[arg(long, value_delimiter = ',', default_value = "cpu,wgpu")]
+    devices: Vec<DeviceArg>,
+    /// Grid sizes: images sampled at once.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,256")]
+    batches: Vec<usize>,
+    /// Timed DPM-Solver++(2M) steps (network evaluations) per measurement, after one warm-up step.
+    #[arg(long, default_value_t = 5)]
+    steps: usize,
+}
+
+/// Sampling speed of the MNIST UNet: network evaluations of one image per second, and what that
+/// means for a 50-step sampler (images/s), per device and batch.
+pub fn bench_mnist(args: BenchMnistArgs) -> Result<(), String> {
+    use diffusion::data::mnist::PIXELS;
+    use diffusion::sde::sampler::{Method, SdeSampler};
+    use diffusion::sde::unet_score::UNetScore;
+    println!("| device | images at once | image evaluations/s | images/s at 50 steps |");
+    println!("|---|---|---|---|");
+    for device_arg in &args.devices {
+        let device = match device_arg.device() {
+            Ok(device) => device,
+            Err(e) => {
+                println!("| {} | – | unavailable: {e} | – |", device_arg.name());
+                continue;
+            }
+        };
+        let (unet, file) = crate::mnist::load_unet(&args.weights, &device)?;
+        for &n in &args.batches {
+            let labels: Vec<i64> = (0..n).map(|i| (i % 10) as i64).collect();
+            let model = UNetScore::new(&unet, &file, labels, 0.0).map_err(|e| e.to_string())?;
+            let mut sampler =
+                SdeSampler::with_dim(Method::DpmSolver2M, file.score.sde, args.steps + 1, n, PIXELS, 0, &device)
+                    .map_err(|e| e.to_string())?;
+            sampler.step(&model);
+            to_vec(sampler.x())?;
+            let started = Instant::now();
+            for _ in 0..args.steps {
+                sampler.step(&model);
+            }
+            to_vec(sampler.x())?;
+            let rate = (n * args.steps) as f64 / started.elapsed().as_secs_f64();
+            println!("| {} | {n} | {rate:.1} | {:.2} |", device_arg.name(), rate / 50.0);
+        }
+    }
+    Ok(())
+}

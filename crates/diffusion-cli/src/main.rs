@@ -106,6 +106,8 @@ enum EvalCommand {
 enum BenchCommand {
     /// Training steps/s and samples/s of the STATES DDPM per device.
     States(bench::BenchArgs),
+    /// Sampling images/s of the MNIST UNet per device for 1, 16 and 256 images at once.
+    Mnist(bench::BenchMnistArgs),
 }
 
 #[derive(Args)]
@@ -130,6 +132,7 @@ fn main() -> ExitCode {
         Command::Compare(CompareCommand::States(args)) => compare::compare(args),
         Command::Eval(EvalCommand::Nll(args)) => states::eval_nll(&args.samples),
         Command::Bench(BenchCommand::States(args)) => bench::bench_states(args),
+        Command::Bench(BenchCommand::Mnist(args)) => bench::bench_mnist(args),
         Command::Rdmc(args) => rdmc::rdmc(args),
         Command::RdmcCompare(args) => rdmc::compare(args),
     };

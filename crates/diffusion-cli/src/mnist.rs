@@ -76,7 +76,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// UNet widths per level (28², 14², 7²).
-    #[arg(long, default_value = "32,64,96", value_delimiter = ',')]
+    #[arg(long, default_value = "16,32,64", value_delimiter = ',')]
     channels: Vec<usize>,
     #[arg(long, default_value_t = 1)]
     res_blocks: usize,
@@ -202,13 +202,40 @@ pub fn draw(
     seed: u64,
     device: &Device,
 ) -> Result<Vec<u8>, String> {
-    let model = UNetScore::new(unet, file, labels.to_vec(), guidance).map_err(|e| e.to_string())?;
+    let model = UNetScore::new(unet, file, labels.to_vec(), guidance).map_err(|e| e.to_string())?.clipped();
     let mut sampler = SdeSampler::with_dim(method, file.score.sde, steps, labels.len(), PIXELS, seed, device)
         .map_err(|e| e.to_string())?;
     while !sampler.done() {
         sampler.step(&model);
     }
     Ok(to_vec(sampler.x())?.into_iter().map(to_byte).collect())
+}
+
+/// rdMC on the learned density at t_min (∇f_* ≈ −s_θ(x, t_min), conditioned on the labels and
+/// guided like the other samplers), about `budget` network evaluations per sample: T = 2, η = 0.2,
+/// ULA inner loop with L = 100, no importance resampling (f_* is unknown). Returns the pixel bytes
+/// and the evaluations per sample.
+pub fn draw_rdmc(
+    unet: &UNet,
+    file: &UNetFileConfig,
+    labels: &[i64],
+    budget: usize,
+    guidance: f64,
+    seed: u64,
+    device: &Device,
+) -> Result<(Vec<u8>, usize), String> {
+    use diffusion::rdmc::sampler::{Rdmc, RdmcConfig};
+    use diffusion::rdmc::target::LearnedPotential;
+    let score = UNetScore::new(unet, file, labels.to_vec(), guidance).map_err(|e| e.to_string())?;
+    let potential = LearnedPotential { score, t_min: file.score.sde.t_min() };
+    let config = RdmcConfig { horizon: 2.0, step: 0.2, candidates: 0, ..RdmcConfig::new(100.0) }.with_budget(budget);
+    let mut rdmc = Rdmc::with_dim(config, labels.len(), PIXELS, seed, device).map_err(|e| e.to_string())?;
+    while !rdmc.done() {
+        rdmc.step(&potential);
+    }
+    let per_sample = rdmc.grads / labels.len().max(1);
+    // rdMC's OU process ends at the data (t = 0): the particles are images.
+    Ok((to_vec(rdmc.x())?.into_iter().map(to_byte).collect(), per_sample))
 }
 
 /// Images [n · 784] as a grayscale PNG grid (ink white on black, like the data), 1 px gaps.
@@ -261,7 +288,9 @@ pub struct SampleArgs {
     /// all, none (unconditional) or a digit 0..9.
     #[arg(long, default_value = "all")]
     label: String,
-    /// em, rd, pc, ald, ancestral, ddim, ode-heun, ode-rk4, ode-rk45, dpmpp2m, edm-heun.
+    /// em, rd, pc, ald, ancestral, ddim, ode-heun, ode-rk4, ode-rk45, dpmpp2m, edm-heun, or rdmc
+    /// (reverse diffusion Monte Carlo on the learned density; --steps is then its budget of network
+    /// evaluations per sample).
     #[arg(long, default_value = "dpmpp2m")]
     sampler: String,
     #[arg(long, default_value_t = 50)]
@@ -301,12 +330,18 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     }
     let device = args.device.device()?;
     let (unet, file) = load_unet(&args.weights, &device)?;
-    let method = Method::named(&args.sampler, args.snr).ok_or_else(|| {
-        format!(
-            "unknown sampler `{}`: em, rd, pc, ald, ancestral, ddim, ode-heun, ode-rk4, ode-rk45, dpmpp2m, edm-heun",
-            args.sampler
-        )
-    })?;
+    // rdMC: --steps is its budget of network evaluations per sample.
+    let rdmc = args.sampler == "rdmc";
+    let method = match Method::named(&args.sampler, args.snr) {
+        Some(method) => method,
+        None if rdmc => Method::pc(),
+        None => {
+            return Err(format!(
+                "unknown sampler `{}`: em, rd, pc, ald, ancestral, ddim, ode-heun, ode-rk4, ode-rk45, dpmpp2m, edm-heun, rdmc",
+                args.sampler
+            ));
+        }
+    };
     let labels = labels_for(&args.label, args.n)?;
     create_dir(&args.out)?;
     let started = Instant::now();
@@ -314,7 +349,11 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     let mut images = Vec::with_capacity(args.n * PIXELS);
     for (b, chunk) in labels.chunks(args.batch).enumerate() {
         let seed = args.seed.wrapping_add(b as u64 * 7919);
-        images.extend(draw(&unet, &file, chunk, (method, args.steps), args.guidance, seed, &device)?);
+        if rdmc {
+            images.extend(draw_rdmc(&unet, &file, chunk, args.steps, args.guidance, seed, &device)?.0);
+        } else {
+            images.extend(draw(&unet, &file, chunk, (method, args.steps), args.guidance, seed, &device)?);
+        }
         progress.inc(chunk.len() as u64);
     }
     progress.finish_and_clear();

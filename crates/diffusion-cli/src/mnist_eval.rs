@@ -19,7 +19,7 @@ use diffusion::sde::unet_score::UNetScore;
 
 use crate::common::{bar, create_dir, to_vec, write};
 use crate::device::DeviceArg;
-use crate::mnist::{draw, grid_png, load_split, load_unet};
+use crate::mnist::{draw, draw_rdmc, grid_png, load_split, load_unet};
 
 #[derive(Args)]
 pub struct TrainClassifierArgs {
@@ -170,6 +170,7 @@ pub struct CompareArgs {
     weights: PathBuf,
     #[arg(long, default_value = "web/models/mnist-classifier.safetensors")]
     classifier: PathBuf,
+    /// Sampler names as `sample mnist` takes them (rdmc: its budget is the NFE).
     #[arg(long, default_value = "em,pc,ode-rk4,ddim,dpmpp2m", value_delimiter = ',')]
     samplers: Vec<String>,
     /// Network evaluations per sample for each row.
@@ -208,22 +209,34 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
     );
     let mut grid = Vec::new();
     for name in &args.samplers {
-        let method = Method::named(name, 0.16).ok_or_else(|| format!("unknown sampler `{name}`"))?;
+        let method = match Method::named(name, 0.16) {
+            Some(method) => Some(method),
+            None if name == "rdmc" => None,
+            None => return Err(format!("unknown sampler `{name}`")),
+        };
         for &nfe in &args.nfe {
-            let Some(steps) = method.steps_for_nfe(nfe) else { continue };
             let started = Instant::now();
             let mut images = Vec::new();
-            for (b, chunk) in labels.chunks(args.batch.max(1)).enumerate() {
-                images.extend(draw(
-                    &unet,
-                    &file,
-                    chunk,
-                    (method, steps),
-                    args.guidance,
-                    args.seed + b as u64,
-                    &device,
-                )?);
-            }
+            let (steps, nfe) = match method {
+                Some(method) => {
+                    let Some(steps) = method.steps_for_nfe(nfe) else { continue };
+                    for (b, chunk) in labels.chunks(args.batch.max(1)).enumerate() {
+                        let seed = args.seed + b as u64;
+                        images.extend(draw(&unet, &file, chunk, (method, steps), args.guidance, seed, &device)?);
+                    }
+                    (steps, nfe)
+                }
+                None => {
+                    let mut used = 0;
+                    for (b, chunk) in labels.chunks(args.batch.max(1)).enumerate() {
+                        let (drawn, per_sample) =
+                            draw_rdmc(&unet, &file, chunk, nfe, args.guidance, args.seed + b as u64, &device)?;
+                        images.extend(drawn);
+                        used = per_sample;
+                    }
+                    (0, used)
+                }
+            };
             let seconds = started.elapsed().as_secs_f64();
             let s = score(&cnn, &images, &labels, &reference, &device)?;
             let line = format!("| {name} | {steps} | {nfe} | {:.4} | {:.3} | {seconds:.1} |\n", s.accuracy, s.fid);

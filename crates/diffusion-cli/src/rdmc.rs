@@ -10,7 +10,7 @@ use clap::Args;
 use diffusion::data::states::{Points, to_csv};
 use diffusion::metric::mmd::mmd2;
 use diffusion::metric::sliced_wasserstein::sliced_w2;
-use diffusion::rdmc::langevin::run_chains;
+use diffusion::rdmc::langevin::{annealed_chains, run_chains};
 use diffusion::rdmc::sampler::{Inner, Rdmc, RdmcConfig};
 use diffusion::rdmc::target::{Potential, Target};
 use diffusion::rng::Rng;
@@ -181,7 +181,7 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
          |---|---|---|---|---|---|---|---|\n",
     );
     let mut panels = Vec::new();
-    for method in ["rdMC", "rdMC, no IS", "ULA", "MALA"] {
+    for method in ["rdMC", "rdMC, no IS", "ULA", "MALA", "annealed ULA"] {
         for &budget in &args.budgets {
             let started = Instant::now();
             let (samples, (used, energies)) = match method {
@@ -189,6 +189,11 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
                 "rdMC, no IS" => {
                     let config = RdmcConfig { candidates: 0, ..base.clone().with_budget(budget) };
                     draw(&target, config, args.n, args.seed, &device)?
+                }
+                "annealed ULA" => {
+                    let x = Rdmc::new(base.clone(), args.n, args.seed, &device).map_err(|e| e.to_string())?.x();
+                    let x = annealed_chains(&target, x, budget, 0.1 / l, (10, 0.02), &mut Rng::new(args.seed ^ 0x1a));
+                    (to_points(x)?, (budget as f64, 0.0))
                 }
                 _ => {
                     // The same start as rdMC's outer particles, then `budget` Langevin steps.
@@ -218,9 +223,10 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
     }
     md.push_str(&format!(
         "\n{} samples per row on `{}`, seed {}; MMD² (RBF, median bandwidth) and sliced W₂ against {} exact samples; \
-         ULA steps 0.1/L, MALA 0.5/L (L = {l}), from rdMC's starting points. rdMC spends f_* evaluations on \
+         ULA steps 0.1/L, MALA 0.5/L (L = {l}), from rdMC's starting points; annealed ULA tempers p_*^β with β \
+         rising geometrically 0.02 → 1 over 10 equal shares of the budget (step 0.1/(βL)). rdMC spends f_* evaluations on \
          importance resampling (512 candidates per outer step), which the ∇f budget does not count: \
-         `rdMC, no IS` is the same sampler without them. `grid.png`: rows rdMC, rdMC without IS, ULA, MALA; \
+         `rdMC, no IS` is the same sampler without them. `grid.png`: rows rdMC, rdMC without IS, ULA, MALA, annealed ULA; \
          columns the budgets.\n",
         args.n,
         args.target,

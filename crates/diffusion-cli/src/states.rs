@@ -299,7 +299,7 @@ pub fn draw_rdmc(
     seed: u64,
     device: &Device,
 ) -> Result<(Vec<[f32; 2]>, usize), String> {
-    let potential = LearnedPotential { score: EpsScore::of(denoiser).map_err(|e| e.to_string())? };
+    let potential = LearnedPotential::of(EpsScore::of(denoiser).map_err(|e| e.to_string())?);
     // L ≈ 50 suits the outlines' width (the grader's KDE bandwidth is about 0.15).
     let config = RdmcConfig { candidates: 0, ..RdmcConfig::new(50.0) };
     let (xy, (grads, _)) = crate::rdmc::draw(&potential, config, n, seed, device)?;

@@ -88,6 +88,8 @@ fn train_resume_sample_evaluate() {
     assert_eq!(labels, (0..20).map(|i| i / 2).collect::<Vec<i64>>());
     assert!(samples.join("grid.png").exists());
     sample(&dir.join("pc"), &["--sampler", "pc", "--label", "7", "--guidance", "0"]);
+    sample(&dir.join("rdmc"), &["--sampler", "rdmc", "--label", "3"]);
+    assert!(dir.join("rdmc/samples.npy").exists());
 
     // A classifier trained for a few steps, then the metrics.
     let classifier = dir.join("classifier");
@@ -104,7 +106,7 @@ fn train_resume_sample_evaluate() {
         "--classifier",
         s(&cnn),
         "--samplers",
-        "ddim,em",
+        "ddim,em,rdmc",
         "--nfe",
         "2",
         "--n",
@@ -113,7 +115,8 @@ fn train_resume_sample_evaluate() {
         s(&table),
     ]);
     let md = std::fs::read_to_string(table.join("compare.md")).unwrap();
-    assert_eq!(md.lines().filter(|l| l.starts_with("| ddim") || l.starts_with("| em")).count(), 2, "{md}");
+    let rows = ["| ddim", "| em", "| rdmc"];
+    assert_eq!(md.lines().filter(|l| rows.iter().any(|r| l.starts_with(r))).count(), 3, "{md}");
     let bits = ok(&["likelihood-mnist", "--weights", s(&weights), "--n", "2", "--steps", "2"]);
     let value: f64 = bits.split_whitespace().nth(2).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
     assert!(value.is_finite() && value > 0.0, "{bits}");

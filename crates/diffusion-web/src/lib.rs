@@ -24,7 +24,9 @@ use diffusion::train::{DenoiserTrainer, TrainConfig};
 use wasm_bindgen::prelude::*;
 
 mod energy;
+mod mnist;
 pub use energy::EnergyRun;
+pub use mnist::MnistModel;
 
 /// The noisy classifier: being trained, or loaded, with its held-out set.
 struct ClassifierState {
@@ -553,6 +555,13 @@ impl Playground {
     #[wasm_bindgen(js_name = startEnergy)]
     pub fn start_energy(&self, target: String, n: u32, seed: u32) -> Result<EnergyRun, JsError> {
         EnergyRun::start(&target, n, seed, &self.state.borrow().device)
+    }
+
+    /// Loads an MNIST UNet file (`diffusion train mnist` writes one; web/models/mnist-vp.safetensors
+    /// is shipped) on this playground's device.
+    #[wasm_bindgen(js_name = loadMnist)]
+    pub fn load_mnist(&self, bytes: &[u8]) -> Result<MnistModel, JsError> {
+        MnistModel::load(bytes, &self.state.borrow().device)
     }
 
     /// The course grader's NLL of flat `[n*2]` points (KDE on all 5000 data points).

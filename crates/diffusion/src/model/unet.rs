@@ -36,9 +36,9 @@ pub struct UNetConfig {
 }
 
 impl Default for UNetConfig {
-    /// The shipped MNIST model: ~1.2 M parameters.
+    /// The shipped MNIST model: 683 k parameters (a size this 2-core CPU trains in an hour).
     fn default() -> Self {
-        Self { channels: vec![32, 64, 96], res_blocks: 1, emb: 128, time_features: 32, classes: 10, groups: 8 }
+        Self { channels: vec![16, 32, 64], res_blocks: 1, emb: 128, time_features: 32, classes: 10, groups: 8 }
     }
 }
 

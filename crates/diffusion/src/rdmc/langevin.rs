@@ -46,6 +46,33 @@ pub fn mala_step(
     (x_new, (u_new, grad_new), accept.float())
 }
 
+/// Annealed Langevin by tempering: tamed ULA on p_*^{β_k} ∝ exp(−β_k f_*) for β_k rising
+/// geometrically from `beta_0` to 1 over `levels` levels, `steps` iterations in all (equal shares),
+/// the step h/β_k at each level (the tempered density is β_k times smoother). Hot levels let
+/// chains cross the barriers between modes; the last level samples p_* itself.
+pub fn annealed_chains(
+    target: &crate::rdmc::target::Target,
+    x: Tensor<2>,
+    steps: usize,
+    h: f64,
+    (levels, beta_0): (usize, f64),
+    rng: &mut crate::rng::Rng,
+) -> Tensor<2> {
+    let device = x.device();
+    let [n, d] = x.dims();
+    let levels = levels.clamp(1, steps.max(1));
+    let mut x = x;
+    for k in 0..levels {
+        let beta = if levels == 1 { 1.0 } else { beta_0.powf(1.0 - k as f64 / (levels - 1) as f64) };
+        let share = steps * (k + 1) / levels - steps * k / levels;
+        for _ in 0..share {
+            let xi = Tensor::<2>::from_data(TensorData::new(rng.normals(n * d), [n, d]), &device);
+            x = tamed_ula_step(x.clone(), target.grad(x).mul_scalar(beta), h / beta, xi);
+        }
+    }
+    x
+}
+
 /// `n` Langevin chains on p_* ∝ exp(−f_*) for `steps` iterations of step h from `x` (the
 /// baselines, at a budget of `steps` gradient evaluations per sample): tamed ULA, or MALA.
 /// Returns the last states.
@@ -82,4 +109,33 @@ pub fn run_chains(
         current = state;
     }
     x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rdmc::target::Target;
+    use crate::rng::Rng;
+
+    /// From the light mode at the origin of the 4-Gaussian mixture, plain ULA stays there; tempering
+    /// lets the chains reach the heavy modes (weights .1/.2/.3/.4), though the mode masses freeze
+    /// near their hot-level shares (≈ ¼ each) as β rises (measured 0.21 at the origin).
+    #[test]
+    fn annealing_crosses_the_barriers_plain_ula_does_not() {
+        let device = Device::flex();
+        let target = Target::named("gmm4").unwrap();
+        let Target::Mixture(mixture) = &target else { panic!("gmm4 is a mixture") };
+        let n = 1000;
+        let start = || Tensor::<2>::from_data(TensorData::new(Rng::new(1).normals(2 * n), [n, 2]), &device);
+        let h = 0.1 / target.smoothness();
+        let share_at_origin = |x: Tensor<2>| {
+            let points: Vec<f32> = x.into_data().try_into_vec().unwrap();
+            let points: Vec<[f32; 2]> = points.chunks(2).map(|p| [p[0], p[1]]).collect();
+            mixture.assign(&points, &device).iter().filter(|&&k| k == 0).count() as f64 / n as f64
+        };
+        let plain = share_at_origin(run_chains(&target, start(), 2000, h, false, &mut Rng::new(2)));
+        let annealed = share_at_origin(annealed_chains(&target, start(), 2000, h, (10, 0.02), &mut Rng::new(2)));
+        assert!(plain > 0.8, "plain ULA left the origin mode: {plain}");
+        assert!(annealed < 0.3, "annealed: {annealed} at the origin (weight 0.1)");
+    }
 }

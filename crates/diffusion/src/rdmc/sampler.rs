@@ -106,8 +106,10 @@ pub struct Rdmc {
     x: Tensor<2>,
     k: usize,
     rng: Rng,
-    /// The last inner particles, [N·n, 2] (for drawing one outer particle's cloud).
+    /// The last inner particles, [N·n, d] (for drawing one outer particle's cloud).
     inner: Option<Tensor<2>>,
+    /// Coordinates per particle d (2 for the energy targets, 784 for MNIST).
+    dim: usize,
     pub grads: usize,
     pub energies: usize,
     /// Scales v_k in the outer step: 1 is the method; the tests set −1 (a flipped sign) and ½
@@ -116,19 +118,27 @@ pub struct Rdmc {
 }
 
 impl Rdmc {
-    /// N outer particles from N(0, (1 − e^{−2T}) I).
+    /// N outer particles in 2-D from N(0, (1 − e^{−2T}) I).
     pub fn new(config: RdmcConfig, n: usize, seed: u64, device: &Device) -> Result<Self> {
+        Self::with_dim(config, n, 2, seed, device)
+    }
+
+    /// N outer particles of `dim` coordinates from N(0, (1 − e^{−2T}) I).
+    pub fn with_dim(config: RdmcConfig, n: usize, dim: usize, seed: u64, device: &Device) -> Result<Self> {
         config.validate()?;
+        if !(1..=100_000).contains(&dim) {
+            return Err(Error::Config(format!("dimension must be in 1..=100000, got {dim}")));
+        }
         if !(1..=1_000_000).contains(&n) {
             return Err(Error::Config(format!("particles must be in 1..=1000000, got {n}")));
         }
         let mut rng = Rng::new(seed);
         let std = (1.0 - (-2.0 * config.horizon).exp()).sqrt() as f32;
         let x = Tensor::from_data(
-            TensorData::new(rng.normals(2 * n).into_iter().map(|z| z * std).collect(), [n, 2]),
+            TensorData::new(rng.normals(dim * n).into_iter().map(|z| z * std).collect(), [n, dim]),
             device,
         );
-        Ok(Self { config, x, k: 0, rng, inner: None, grads: 0, energies: 0, score_factor: 1.0 })
+        Ok(Self { config, x, k: 0, rng, inner: None, dim, grads: 0, energies: 0, score_factor: 1.0 })
     }
 
     pub fn x(&self) -> Tensor<2> {
@@ -159,17 +169,17 @@ impl Rdmc {
     pub fn score(&mut self, target: &impl Potential, x: Tensor<2>, t: f64) -> Tensor<2> {
         let device = x.device();
         let [big_n, _] = x.dims();
-        let n = self.config.inner_particles;
+        let (n, d) = (self.config.inner_particles, self.dim);
         let (decay, var) = ((-t).exp(), 1.0 - (-2.0 * t).exp());
-        // Each outer particle repeated n times: [N·n, 2].
-        let centre = x.clone().unsqueeze_dim::<3>(1).repeat_dim(1, n).reshape([big_n * n, 2]);
+        // Each outer particle repeated n times: [N·n, d].
+        let centre = x.clone().unsqueeze_dim::<3>(1).repeat_dim(1, n).reshape([big_n * n, d]);
         let mut x0 = self.initial_inner(target, x.clone(), t);
         // −log q_t(x_0 | x) = f_*(x_0) + ‖x − e^{−t} x_0‖²/(2 var); gradient in x_0:
         let pull = |x0: &Tensor<2>| (x0.clone().mul_scalar(decay) - centre.clone()).mul_scalar(decay / var);
         let kappa = decay * decay / var;
         let h = self.config.inner_step_scale / (self.config.smoothness + kappa);
         let k = self.config.inner_steps;
-        let mut sum = Tensor::<2>::zeros([big_n * n, 2], &device);
+        let mut sum = Tensor::<2>::zeros([big_n * n, d], &device);
         let mut kept = 0;
         let gaussian = |x0: &Tensor<2>| {
             (x0.clone().mul_scalar(decay) - centre.clone()).square().sum_dim(1).reshape([-1]).div_scalar(2.0 * var)
@@ -185,7 +195,7 @@ impl Rdmc {
             self.energies += big_n * n;
         }
         for i in 0..k {
-            let xi = self.normals([big_n * n, 2], &device);
+            let xi = self.normals([big_n * n, d], &device);
             self.grads += big_n * n;
             x0 = match state.take() {
                 None => {
@@ -214,7 +224,7 @@ impl Rdmc {
         }
         self.inner = Some(x0);
         // v = mean of (e^{−t} x_0 − x)/var over inner particles and kept iterates.
-        let mean_x0 = sum.div_scalar(kept as f64).reshape([big_n, n, 2]).mean_dim(1).reshape([big_n, 2]);
+        let mean_x0 = sum.div_scalar(kept as f64).reshape([big_n, n, d]).mean_dim(1).reshape([big_n, d]);
         (mean_x0.mul_scalar(decay) - x).div_scalar(var)
     }
 
@@ -222,18 +232,18 @@ impl Rdmc {
     fn initial_inner(&mut self, target: &impl Potential, x: Tensor<2>, t: f64) -> Tensor<2> {
         let device = x.device();
         let [big_n, _] = x.dims();
-        let n = self.config.inner_particles;
+        let (n, d) = (self.config.inner_particles, self.dim);
         let m = self.config.candidates.max(n);
         let std = ((2.0 * t).exp() - 1.0).sqrt();
-        let centre = x.mul_scalar(t.exp()).unsqueeze_dim::<3>(1).repeat_dim(1, m).reshape([big_n * m, 2]);
-        let candidates = centre + self.normals([big_n * m, 2], &device).mul_scalar(std);
+        let centre = x.mul_scalar(t.exp()).unsqueeze_dim::<3>(1).repeat_dim(1, m).reshape([big_n * m, d]);
+        let candidates = centre + self.normals([big_n * m, d], &device).mul_scalar(std);
         let energy = match self.config.candidates {
             0 => None,
             _ => target.f(candidates.clone()),
         };
         let Some(energy) = energy else {
             // No f_* to weigh them by: the first n of each particle's draws.
-            return candidates.reshape([big_n, m, 2]).narrow(1, 0, n).reshape([big_n * n, 2]);
+            return candidates.reshape([big_n, m, d]).narrow(1, 0, n).reshape([big_n * n, d]);
         };
         self.energies += big_n * m;
         // Multinomial resampling, n draws with replacement per outer particle, on the device: the
@@ -245,8 +255,8 @@ impl Rdmc {
         let u: Vec<f32> = (0..big_n * n).map(|_| self.rng.uniform() as f32).collect();
         let u = Tensor::<3>::from_data(TensorData::new(u, [big_n, n, 1]), &device);
         let pick = cdf.lower(u).int().sum_dim(2).clamp_max(m as i64 - 1); // [N, n, 1]
-        let candidates = candidates.reshape([big_n, m, 2]);
-        candidates.gather(1, pick.repeat_dim(2, 2)).reshape([big_n * n, 2])
+        let candidates = candidates.reshape([big_n, m, d]);
+        candidates.gather(1, pick.repeat_dim(2, d)).reshape([big_n * n, d])
     }
 
     /// One outer step: x ← e^{η} x + 2(e^{η} − 1) v + √(e^{2η} − 1) ξ.

@@ -30,13 +30,22 @@ impl Potential for Target {
 
 /// A trained score model's density at its smallest time, as the report used it:
 /// ∇f_* ≈ −s_θ(x, t_min); f_* is unknown, so no importance resampling and no MALA.
-pub struct LearnedPotential<'a> {
-    pub score: EpsScore<'a>,
+pub struct LearnedPotential<S: ScoreModel> {
+    pub score: S,
+    pub t_min: f64,
 }
 
-impl Potential for LearnedPotential<'_> {
+impl<'a> LearnedPotential<EpsScore<'a>> {
+    /// A STATES denoiser's density.
+    pub fn of(score: EpsScore<'a>) -> Self {
+        let t_min = score.sde.t_min();
+        Self { score, t_min }
+    }
+}
+
+impl<S: ScoreModel> Potential for LearnedPotential<S> {
     fn grad_f(&self, x: Tensor<2>) -> Tensor<2> {
-        self.score.score(x, self.score.sde.t_min()).neg()
+        self.score.score(x, self.t_min).neg()
     }
 
     fn f(&self, _: Tensor<2>) -> Option<Tensor<1>> {

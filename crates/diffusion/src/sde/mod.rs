@@ -12,6 +12,7 @@ pub mod ddim;
 pub mod dpm_solver;
 pub mod dsm;
 pub mod edm;
+pub mod inpaint;
 pub mod likelihood;
 pub mod mixture;
 pub mod ode;

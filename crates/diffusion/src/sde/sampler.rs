@@ -213,6 +213,11 @@ impl SdeSampler {
         self.x.clone()
     }
 
+    /// Replaces the current state (inpainting overwrites the known coordinates between steps).
+    pub fn set_x(&mut self, x: Tensor<2>) {
+        self.x = x;
+    }
+
     fn noise(&mut self) -> Tensor<2> {
         let [n, d] = self.x.dims();
         Tensor::from_data(TensorData::new(self.rng.normals(n * d), [n, d]), &self.x.device())

@@ -1,0 +1,214 @@
+//! The page's MNIST half: a UNet trained by the native CLI, loaded from its file, sampled a grid at a
+//! time with any SDE sampler and classifier-free guidance, step by step so the page can animate the
+//! denoising; inpainting of a digit whose erased pixels the model fills in; and the CNN judge that
+//! names each digit.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+use diffusion::data::mnist::{PIXELS, to_model};
+use diffusion::model::cnn::{self, Cnn};
+use diffusion::model::unet::UNet;
+use diffusion::rng::Rng;
+use diffusion::sde::inpaint::{Known, inpaint_step};
+use diffusion::sde::sampler::{Method, SdeSampler};
+use diffusion::sde::unet_score::UNetScore;
+use diffusion::unet_checkpoint::{self, UNetFileConfig};
+use wasm_bindgen::prelude::*;
+
+use crate::{js_error, read};
+
+struct Run {
+    sampler: SdeSampler,
+    labels: Vec<i64>,
+    guidance: f64,
+    known: Option<Known>,
+    rng: Rng,
+}
+
+struct State {
+    device: Device,
+    unet: UNet,
+    file: UNetFileConfig,
+    judge: Option<Cnn>,
+    run: Option<Run>,
+}
+
+/// A loaded MNIST model; `Playground.loadMnist` makes it.
+#[wasm_bindgen]
+pub struct MnistModel {
+    state: Rc<RefCell<State>>,
+}
+
+impl MnistModel {
+    pub fn load(bytes: &[u8], device: &Device) -> Result<MnistModel, JsError> {
+        let (unet, file) = unet_checkpoint::decode(bytes, device).map_err(js_error)?;
+        let state = State { device: device.clone(), unet, file, judge: None, run: None };
+        Ok(MnistModel { state: Rc::new(RefCell::new(state)) })
+    }
+}
+
+/// Labels for `n` images: `label` −1 = the digits 0..9 in turn, 10 = unconditional, else that digit.
+fn labels_for(label: i32, n: usize) -> Result<Vec<i64>, JsError> {
+    match label {
+        -1 => Ok((0..n).map(|i| (i % 10) as i64).collect()),
+        0..=10 => Ok(vec![label as i64; n]),
+        _ => Err(JsError::new(&format!("digit must be −1 (all), 0..9 or 10 (none), got {label}"))),
+    }
+}
+
+#[wasm_bindgen]
+impl MnistModel {
+    /// Parameters, steps of training behind the weights and the SDE, for the page to show.
+    pub fn describe(&self) -> String {
+        let state = self.state.borrow();
+        format!(
+            "UNet {:?}, {} parameters, {} training steps, {:?}",
+            state.file.unet.channels,
+            state.unet.num_params(),
+            state.file.steps_done,
+            state.file.score.sde
+        )
+    }
+
+    /// Loads the CNN that names the digits (web/models/mnist-classifier.safetensors).
+    #[wasm_bindgen(js_name = loadJudge)]
+    pub fn load_judge(&self, bytes: &[u8]) -> Result<(), JsError> {
+        let mut state = self.state.borrow_mut();
+        let (cnn, _) = cnn::decode(bytes, &state.device).map_err(js_error)?;
+        state.judge = Some(cnn);
+        Ok(())
+    }
+
+    /// Starts `n` images of `label` (see `labels_for`) with sampler `sampler` (em, pc, ode-rk4,
+    /// ddim, dpmpp2m, ...) in `steps` steps, guidance weight `guidance`.
+    pub fn start(
+        &self,
+        n: u32,
+        label: i32,
+        sampler: String,
+        steps: u32,
+        guidance: f64,
+        seed: u32,
+    ) -> Result<(), JsError> {
+        self.start_with(n, label, &sampler, steps, guidance, seed, None)
+    }
+
+    /// Inpainting: `image` (784 bytes, 0 = background) with `mask` (784 bytes, 1 = keep); `n`
+    /// completions of the erased pixels.
+    #[wasm_bindgen(js_name = startInpaint)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_inpaint(
+        &self,
+        image: &[u8],
+        mask: &[u8],
+        n: u32,
+        label: i32,
+        sampler: String,
+        steps: u32,
+        guidance: f64,
+        seed: u32,
+    ) -> Result<(), JsError> {
+        if image.len() != PIXELS || mask.len() != PIXELS {
+            return Err(JsError::new("inpainting needs a 28×28 image and a 28×28 mask"));
+        }
+        let device = self.state.borrow().device.clone();
+        let rows = n as usize;
+        let y: Vec<f32> = image.iter().map(|&b| to_model(b)).collect::<Vec<_>>().repeat(rows);
+        let keep: Vec<f32> = mask.iter().map(|&m| if m > 0 { 1.0 } else { 0.0 }).collect::<Vec<_>>().repeat(rows);
+        let known = Known {
+            y: Tensor::from_data(TensorData::new(y, [rows, PIXELS]), &device),
+            mask: Tensor::from_data(TensorData::new(keep, [rows, PIXELS]), &device),
+        };
+        self.start_with(n, label, &sampler, steps, guidance, seed, Some(known))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start_with(
+        &self,
+        n: u32,
+        label: i32,
+        sampler: &str,
+        steps: u32,
+        guidance: f64,
+        seed: u32,
+        known: Option<Known>,
+    ) -> Result<(), JsError> {
+        if !(1..=256).contains(&n) || !(1..=2000).contains(&steps) || !(0.0..=20.0).contains(&guidance) {
+            return Err(JsError::new(&format!(
+                "images in 1..=256, steps in 1..=2000, guidance in [0, 20]; got {n}, {steps}, {guidance}"
+            )));
+        }
+        let method =
+            Method::named(sampler, 0.16).ok_or_else(|| JsError::new(&format!("unknown sampler `{sampler}`")))?;
+        if matches!(method, Method::OdeRk45 { .. }) {
+            return Err(JsError::new("RK45 reads its error back synchronously: not in the browser"));
+        }
+        let mut state = self.state.borrow_mut();
+        let labels = labels_for(label, n as usize)?;
+        let sampler = SdeSampler::with_dim(
+            method,
+            state.file.score.sde,
+            steps as usize,
+            n as usize,
+            PIXELS,
+            seed as u64,
+            &state.device,
+        )
+        .map_err(js_error)?;
+        state.run = Some(Run { sampler, labels, guidance, known, rng: Rng::new(seed as u64 ^ 0x5eed) });
+        Ok(())
+    }
+
+    /// Advances `k` steps and resolves to the images, model scale [−1, 1], flat [n · 784].
+    pub async fn step(&self, k: u32) -> Result<js_sys::Float32Array, JsError> {
+        let x = {
+            let mut guard = self.state.borrow_mut();
+            let state = &mut *guard;
+            let run = state.run.as_mut().ok_or_else(|| JsError::new("start sampling first"))?;
+            let model =
+                UNetScore::new(&state.unet, &state.file, run.labels.clone(), run.guidance).map_err(js_error)?.clipped();
+            for _ in 0..k {
+                if run.sampler.done() {
+                    break;
+                }
+                match &run.known {
+                    Some(known) => inpaint_step(&mut run.sampler, &model, known, &state.file.score.sde, &mut run.rng),
+                    None => run.sampler.step(&model),
+                }
+            }
+            run.sampler.x()
+        };
+        Ok(js_sys::Float32Array::from(read(x).await?.as_slice()))
+    }
+
+    pub fn done(&self) -> bool {
+        self.state.borrow().run.as_ref().is_none_or(|r| r.sampler.done())
+    }
+
+    /// The sampler's current time t ∈ [t_min, 1].
+    pub fn t(&self) -> f64 {
+        self.state.borrow().run.as_ref().map_or(1.0, |r| r.sampler.t())
+    }
+
+    pub fn nfe(&self) -> u32 {
+        self.state.borrow().run.as_ref().map_or(0, |r| r.sampler.nfe() as u32)
+    }
+
+    /// The judge's class probabilities of images given in model scale, flat [n · 784] → [n · 10].
+    pub async fn classify(&self, images: &[f32]) -> Result<js_sys::Float32Array, JsError> {
+        let probabilities = {
+            let state = self.state.borrow();
+            let judge = state.judge.as_ref().ok_or_else(|| JsError::new("load the classifier first"))?;
+            let n = images.len() / PIXELS;
+            if n == 0 || n * PIXELS != images.len() {
+                return Err(JsError::new("classify wants whole 28×28 images"));
+            }
+            let x = Tensor::<2>::from_data(TensorData::new(images.to_vec(), [n, PIXELS]), &state.device);
+            softmax(judge.forward(x.clamp(-1.0, 1.0)), 1)
+        };
+        Ok(js_sys::Float32Array::from(read(probabilities).await?.as_slice()))
+    }
+}

@@ -226,9 +226,11 @@ pub fn draw_rdmc(
 ) -> Result<(Vec<u8>, usize), String> {
     use diffusion::rdmc::sampler::{Rdmc, RdmcConfig};
     use diffusion::rdmc::target::LearnedPotential;
-    let score = UNetScore::new(unet, file, labels.to_vec(), guidance).map_err(|e| e.to_string())?;
-    let potential = LearnedPotential { score, t_min: file.score.sde.t_min() };
     let config = RdmcConfig { horizon: 2.0, step: 0.2, candidates: 0, ..RdmcConfig::new(100.0) }.with_budget(budget);
+    // ∇f_* is evaluated on the inner particles, n per outer particle (rows i·n .. i·n + n − 1).
+    let inner: Vec<i64> = labels.iter().flat_map(|&l| std::iter::repeat_n(l, config.inner_particles)).collect();
+    let score = UNetScore::new(unet, file, inner, guidance).map_err(|e| e.to_string())?;
+    let potential = LearnedPotential { score, t_min: file.score.sde.t_min() };
     let mut rdmc = Rdmc::with_dim(config, labels.len(), PIXELS, seed, device).map_err(|e| e.to_string())?;
     while !rdmc.done() {
         rdmc.step(&potential);

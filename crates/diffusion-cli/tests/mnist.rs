@@ -88,7 +88,21 @@ fn train_resume_sample_evaluate() {
     assert_eq!(labels, (0..20).map(|i| i / 2).collect::<Vec<i64>>());
     assert!(samples.join("grid.png").exists());
     sample(&dir.join("pc"), &["--sampler", "pc", "--label", "7", "--guidance", "0"]);
-    sample(&dir.join("rdmc"), &["--sampler", "rdmc", "--label", "3"]);
+    // rdMC with a budget of 100 evaluations per sample: 2 inner particles per outer one.
+    ok(&[
+        "sample",
+        "mnist",
+        "--weights",
+        s(&weights),
+        "--n",
+        "4",
+        "--steps",
+        "100",
+        "--sampler",
+        "rdmc",
+        "--out",
+        s(&dir.join("rdmc")),
+    ]);
     assert!(dir.join("rdmc/samples.npy").exists());
 
     // A classifier trained for a few steps, then the metrics.

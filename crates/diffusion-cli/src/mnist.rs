@@ -18,18 +18,9 @@ use diffusion::unet_checkpoint::{self, UNetFileConfig};
 use crate::common::{bar, create_dir, to_vec, write};
 use crate::device::DeviceArg;
 
-/// Where `cargo xtask fetch-data mnist` unpacks the IDX files: `$DIFFUSION_DATA/mnist`, else
-/// `~/.cache/diffusion-playground/mnist`.
-pub fn default_data_dir() -> PathBuf {
-    match std::env::var_os("DIFFUSION_DATA") {
-        Some(dir) => PathBuf::from(dir).join("mnist"),
-        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/diffusion-playground/mnist"),
-    }
-}
-
 /// The training or test split from `dir` (raw IDX, or `.gz` next to it).
 pub fn load_split(dir: Option<&Path>, train: bool) -> Result<Mnist, String> {
-    let dir = dir.map(Path::to_path_buf).unwrap_or_else(default_data_dir);
+    let dir = dir.map(Path::to_path_buf).unwrap_or_else(mnist::default_dir);
     let (images, labels) = mnist::file_names(train);
     let read = |name: &str| -> Result<Vec<u8>, String> {
         let raw = dir.join(name);

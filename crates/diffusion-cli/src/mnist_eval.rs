@@ -19,7 +19,7 @@ use diffusion::sde::unet_score::UNetScore;
 
 use crate::common::{bar, create_dir, to_vec, write};
 use crate::device::DeviceArg;
-use crate::mnist::{draw, draw_rdmc, grid_png, load_split, load_unet};
+use crate::mnist::{draw, draw_rdmc, grid_png, labels_for, load_split, load_unet};
 
 #[derive(Args)]
 pub struct TrainClassifierArgs {
@@ -200,7 +200,7 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
     let cnn = load_cnn(&args.classifier, &device)?;
     let reference = reference_features(&cnn, &load_split(args.data.as_deref(), false)?, &device)?;
     create_dir(&args.out)?;
-    let labels: Vec<i64> = (0..args.n).map(|i| (i * 10 / args.n.max(1)) as i64).collect();
+    let labels = labels_for("all", args.n)?;
     let mut table = format!(
         "# MNIST samplers ({}, {} samples per row, guidance w = {})\n\n| sampler | steps | NFE | accuracy | classifier-FID | wall s |\n|---|---|---|---|---|---|\n",
         args.weights.display(),

@@ -6,9 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn mnist_dir() -> PathBuf {
-    let dir = std::env::var_os("MNIST_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/diffusion-playground/mnist")
-    });
+    let dir = std::env::var_os("MNIST_DIR").map(PathBuf::from).unwrap_or_else(diffusion::data::mnist::default_dir);
     assert!(
         dir.join("t10k-images-idx3-ubyte").exists(),
         "no MNIST in {}: run `cargo xtask fetch-data mnist`",

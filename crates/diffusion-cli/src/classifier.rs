@@ -10,7 +10,7 @@ use diffusion::classifier::{ClassifierMetrics, ClassifierTrainer, Validation};
 use diffusion::data::states::states;
 use diffusion::train::TrainConfig;
 
-use crate::common::{create_dir, host_parameters, to_labels, to_vec, train_loop, write};
+use crate::common::{create_dir, to_labels, to_vec, train_loop, write};
 use crate::device::DeviceArg;
 
 /// Validation accuracy is reported in this many equal slices of t ∈ 0..=T.
@@ -99,7 +99,11 @@ pub fn train(args: TrainClassifierArgs) -> Result<(), String> {
 
     let weights = args.out.join("classifier.safetensors");
     let model = trainer.borrow().model();
-    write(&weights, checkpoint::encode(&host_parameters(&model)?, &config).map_err(|e| e.to_string())?)?;
+    write(
+        &weights,
+        checkpoint::encode(&diffusion::io::host_tensors(&model).map_err(|e| e.to_string())?, &config)
+            .map_err(|e| e.to_string())?,
+    )?;
     write(&args.out.join("config.json"), config.to_json())?;
     write(&args.out.join("loss.csv"), curves.to_csv())?;
     curves.plot(&args.out.join("loss.png"))?;

@@ -5,8 +5,6 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use diffusion::checkpoint::{self, Checkpoint, Role};
-use diffusion::io::{NamedTensor, parameters};
-use diffusion::model::mlp::Mlp;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::plot;
@@ -37,14 +35,6 @@ pub fn to_points(tensor: Tensor<2>) -> Result<Vec<[f32; 2]>, String> {
 
 pub fn to_labels(tensor: Tensor<1, Int>) -> Result<Vec<i64>, String> {
     tensor.into_data().try_into_vec_as::<i64>().map_err(|e| format!("{e:?}"))
-}
-
-/// The network's parameters, read to the host.
-pub fn host_parameters(mlp: &Mlp) -> Result<Vec<NamedTensor>, String> {
-    parameters(mlp)
-        .into_iter()
-        .map(|(name, shape, tensor)| Ok(NamedTensor { name, shape, values: to_vec(tensor)? }))
-        .collect()
 }
 
 /// Loads a denoiser or classifier file; errors start with the path.

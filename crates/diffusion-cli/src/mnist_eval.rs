@@ -66,7 +66,7 @@ pub fn train_classifier(args: TrainClassifierArgs) -> Result<(), String> {
     eprintln!("{steps} steps in {:.0} s; test accuracy {:.4}", started.elapsed().as_secs_f64(), test_accuracy);
     create_dir(&args.out)?;
     let file = CnnFile { role: "mnist-classifier".into(), cnn: config, test_accuracy: Some(test_accuracy) };
-    let tensors = diffusion::unet_checkpoint::host_tensors(&cnn);
+    let tensors = diffusion::io::host_tensors(&cnn).map_err(|e| e.to_string())?;
     write(&args.out.join("classifier.safetensors"), cnn::encode(&tensors, &file).map_err(|e| e.to_string())?)?;
     println!("{test_accuracy:.4}");
     Ok(())

@@ -23,7 +23,7 @@ use diffusion::sde::sampler::{Method, SdeSampler};
 use diffusion::sde::score::EpsScore;
 use diffusion::train::{DenoiserTrainer, TrainConfig};
 
-use crate::common::{Curves, bar, create_dir, host_parameters, load, to_labels, to_points, to_vec, train_loop, write};
+use crate::common::{Curves, bar, create_dir, load, to_labels, to_points, to_vec, train_loop, write};
 use crate::device::DeviceArg;
 use crate::plot;
 
@@ -175,7 +175,8 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
     let trainer = trainer.into_inner();
 
     let weights = args.out.join("denoiser.safetensors");
-    let bytes = checkpoint::encode(&host_parameters(&trainer.model())?, &config).map_err(|e| e.to_string())?;
+    let bytes = checkpoint::encode(&diffusion::io::host_tensors(&trainer.model()).map_err(|e| e.to_string())?, &config)
+        .map_err(|e| e.to_string())?;
     write(&weights, bytes)?;
     write(&args.out.join("config.json"), config.to_json())?;
     write(&args.out.join("loss.csv"), curves.to_csv())?;

@@ -1,25 +1,14 @@
 //! The `diffusion` binary on the real STATES data: train → weights → sample → grade, and bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::{s, scratch, text};
 
 fn diffusion(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_diffusion")).args(args).output().expect("the binary runs")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("diffusion-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
+    common::run(args, &[])
 }
 
 #[test]

@@ -2,8 +2,12 @@
 //! fetches them and sets MNIST_DIR): train (and resume) a tiny UNet, sample it into .npy files, train
 //! a classifier briefly, evaluate, compare, score bits/dim, and refuse bad input.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+use common::{s, scratch, text};
 
 fn mnist_dir() -> PathBuf {
     let dir = std::env::var_os("MNIST_DIR").map(PathBuf::from).unwrap_or_else(diffusion::data::mnist::default_dir);
@@ -17,26 +21,7 @@ fn mnist_dir() -> PathBuf {
 
 fn diffusion(args: &[&str]) -> Output {
     let data = mnist_dir();
-    Command::new(env!("CARGO_BIN_EXE_diffusion"))
-        .args(args)
-        .env("DIFFUSION_DATA", data.parent().unwrap())
-        .output()
-        .expect("the binary runs")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("diffusion-mnist-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
+    common::run(args, &[("DIFFUSION_DATA", data.parent().unwrap())])
 }
 
 fn ok(args: &[&str]) -> String {

@@ -46,6 +46,22 @@ pub fn parameters<M: Module>(module: &M) -> Vec<(String, Vec<usize>, Tensor<1>)>
     collect.out
 }
 
+/// Every float parameter of `module` read back to the host as f32, ready for [`encode`]. Native
+/// only (the read is synchronous; the browser reads [`parameters`] asynchronously).
+pub fn host_tensors<M: Module>(module: &M) -> Result<Vec<NamedTensor>> {
+    parameters(module)
+        .into_iter()
+        .map(|(name, shape, t)| {
+            let values = t
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec()
+                .map_err(|e| Error::Weights(format!("cannot read tensor `{name}` back: {e:?}")))?;
+            Ok(NamedTensor { name, shape, values })
+        })
+        .collect()
+}
+
 /// Parameter names and shapes, what a file must hold to fit `module`.
 pub fn expected<M: Module>(module: &M) -> Vec<(String, Vec<usize>)> {
     parameters(module).into_iter().map(|(name, shape, _)| (name, shape)).collect()
@@ -154,14 +170,7 @@ pub fn load<M: Module>(module: M, tensors: &[NamedTensor]) -> Result<M> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::mlp::{Mlp, MlpConfig};
-
-    fn host_tensors(module: &Mlp) -> Vec<NamedTensor> {
-        parameters(module)
-            .into_iter()
-            .map(|(name, shape, t)| NamedTensor { name, shape, values: t.into_data().try_into_vec::<f32>().unwrap() })
-            .collect()
-    }
+    use crate::model::mlp::MlpConfig;
 
     fn small() -> MlpConfig {
         MlpConfig { d_input: 3, hidden: vec![8, 8], d_output: 2 }
@@ -180,11 +189,11 @@ mod tests {
     fn weights_round_trip_bit_exactly() {
         let device = Device::flex();
         let original = small().init(&device, 1).unwrap();
-        let bytes = encode(&host_tensors(&original), "{\"x\":1}").unwrap();
+        let bytes = encode(&host_tensors(&original).unwrap(), "{\"x\":1}").unwrap();
         let file = decode(&bytes).unwrap();
         assert_eq!(file.config_json.as_deref(), Some("{\"x\":1}"));
         let loaded = load(small().init(&device, 2).unwrap(), &file.tensors).unwrap();
-        assert_eq!(host_tensors(&loaded), host_tensors(&original));
+        assert_eq!(host_tensors(&loaded).unwrap(), host_tensors(&original).unwrap());
         let x = Tensor::<2>::ones([4, 3], &device);
         assert_eq!(loaded.forward(x.clone()).into_data(), original.forward(x).into_data());
     }
@@ -193,7 +202,7 @@ mod tests {
     fn bad_files_are_errors_naming_the_problem() {
         let device = Device::flex();
         let model = small().init(&device, 1).unwrap();
-        let tensors = host_tensors(&model);
+        let tensors = host_tensors(&model).unwrap();
         let bytes = encode(&tensors, "{}").unwrap();
 
         let truncated = decode(&bytes[..bytes.len() - 10]).unwrap_err();

@@ -18,11 +18,12 @@ use crate::data::mnist::{Mnist, PIXELS, SIDE, to_model};
 use crate::ema::{ema_update, warmup_decay};
 use crate::error::{Error, Result};
 use crate::io;
+use crate::io::host_tensors;
 use crate::model::fourier::Fourier;
 use crate::model::unet::UNet;
 use crate::rng::Rng;
 use crate::sde::dsm::ScoreConfig;
-use crate::unet_checkpoint::{self, UNetFileConfig, host_tensors};
+use crate::unet_checkpoint::{self, UNetFileConfig};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UNetTrainConfig {
@@ -236,7 +237,7 @@ impl UNetTrainer {
 
     /// The EMA weights as a model file.
     pub fn ema_bytes(&self) -> Result<Vec<u8>> {
-        unet_checkpoint::encode(&host_tensors(&self.ema), &self.file_config())
+        unet_checkpoint::encode(&host_tensors(&self.ema)?, &self.file_config())
     }
 
     /// Writes everything a run needs to continue into `dir` (model, EMA, Adam state, step).
@@ -244,7 +245,7 @@ impl UNetTrainer {
         let io_err =
             |e: std::io::Error| Error::Config(format!("cannot write the checkpoint in {}: {e}", dir.display()));
         std::fs::create_dir_all(dir).map_err(io_err)?;
-        let model = unet_checkpoint::encode(&host_tensors(&self.unet.valid()), &self.file_config())?;
+        let model = unet_checkpoint::encode(&host_tensors(&self.unet.valid())?, &self.file_config())?;
         std::fs::write(dir.join("model.safetensors"), model).map_err(io_err)?;
         std::fs::write(dir.join("ema.safetensors"), self.ema_bytes()?).map_err(io_err)?;
         self.optim

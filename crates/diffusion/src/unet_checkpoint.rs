@@ -61,18 +61,6 @@ pub fn decode(bytes: &[u8], device: &Device) -> Result<(UNet, UNetFileConfig)> {
     Ok((unet, config))
 }
 
-/// The parameters of a module on the host (synchronous read: native only).
-pub fn host_tensors<M: Module>(module: &M) -> Vec<NamedTensor> {
-    io::parameters(module)
-        .into_iter()
-        .map(|(name, shape, t)| NamedTensor {
-            name,
-            shape,
-            values: t.into_data().convert::<f32>().try_into_vec().unwrap(),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,7 +73,7 @@ mod tests {
             UNetConfig { channels: vec![8, 16], res_blocks: 1, emb: 16, time_features: 32, classes: 10, groups: 4 };
         let config = UNetFileConfig::new(unet_config, ScoreConfig::new(Sde::vp()));
         let unet = config.unet.init(&device, 1).unwrap();
-        let bytes = encode(&host_tensors(&unet), &config).unwrap();
+        let bytes = encode(&io::host_tensors(&unet).unwrap(), &config).unwrap();
         let (loaded, loaded_config) = decode(&bytes, &device).unwrap();
         assert_eq!(loaded_config, config);
         let x = Tensor::<4>::ones([2, 1, 28, 28], &device);
@@ -98,13 +86,13 @@ mod tests {
 
         // A truncated file, a tensor of the wrong shape, a missing tensor: each says what is wrong.
         assert!(decode(&bytes[..bytes.len() / 2], &device).unwrap_err().to_string().contains("not a valid"));
-        let mut tensors = host_tensors(&unet);
+        let mut tensors = io::host_tensors(&unet).unwrap();
         tensors[0].shape = vec![tensors[0].values.len()];
         let err = decode(&encode(&tensors, &config).unwrap(), &device).unwrap_err().to_string();
         assert!(err.contains(&format!("`{}`", tensors[0].name)), "{err}");
         let other = UNetFileConfig { unet: UNetConfig { channels: vec![8, 24], ..config.unet.clone() }, ..config };
-        let err = decode(&encode(&host_tensors(&unet), &other).unwrap(), &device).unwrap_err().to_string();
+        let err = decode(&encode(&io::host_tensors(&unet).unwrap(), &other).unwrap(), &device).unwrap_err().to_string();
         assert!(err.contains("shape"), "{err}");
-        assert!(decode(&io::encode(&host_tensors(&unet), "").unwrap(), &device).is_err());
+        assert!(decode(&io::encode(&io::host_tensors(&unet).unwrap(), "").unwrap(), &device).is_err());
     }
 }

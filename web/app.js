@@ -354,10 +354,11 @@ $('energy-form').addEventListener('submit', (event) => {
   const seed = readNumber('energy-seed', { min: 0, max: 2 ** 32 - 1, integer: true });
   if (n === null || seed === null) return;
   const target = $('energy-target').value;
+  const budget = Number($('energy-budget').value);
   state.energy = { target, grads: 0, done: false };
   setBusy(true);
   setStatus(`Running rdMC and ULA on ${target}…`);
-  worker.postMessage({ type: 'energy', target, n, seed });
+  worker.postMessage({ type: 'energy', target, n, seed, budget });
 });
 
 $('time').addEventListener('input', () => {

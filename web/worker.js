@@ -184,8 +184,8 @@ async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', step
 }
 
 /** The energy mode: rdMC and ULA side by side from the same start, one rdMC outer step a frame. */
-async function energy({ target, n, seed }) {
-  const run = playground.startEnergy(target, n, seed);
+async function energy({ target, n, seed, budget }) {
+  const run = playground.startEnergy(target, n, seed, budget);
   try {
     const size = playground.isGpu() ? 128 : 64;
     const density = await run.density(size);

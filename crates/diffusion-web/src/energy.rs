@@ -30,12 +30,19 @@ pub struct EnergyRun {
 }
 
 impl EnergyRun {
-    pub fn start(target: &str, n: u32, seed: u32, device: &Device) -> Result<EnergyRun, JsError> {
+    /// `budget`: ∇f_* evaluations per sample, or 0 for the target's defaults (`RdmcConfig::for_target`).
+    pub fn start(target: &str, n: u32, seed: u32, budget: u32, device: &Device) -> Result<EnergyRun, JsError> {
         if !(1..=20_000).contains(&n) {
             return Err(JsError::new(&format!("points must be in 1..=20000, got {n}")));
         }
+        if budget != 0 && !(100..=1_000_000).contains(&budget) {
+            return Err(JsError::new(&format!("the gradient budget must be in 100..=1000000, got {budget}")));
+        }
         let target = Target::named(target).map_err(js_error)?;
-        let config = RdmcConfig::for_target(&target);
+        let config = match budget {
+            0 => RdmcConfig::for_target(&target),
+            budget => RdmcConfig::for_target(&target).with_budget(budget as usize),
+        };
         let rdmc = Rdmc::new(config, n as usize, seed as u64, device).map_err(js_error)?;
         let ula = rdmc.x();
         let h = 0.1 / target.smoothness();

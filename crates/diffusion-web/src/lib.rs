@@ -551,10 +551,11 @@ impl Playground {
     }
 
     /// Starts the energy mode on `target` (gmm4, gmm8, ring, funnel, muller-brown, states-kde):
-    /// rdMC and ULA from the same `n` starting points.
+    /// rdMC and ULA from the same `n` starting points, at `budget` ∇f_* evaluations per sample
+    /// (0: the target's defaults).
     #[wasm_bindgen(js_name = startEnergy)]
-    pub fn start_energy(&self, target: String, n: u32, seed: u32) -> Result<EnergyRun, JsError> {
-        EnergyRun::start(&target, n, seed, &self.state.borrow().device)
+    pub fn start_energy(&self, target: String, n: u32, seed: u32, budget: u32) -> Result<EnergyRun, JsError> {
+        EnergyRun::start(&target, n, seed, budget, &self.state.borrow().device)
     }
 
     /// Loads an MNIST UNet file (`diffusion train mnist` writes one; web/models/mnist-vp.safetensors

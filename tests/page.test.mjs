@@ -42,7 +42,7 @@ function wrongShapeSafetensors() {
   return Buffer.concat([length, Buffer.from(header), Buffer.alloc(16)]);
 }
 
-async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, energyN, energyBudget = 16000, classifier = true, timeout }) {
+async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, energyN, energyBudget = 16000, energyFrames = 0, classifier = true, timeout }) {
   const browser = await launch(webgpu);
   const page = await browser.newPage({ viewport: { width: 760, height: 1400 } });
   const consoleErrors = [];
@@ -169,8 +169,28 @@ async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, en
     // The energy mode: rdMC and ULA from the same start on the 4-Gaussian mixture (weights .1, .2,
     // .3, .4 at (0,0), (0,11), (9,9), (11,0)), at the same gradient evaluations per sample. rdMC
     // finds the four modes in proportion; ULA, started near the origin, stays in the mode there.
-    // (CPU only: on SwiftShader's WebGPU the run's thousands of small kernel launches and 150
-    // read-backs outlast the test even at 1 000 gradients per sample.)
+    // (The whole run on the CPU only: on SwiftShader's WebGPU its thousands of small kernel launches
+    // and 150 read-backs outlast the test even at 1 000 gradients per sample.)
+    // On WebGPU: the same run's first frames (20 gradients each at a budget of 1 000), then Stop.
+    if (energyFrames) {
+      await page.selectOption('#energy-target', 'gmm4');
+      await page.fill('#energy-n', '300');
+      await page.selectOption('#energy-budget', '1000');
+      await page.click('#energy-run');
+      await page.waitForFunction((g) => window.playground.energy?.grads >= g, 20 * energyFrames, { timeout, polling: 500 });
+      await page.click('#stop');
+      await page.waitForFunction(() => window.playground.energy?.done && !window.playground.busy, null, { timeout, polling: 500 });
+      const energy = await page.evaluate(() => ({
+        grads: window.playground.energy.grads,
+        rdmc: Array.from(window.playground.energy.rdmc ?? []),
+        ula: Array.from(window.playground.energy.ula ?? []),
+      }));
+      log(`energy on this device: stopped after ${energy.grads} of 1000 gradient evaluations per sample`);
+      assert.ok(energy.grads >= 20 * energyFrames && energy.grads < 1000 && energy.grads % 20 === 0, `grads ${energy.grads}`);
+      assert.ok(energy.rdmc.length === 600 && energy.ula.length === 600, 'one point per particle');
+      assert.ok(energy.rdmc.every(Number.isFinite) && energy.ula.every(Number.isFinite), 'energy samples are finite');
+      assert.match(await page.textContent('#energy-status'), /^Stopped/);
+    }
     if (energyN) {
       await page.selectOption('#energy-target', 'gmm4');
       await page.fill('#energy-n', String(energyN));
@@ -417,7 +437,7 @@ async function mnist({ name, webgpu, steps, inpaint, minAgree, timeout }) {
 // PAGE_TESTS=cpu (or webgpu) runs one of the two; the default runs both.
 // PAGE_TESTS=mnist-cpu or mnist-webgpu runs only that MNIST check.
 const only = process.env.PAGE_TESTS;
-if (!only || only === 'webgpu') await run({ name: 'webgpu', webgpu: true, steps: 12, batch: 128, n: 64, guidedN: 64, energyN: 0, classifier: false, timeout: 400_000 });
+if (!only || only === 'webgpu') await run({ name: 'webgpu', webgpu: true, steps: 12, batch: 128, n: 64, guidedN: 64, energyN: 0, energyFrames: 3, classifier: false, timeout: 400_000 });
 if (!only || only === 'cpu') await run({ name: 'cpu', webgpu: false, steps: 30, batch: 256, n: 200, guidedN: 300, pretrainedN: 500, energyN: 300, energyBudget: 4000, timeout: 200_000 });
 // (With the shipped model both devices measure 16/16 digits as requested at 10 steps, judge
 // confidence ≥ 99%.)

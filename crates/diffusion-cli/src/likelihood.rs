@@ -23,7 +23,8 @@ pub struct LikelihoodArgs {
     /// The data set to score (`states`).
     #[arg(long, default_value = "states")]
     data: String,
-    /// Score the first N points (every point: 5000).
+    /// Score N points spread evenly through the file (every point: 5000). The file is grouped by
+    /// state, so the first N would be one state only.
     #[arg(long, default_value_t = 5000)]
     n: usize,
     /// RK4 steps of the ODE from t_min to 1.
@@ -54,7 +55,8 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
     let sde = model.sde;
     let data = states();
     let n = args.n.clamp(1, data.len());
-    let x = Tensor::<2>::from_data(TensorData::new(data.flat()[..2 * n].to_vec(), [n, 2]), &device);
+    let rows: Vec<f32> = (0..n).flat_map(|i| data.xy[i * data.len() / n]).collect();
+    let x = Tensor::<2>::from_data(TensorData::new(rows, [n, 2]), &device);
     let how = match args.probes {
         0 => Divergence::Exact,
         probes => Divergence::Hutchinson { probes, rademacher: true },

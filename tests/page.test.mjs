@@ -42,14 +42,21 @@ function wrongShapeSafetensors() {
   return Buffer.concat([length, Buffer.from(header), Buffer.alloc(16)]);
 }
 
-async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, energyN, energyBudget = 16000, energyFrames = 0, classifier = true, timeout }) {
+/** A browser and page for one run: console errors collected, `log` prefixed with `tag` and the
+ * seconds since the start. */
+async function openPage(webgpu, tag) {
   const browser = await launch(webgpu);
   const page = await browser.newPage({ viewport: { width: 760, height: 1400 } });
   const consoleErrors = [];
   page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
   const started = Date.now();
-  const log = (what) => console.log(`[${name}] ${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  const log = (what) => console.log(`[${tag}] ${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  return { browser, page, consoleErrors, log };
+}
+
+async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, energyN, energyBudget = 16000, energyFrames = 0, classifier = true, timeout }) {
+  const { browser, page, consoleErrors, log } = await openPage(webgpu, name);
   try {
     await page.goto(url);
     await waitIdle(page, 120_000);
@@ -351,13 +358,7 @@ async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, en
  * the digit; a file of another kind is refused with a message.
  */
 async function mnist({ name, webgpu, steps, inpaint, minAgree, timeout }) {
-  const browser = await launch(webgpu);
-  const page = await browser.newPage({ viewport: { width: 760, height: 1400 } });
-  const consoleErrors = [];
-  page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
-  page.on('pageerror', (e) => consoleErrors.push(String(e)));
-  const started = Date.now();
-  const log = (what) => console.log(`[${name} mnist] ${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  const { browser, page, consoleErrors, log } = await openPage(webgpu, `${name} mnist`);
   const mnistState = () => page.evaluate(() => {
     const m = window.playground.mnist;
     return { ...m, x: m.x ? Array.from(m.x) : null, probs: null, errors: window.playground.errors };

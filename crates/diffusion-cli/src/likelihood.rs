@@ -62,7 +62,7 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
         probes => Divergence::Hutchinson { probes, rademacher: true },
     };
     let started = Instant::now();
-    let flow = flow(&model, &sde, x, args.steps, grid, how, 0);
+    let flow = flow(&model, &sde, x, &grid.times(&sde, sde.t_min(), args.steps), how, 0);
     let log_p = to_vec(flow.log_likelihood(&sde))?;
     let nll = -log_p.iter().map(|&l| l as f64).sum::<f64>() / n as f64;
     let sd = (log_p.iter().map(|&l| (-(l as f64) - nll).powi(2)).sum::<f64>() / (n as f64 - 1.0).max(1.0)).sqrt();

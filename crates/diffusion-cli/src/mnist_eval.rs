@@ -277,6 +277,10 @@ pub struct LikelihoodArgs {
     /// near t_min where the flow is stiff) or `uniform` (evenly in t).
     #[arg(long, default_value = "log-snr")]
     grid: String,
+    /// The time the ODE starts from, where the dequantised data stands in for p_t (default: the
+    /// t_min the model was trained down to).
+    #[arg(long)]
+    t_min: Option<f64>,
     /// Hutchinson probes per evaluation.
     #[arg(long, default_value_t = 1)]
     probes: usize,
@@ -299,6 +303,12 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
     let grid = Grid::named(&args.grid).ok_or(format!("unknown --grid `{}` (log-snr, uniform)", args.grid))?;
     let device = args.device.device()?;
     let (unet, file) = load_unet(&args.weights, &device)?;
+    let sde = file.score.sde;
+    let t_min = args.t_min.or(file.train.as_ref().and_then(|t| t.t_min)).unwrap_or(sde.t_min());
+    if !(1e-7..=0.5).contains(&t_min) {
+        return Err(format!("--t-min must be in [1e-7, 0.5], got {t_min}"));
+    }
+    let times = grid.times(&sde, t_min, args.steps);
     let test = load_split(args.data.as_deref(), false)?;
     let a = 256.0 * SCALE_A;
     let mut rng = Rng::new(args.seed);
@@ -311,8 +321,8 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
         let x = Tensor::<2>::from_data(TensorData::new(y, [count, PIXELS]), &device);
         let model = UNetScore::new(&unet, &file, vec![10; count], 0.0).map_err(|e| e.to_string())?;
         let how = Divergence::Hutchinson { probes: args.probes, rademacher: true };
-        let f = flow(&model, &file.score.sde, x, args.steps, grid, how, args.seed + start as u64);
-        bits.extend(to_vec(f.log_likelihood(&file.score.sde))?.into_iter().map(|l| bits_per_dim(l as f64, PIXELS, a)));
+        let f = flow(&model, &sde, x, &times, how, args.seed + start as u64);
+        bits.extend(to_vec(f.log_likelihood(&sde))?.into_iter().map(|l| bits_per_dim(l as f64, PIXELS, a)));
         eprintln!("{} / {} images, {:.0} s", start + count, args.n, started.elapsed().as_secs_f64());
     }
     let n = bits.len() as f64;
@@ -321,7 +331,7 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
     let mut line = String::new();
     let _ = write!(
         line,
-        "test bits/dim {mean:.4} ± {se:.4} (first {} test images, unconditional, {} RK4 steps on the {} grid, {} probe(s), {:.0} s)",
+        "test bits/dim {mean:.4} ± {se:.4} (first {} test images, unconditional, from t = {t_min:e}, {} RK4 steps on the {} grid, {} probe(s), {:.0} s)",
         args.n,
         args.steps,
         args.grid,

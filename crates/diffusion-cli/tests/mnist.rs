@@ -117,6 +117,16 @@ fn train_resume_sample_evaluate() {
     let bits = ok(&["likelihood-mnist", "--weights", s(&weights), "--n", "2", "--steps", "2"]);
     let value: f64 = bits.split_whitespace().nth(2).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
     assert!(value.is_finite() && value > 0.0, "{bits}");
+    assert!(bits.contains("from t = 1e-3"), "{bits}");
+
+    // Fine-tuning for the likelihood: from these weights, down to t = 10⁻⁵ on dequantised pixels;
+    // the file remembers its t_min and the likelihood starts there.
+    let tuned = dir.join("tuned");
+    let likelihood_run =
+        ["--t-min", "1e-5", "--t-sampling", "mixed", "--dequantise", "--batch", "8", "--grid-every", "0"];
+    ok(&[&["train", "mnist", "--init", s(&weights), "--out", s(&tuned), "--steps", "2"], &likelihood_run[..]].concat());
+    let bits = ok(&["likelihood-mnist", "--weights", s(&tuned.join("unet.safetensors")), "--n", "2", "--steps", "2"]);
+    assert!(bits.contains("from t = 1e-5"), "{bits}");
 
     // Bad input: a truncated file, a foreign file, a bad label, missing data.
     let bytes = std::fs::read(&weights).unwrap();
@@ -127,5 +137,8 @@ fn train_resume_sample_evaluate() {
     fails(&["sample", "mnist", "--weights", s(&weights), "--label", "12", "--out", s(&dir.join("x"))], "--label");
     fails(&["train", "mnist", "--out", s(&dir.join("y")), "--data", s(&dir.join("nowhere"))], "fetch-data mnist");
     fails(&["train", "mnist", "--out", s(&dir.join("y")), "--lr=-1"], "unreasonable");
+    fails(&["train", "mnist", "--out", s(&dir.join("y")), "--t-min", "0"], "unreasonable");
+    fails(&["train", "mnist", "--out", s(&dir.join("y")), "--t-sampling", "often"], "--t-sampling");
+    fails(&["train", "mnist", "--out", s(&dir.join("y")), "--init", s(&truncated)], "not a valid safetensors");
     std::fs::remove_dir_all(&dir).unwrap();
 }

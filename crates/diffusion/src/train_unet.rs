@@ -1,7 +1,10 @@
 //! Training the MNIST UNet by denoising score matching on an SDE (Song et al. 2021, eq. 7, as in
-//! `sde::dsm`): x_t = m(t) x_0 + s(t) z with t ~ U(t_min, 1), loss λ(t)/s(t)² · mean‖ε̂ − z‖², the
-//! label replaced by the null class with probability p (classifier-free guidance, Ho & Salimans
-//! 2022). Adam with a linear warm-up, per-tensor gradient-norm clipping and an EMA of the weights.
+//! `sde::dsm`): x_t = m(t) x_0 + s(t) z with t ∈ [t_min, 1] drawn uniformly or uniformly in log-SNR
+//! (`TimeSampling`), loss λ(t)/s(t)² · mean‖ε̂ − z‖², the label replaced by the null class with
+//! probability p (classifier-free guidance, Ho & Salimans 2022). Adam with a linear warm-up,
+//! per-tensor gradient-norm clipping and an EMA of the weights. With `dequantise`, x_0 is the
+//! uniformly dequantised image y = (b + v)/127.5 − 1, v ~ U[0, 1), the very density that
+//! `diffusion likelihood-mnist` scores (a model of the bare bytes puts its mass on the bins' edges).
 //!
 //! Each step's minibatch is drawn from a generator seeded by (seed, step), so a run stopped and
 //! resumed from a checkpoint (weights, EMA, Adam moments, step) continues exactly.
@@ -14,15 +17,17 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::data::mnist::{Mnist, PIXELS, SIDE, to_model};
+use crate::data::mnist::{Mnist, PIXELS, SCALE_A, SCALE_B, SIDE, to_model};
 use crate::ema::{ema_update, warmup_decay};
 use crate::error::{Error, Result};
 use crate::io;
 use crate::io::host_tensors;
+use crate::metric::bits_per_dim::dequantize;
 use crate::model::fourier::Fourier;
 use crate::model::unet::UNet;
 use crate::rng::Rng;
-use crate::sde::dsm::ScoreConfig;
+use crate::sde::Sde;
+use crate::sde::dsm::{ScoreConfig, TimeSampling};
 use crate::unet_checkpoint::{self, UNetFileConfig};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -39,6 +44,17 @@ pub struct UNetTrainConfig {
     /// Probability p of training a label as the null class.
     pub label_dropout: f64,
     pub seed: u64,
+    /// The smallest t drawn (default: the SDE's t_min).
+    #[serde(default)]
+    pub t_min: Option<f64>,
+    #[serde(default)]
+    pub t_sampling: TimeSampling,
+    /// Train on uniformly dequantised pixels.
+    #[serde(default)]
+    pub dequantise: bool,
+    /// The weights the run started from, when it fine-tunes another run's.
+    #[serde(default)]
+    pub init: Option<String>,
 }
 
 impl Default for UNetTrainConfig {
@@ -52,6 +68,10 @@ impl Default for UNetTrainConfig {
             ema_decay: 0.9999,
             label_dropout: 0.1,
             seed: 0,
+            t_min: None,
+            t_sampling: TimeSampling::Uniform,
+            dequantise: false,
+            init: None,
         }
     }
 }
@@ -66,7 +86,8 @@ impl UNetTrainConfig {
             && self.clip > 0.0
             && self.clip.is_finite()
             && (0.0..1.0).contains(&self.ema_decay)
-            && (0.0..=1.0).contains(&self.label_dropout);
+            && (0.0..=1.0).contains(&self.label_dropout)
+            && self.t_min.is_none_or(|t| (1e-7..=0.5).contains(&t));
         if !ok {
             return Err(Error::Config(format!("unreasonable MNIST training hyper-parameters {self:?}")));
         }
@@ -76,6 +97,11 @@ impl UNetTrainConfig {
     /// η_s = lr · min(1, (s + 1)/warmup).
     pub fn lr_at(&self, step: usize) -> f64 {
         self.lr * ((step + 1) as f64 / self.warmup.max(1) as f64).min(1.0)
+    }
+
+    /// The smallest t training draws for `sde`.
+    pub fn t_min(&self, sde: &Sde) -> f64 {
+        self.t_min.unwrap_or(sde.t_min())
     }
 }
 
@@ -94,12 +120,11 @@ impl ImageBatch {
         data: &Mnist,
         score: &ScoreConfig,
         fourier: &Fourier,
-        batch: usize,
-        label_dropout: f64,
+        config: &UNetTrainConfig,
         null: usize,
         rng: &mut Rng,
     ) -> Self {
-        let t_min = score.sde.t_min();
+        let (batch, t_min) = (config.batch, config.t_min(&score.sde));
         let mut out = ImageBatch {
             input: Vec::with_capacity(batch * PIXELS),
             time: Vec::with_capacity(batch * score.fourier.width()),
@@ -110,16 +135,18 @@ impl ImageBatch {
         };
         for _ in 0..batch {
             let i = rng.below(data.len());
-            let t = t_min + (1.0 - t_min) * rng.uniform();
+            let t = config.t_sampling.draw(&score.sde, t_min, rng);
             let (m, s) = score.sde.marginal(t);
             let c_in = score.c_in(t);
+            let x_0: Vec<f32> = match config.dequantise {
+                true => dequantize(data.image(i), 256.0 * SCALE_A, SCALE_B, rng),
+                false => data.image(i).iter().map(|&b| to_model(b)).collect(),
+            };
             let z = rng.normals(PIXELS);
-            out.input.extend(
-                data.image(i).iter().zip(&z).map(|(&b, &z)| (c_in * (m * to_model(b) as f64 + s * z as f64)) as f32),
-            );
+            out.input.extend(x_0.iter().zip(&z).map(|(&x, &z)| (c_in * (m * x as f64 + s * z as f64)) as f32));
             out.eps.extend(z);
             out.time.extend(fourier.embed(t));
-            let drop = rng.uniform() < label_dropout;
+            let drop = rng.uniform() < config.label_dropout;
             out.labels.push(if drop { null as i64 } else { data.labels[i] as i64 });
             out.weight.push(score.weight(t) as f32);
         }
@@ -196,6 +223,17 @@ impl UNetTrainer {
         Ok(Self { unet, ema, optim, file, config, fourier, data, device, step: 0 })
     }
 
+    /// A fresh run (new optimiser, warm-up, step 0) that starts from the weights of a model file,
+    /// both as the trained and as the EMA network; the architecture and SDE are the file's.
+    pub fn fine_tune(weights: &[u8], config: UNetTrainConfig, data: Mnist, device: &Device) -> Result<Self> {
+        let (_, file) = unet_checkpoint::decode(weights, device)?;
+        let mut trainer = Self::new(UNetFileConfig { train: None, steps_done: 0, ..file }, config, data, device)?;
+        let tensors = io::decode(weights)?.tensors;
+        trainer.unet = io::load(trainer.unet, &tensors)?;
+        trainer.ema = io::load(trainer.ema, &tensors)?;
+        Ok(trainer)
+    }
+
     /// One Adam step; returns the minibatch loss, still on the device.
     pub fn step(&mut self) -> Tensor<1> {
         let mut rng = Rng::new(self.config.seed ^ (self.step as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
@@ -203,8 +241,7 @@ impl UNetTrainer {
             &self.data,
             &self.file.score,
             &self.fourier,
-            self.config.batch,
-            self.config.label_dropout,
+            &self.config,
             self.file.unet.null_class(),
             &mut rng,
         );
@@ -326,11 +363,66 @@ mod tests {
     fn labels_drop_to_the_null_class_at_the_given_rate() {
         let score = ScoreConfig::new(Sde::vp());
         let fourier = score.fourier.init().unwrap();
-        let batch = ImageBatch::draw(&tiny_data(), &score, &fourier, 4000, 0.1, 10, &mut Rng::new(1));
+        let config = UNetTrainConfig { batch: 4000, label_dropout: 0.1, ..Default::default() };
+        let batch = ImageBatch::draw(&tiny_data(), &score, &fourier, &config, 10, &mut Rng::new(1));
         let dropped = batch.labels.iter().filter(|&&l| l == 10).count() as f64 / 4000.0;
         assert!((dropped - 0.1).abs() < 0.02, "{dropped}");
         assert!(batch.input.iter().all(|v| v.is_finite()) && batch.weight.iter().all(|&w| w == 1.0));
         assert_eq!(ScoreConfig { weighting: Weighting::Sigma2, ..score }.weight(0.5), 1.0);
+    }
+
+    /// With t_min = 10⁻⁵ and log-SNR draws most inputs are nearly clean, and dequantised ones
+    /// spread over the whole bin of their byte rather than sitting on its edge.
+    #[test]
+    fn dequantised_small_t_inputs_fill_their_bins() {
+        let score = ScoreConfig::new(Sde::vp());
+        let fourier = score.fourier.init().unwrap();
+        let data = Mnist { images: vec![0; 64 * PIXELS], labels: vec![0; 64] };
+        let config = UNetTrainConfig {
+            batch: 64,
+            t_min: Some(1e-5),
+            t_sampling: TimeSampling::LogSnr,
+            dequantise: true,
+            ..Default::default()
+        };
+        let batch = ImageBatch::draw(&data, &score, &fourier, &config, 10, &mut Rng::new(2));
+        let bin = 1.0 / 127.5;
+        let inside = batch.input.iter().filter(|&&x| (-1.0..-1.0 + bin).contains(&x)).count();
+        let lower_half = batch.input.iter().filter(|&&x| (-1.0..-1.0 + 0.5 * bin).contains(&x)).count();
+        // Uniform in λ from λ(1) ≈ −5 to λ(10⁻⁵) ≈ 7: the draws near t_min have s(t) below a bin.
+        assert!(inside > batch.input.len() / 10, "{inside}");
+        assert!((lower_half as f64 / inside as f64 - 0.5).abs() < 0.1, "{lower_half} of {inside}");
+        let plain = ImageBatch::draw(
+            &data,
+            &score,
+            &fourier,
+            &UNetTrainConfig { dequantise: false, ..config },
+            10,
+            &mut Rng::new(2),
+        );
+        let above_edge = plain.input.iter().filter(|&&x| (-1.0 + 0.5 * bin..-1.0 + bin).contains(&x)).count();
+        assert!(above_edge < inside / 4, "{above_edge} vs {inside}");
+    }
+
+    /// A fine-tuning run starts from the file's weights, as both its network and its EMA.
+    #[test]
+    fn fine_tuning_starts_from_the_file() {
+        let device = Device::flex();
+        let mut run = UNetTrainer::new(file(), config(2), tiny_data(), &device).unwrap();
+        run.step();
+        let bytes = run.ema_bytes().unwrap();
+        let tuned = UNetTrainer::fine_tune(&bytes, config(2), tiny_data(), &device).unwrap();
+        let values = |b: &[u8]| {
+            let mut tensors = io::decode(b).unwrap().tensors;
+            tensors.sort_by(|x, y| x.name.cmp(&y.name));
+            tensors
+        };
+        let (a, b) = (values(&bytes), values(&tuned.ema_bytes().unwrap()));
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!((&x.name, &x.values), (&y.name, &y.values));
+        }
+        assert!(UNetTrainer::fine_tune(&bytes[..bytes.len() / 2], config(2), tiny_data(), &device).is_err());
     }
 
     #[test]
@@ -340,6 +432,7 @@ mod tests {
             UNetTrainConfig { batch: 0, ..config(4) },
             UNetTrainConfig { label_dropout: 1.5, ..config(4) },
             UNetTrainConfig { clip: 0.0, ..config(4) },
+            UNetTrainConfig { t_min: Some(0.0), ..config(4) },
         ] {
             assert!(UNetTrainer::new(file(), bad, tiny_data(), &Device::flex()).is_err());
         }

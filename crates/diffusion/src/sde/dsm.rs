@@ -25,6 +25,48 @@ pub enum Weighting {
     Likelihood,
 }
 
+/// How training draws t ∈ [t_min, 1].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TimeSampling {
+    /// t ~ U(t_min, 1).
+    #[default]
+    Uniform,
+    /// λ = log(m/s) ~ U(λ(1), λ(t_min)), then t = λ⁻¹(λ). On VP, g²/s² = β/s² = −2 dλ/dt, so the
+    /// plain ‖ε̂ − z‖² at these t is the likelihood weighting λ(t) = g² importance-sampled (Song et
+    /// al. 2021b, §4.2), up to a constant: most draws land at high SNR, near t_min.
+    LogSnr,
+    /// Half the draws each way: the likelihood's small t without starving the large t that
+    /// sample quality needs.
+    Mixed,
+}
+
+impl TimeSampling {
+    pub fn named(name: &str) -> Option<Self> {
+        match name {
+            "uniform" => Some(TimeSampling::Uniform),
+            "log-snr" => Some(TimeSampling::LogSnr),
+            "mixed" => Some(TimeSampling::Mixed),
+            _ => None,
+        }
+    }
+
+    pub fn draw(self, sde: &Sde, t_min: f64, rng: &mut Rng) -> f64 {
+        let log_snr = match self {
+            TimeSampling::Uniform => false,
+            TimeSampling::LogSnr => true,
+            TimeSampling::Mixed => rng.uniform() < 0.5,
+        };
+        let u = rng.uniform();
+        if log_snr {
+            let (lo, hi) = (sde.log_snr(1.0), sde.log_snr(t_min));
+            sde.time_at_log_snr(lo + (hi - lo) * u, t_min)
+        } else {
+            t_min + (1.0 - t_min) * u
+        }
+    }
+}
+
 /// A continuous-time score model: its SDE, time embedding and training weighting.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScoreConfig {
@@ -90,6 +132,33 @@ impl ScoreConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Log-SNR draws are uniform in λ: on VP that is the density ∝ g²/s² = β/s², so the share of
+    /// draws below t matches ∫_{t_min}^t β/s² over ∫_{t_min}^1 β/s².
+    #[test]
+    fn log_snr_sampling_follows_the_likelihood_weighting() {
+        let (sde, t_min) = (Sde::vp(), 1e-5);
+        let mut rng = Rng::new(0);
+        let draws: Vec<f64> = (0..20_000).map(|_| TimeSampling::LogSnr.draw(&sde, t_min, &mut rng)).collect();
+        assert!(draws.iter().all(|t| (t_min..=1.0).contains(t)));
+        let weight = |t: f64| sde.g2(t) / sde.marginal(t).1.powi(2);
+        // ∫ by the trapezoid rule on a log grid in t.
+        let integral = |a: f64, b: f64| {
+            let n = 20_000;
+            let ts: Vec<f64> = (0..=n).map(|i| a * (b / a).powf(i as f64 / n as f64)).collect();
+            ts.windows(2).map(|w| 0.5 * (weight(w[0]) + weight(w[1])) * (w[1] - w[0])).sum::<f64>()
+        };
+        let total = integral(t_min, 1.0);
+        for t in [1e-4, 1e-3, 1e-2, 0.1, 0.5] {
+            let share = draws.iter().filter(|&&d| d < t).count() as f64 / draws.len() as f64;
+            let want = integral(t_min, t) / total;
+            assert!((share - want).abs() < 0.015, "t {t}: {share} vs {want}");
+        }
+        let mixed: Vec<f64> = (0..20_000).map(|_| TimeSampling::Mixed.draw(&sde, t_min, &mut rng)).collect();
+        let above = mixed.iter().filter(|&&d| d > 0.5).count() as f64 / mixed.len() as f64;
+        let log_above = draws.iter().filter(|&&d| d > 0.5).count() as f64 / draws.len() as f64;
+        assert!((above - (0.5 * 0.5 + 0.5 * log_above)).abs() < 0.015, "{above}");
+    }
 
     #[test]
     fn batches_are_well_formed() {

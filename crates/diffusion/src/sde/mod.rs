@@ -78,6 +78,23 @@ impl Sde {
         }
     }
 
+    /// λ(t) = log(m(t)/s(t)), the log signal-to-noise ratio of the perturbation kernel (halved
+    /// against Kingma et al.'s log(m²/s²)); it falls as t grows for every SDE here.
+    pub fn log_snr(&self, t: f64) -> f64 {
+        let (m, s) = self.marginal(t);
+        (m / s).ln()
+    }
+
+    /// The t ∈ [t_lo, 1] with λ(t) = `lambda` (clamped to the ends), by bisection.
+    pub fn time_at_log_snr(&self, lambda: f64, t_lo: f64) -> f64 {
+        let (mut a, mut b) = (t_lo, 1.0);
+        for _ in 0..60 {
+            let mid = 0.5 * (a + b);
+            if self.log_snr(mid) > lambda { a = mid } else { b = mid }
+        }
+        0.5 * (a + b)
+    }
+
     /// β(t) (VP, sub-VP).
     fn beta(&self, t: f64) -> f64 {
         match *self {

@@ -1,18 +1,96 @@
 //! What every command shares: progress bars, file writes, host reads and the training loop.
 
+use std::io::IsTerminal;
 use std::path::Path;
-use std::time::Instant;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use burn::prelude::*;
 use diffusion::checkpoint::{self, Checkpoint, Role};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 
 use crate::plot;
 
+/// A progress bar on a terminal; on any other stderr (a log file, CI) its text as a plain line
+/// every 30 s and once more at the end, where indicatif alone would print nothing.
 pub fn bar(len: usize, template: &str) -> ProgressBar {
     let bar = ProgressBar::new(len as u64);
     bar.set_style(ProgressStyle::with_template(template).expect("a valid template").progress_chars("=> "));
+    if !std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::term_like(Box::new(LogLines::every(Duration::from_secs(30)))));
+    }
     bar
+}
+
+/// A `TermLike` that keeps the bar's latest text and writes it to stderr as a line when `period`
+/// has passed since the last one, and when the bar is dropped if its last state went unwritten.
+#[derive(Debug)]
+struct LogLines {
+    period: Duration,
+    state: Mutex<LogState>,
+}
+
+#[derive(Debug, Default)]
+struct LogState {
+    text: String,
+    written: Option<Instant>,
+    pending: bool,
+}
+
+impl LogLines {
+    fn every(period: Duration) -> Self {
+        Self { period, state: Mutex::new(LogState::default()) }
+    }
+}
+
+impl TermLike for LogLines {
+    fn width(&self) -> u16 {
+        100
+    }
+    fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn write_line(&self, s: &str) -> std::io::Result<()> {
+        self.write_str(s)
+    }
+    fn write_str(&self, s: &str) -> std::io::Result<()> {
+        let mut state = self.state.lock().expect("not poisoned");
+        if !s.trim().is_empty() {
+            state.text = s.trim().to_string();
+            state.pending = true;
+        }
+        Ok(())
+    }
+    fn clear_line(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn flush(&self) -> std::io::Result<()> {
+        let mut state = self.state.lock().expect("not poisoned");
+        if state.pending && state.written.is_none_or(|t| t.elapsed() >= self.period) {
+            eprintln!("{}", state.text);
+            state.written = Some(Instant::now());
+            state.pending = false;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for LogLines {
+    fn drop(&mut self) {
+        let state = self.state.get_mut().expect("not poisoned");
+        if state.pending {
+            eprintln!("{}", state.text);
+        }
+    }
 }
 
 pub fn write(path: &Path, bytes: impl AsRef<[u8]>) -> Result<(), String> {

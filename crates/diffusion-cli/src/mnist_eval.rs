@@ -100,6 +100,8 @@ pub struct Scores {
     pub accuracy: f64,
     /// Fréchet distance of the classifier's features against the test set.
     pub fid: f64,
+    /// The accuracy among the samples of each requested digit 0..9 (None where there were none).
+    pub per_digit: [Option<f64>; 10],
 }
 
 pub fn score(cnn: &Cnn, images: &[u8], labels: &[i64], reference: &[f32], device: &Device) -> Result<Scores, String> {
@@ -107,8 +109,12 @@ pub fn score(cnn: &Cnn, images: &[u8], labels: &[i64], reference: &[f32], device
     let conditional: Vec<(i64, i64)> =
         labels.iter().zip(&predicted).filter(|(l, _)| (0..10).contains(*l)).map(|(&l, &p)| (l, p)).collect();
     let accuracy = conditional.iter().filter(|(l, p)| l == p).count() as f64 / conditional.len().max(1) as f64;
+    let per_digit = std::array::from_fn(|d| {
+        let asked: Vec<i64> = conditional.iter().filter(|(l, _)| *l == d as i64).map(|&(_, p)| p).collect();
+        (!asked.is_empty()).then(|| asked.iter().filter(|&&p| p == d as i64).count() as f64 / asked.len() as f64)
+    });
     let fid = fid(&features, reference, features.len() / labels.len().max(1)).map_err(|e| e.to_string())?;
-    Ok(Scores { accuracy, fid })
+    Ok(Scores { accuracy, fid, per_digit })
 }
 
 /// The classifier's features of the 10 000 test images (the FID reference).
@@ -161,6 +167,11 @@ pub fn eval(args: EvalArgs) -> Result<(), String> {
     let test = load_split(args.data.as_deref(), false)?;
     let scores = score(&cnn, &images, &labels, &reference_features(&cnn, &test, &device)?, &device)?;
     println!("accuracy {:.4}  classifier-FID {:.3}  ({} samples)", scores.accuracy, scores.fid, labels.len());
+    let per_digit: Vec<String> =
+        scores.per_digit.iter().enumerate().filter_map(|(d, a)| a.map(|a| format!("{d}: {a:.3}"))).collect();
+    if !per_digit.is_empty() {
+        println!("accuracy per requested digit  {}", per_digit.join("  "));
+    }
     Ok(())
 }
 

@@ -96,6 +96,9 @@ fn train_resume_sample_evaluate() {
     let cnn = classifier.join("classifier.safetensors");
     let eval = ok(&["eval", "mnist", "--samples", s(&samples), "--classifier", s(&cnn)]);
     assert!(eval.contains("accuracy") && eval.contains("classifier-FID"), "{eval}");
+    // 20 samples of --label all: two of each digit, so every digit has its own accuracy.
+    let per_digit = eval.lines().find(|l| l.starts_with("accuracy per requested digit")).unwrap_or_default();
+    assert_eq!(per_digit.matches(": ").count(), 10, "{eval}");
     let table = dir.join("compare");
     ok(&[
         "compare",

@@ -230,8 +230,8 @@ pub fn draw(
     Ok(to_vec(sampler.x())?.into_iter().map(to_byte).collect())
 }
 
-/// rdMC on the learned density of x_{t₀} (∇f_* ≈ −s_θ(x, t₀), conditioned on the labels and
-/// guided like the other samplers), about `budget` network evaluations per sample: T = 2, η = 0.2,
+/// rdMC on the learned density of x_{t₀} (t₀ defaults to t_min; ∇f_* ≈ −s_θ(x, t₀), conditioned
+/// on the labels and guided like the other samplers), about `budget` network evaluations per sample: T = 2, η = 0.2,
 /// ULA inner loop with step 0.2/(L + κ), L = 1/s(t₀)² (the potential's curvature across the
 /// noise), no importance resampling (f_* is unknown). Then one Tweedie step to the data,
 /// x̂₀ = (x + s(t₀)² s_θ(x, t₀))/m(t₀) (one more evaluation). At t₀ = t_min this is the report's
@@ -243,7 +243,7 @@ pub fn draw_rdmc(
     file: &UNetFileConfig,
     labels: &[i64],
     budget: usize,
-    t0: f64,
+    t0: Option<f64>,
     guidance: f64,
     seed: u64,
     device: &Device,
@@ -252,6 +252,7 @@ pub fn draw_rdmc(
     use diffusion::rdmc::target::LearnedPotential;
     use diffusion::sde::score::ScoreModel;
     let sde = file.score.sde;
+    let t0 = t0.unwrap_or(sde.t_min());
     if !(sde.t_min()..=0.5).contains(&t0) {
         return Err(format!("--rdmc-t0 must be in [t_min = {}, 0.5], got {t0}", sde.t_min()));
     }
@@ -278,10 +279,10 @@ pub fn draw_rdmc(
 /// digit 0..9 (so `--label all` with n > 100 shows every class, not the first ten of digit 0);
 /// with a single label, the first 100 in rows of ten.
 fn grid_sample(images: &[u8], labels: &[i64]) -> Vec<u8> {
-    let classes: Vec<Vec<usize>> = (0..=10).map(|d| (0..labels.len()).filter(|&i| labels[i] == d).collect()).collect();
-    let order: Vec<usize> = if classes[..10].iter().filter(|c| !c.is_empty()).count() > 1 {
-        let rows = classes[..10].iter().map(Vec::len).max().unwrap_or(0).min(10);
-        (0..rows).flat_map(|r| classes[..10].iter().filter_map(move |c| c.get(r).copied())).collect()
+    let classes: Vec<Vec<usize>> = (0..10).map(|d| (0..labels.len()).filter(|&i| labels[i] == d).collect()).collect();
+    let order: Vec<usize> = if classes.iter().filter(|c| !c.is_empty()).count() > 1 {
+        let rows = classes.iter().map(Vec::len).max().unwrap_or(0).min(10);
+        (0..rows).flat_map(|r| classes.iter().filter_map(move |c| c.get(r).copied())).collect()
     } else {
         (0..labels.len().min(100)).collect()
     };
@@ -403,8 +404,7 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     for (b, chunk) in labels.chunks(args.batch).enumerate() {
         let seed = args.seed.wrapping_add(b as u64 * 7919);
         if rdmc {
-            let t0 = args.rdmc_t0.unwrap_or(file.score.sde.t_min());
-            images.extend(draw_rdmc(&unet, &file, chunk, args.steps, t0, args.guidance, seed, &device)?.0);
+            images.extend(draw_rdmc(&unet, &file, chunk, args.steps, args.rdmc_t0, args.guidance, seed, &device)?.0);
         } else {
             images.extend(draw(&unet, &file, chunk, (method, args.steps), args.guidance, seed, &device)?);
         }

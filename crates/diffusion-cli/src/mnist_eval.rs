@@ -16,6 +16,7 @@ use diffusion::rng::Rng;
 use diffusion::sde::likelihood::{Divergence, Grid, flow};
 use diffusion::sde::sampler::Method;
 use diffusion::sde::unet_score::UNetScore;
+use diffusion::train_unet::T_MIN_RANGE;
 
 use crate::common::{bar, create_dir, to_vec, write};
 use crate::device::DeviceArg;
@@ -243,9 +244,16 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
                 None => {
                     let mut used = 0;
                     for (b, chunk) in labels.chunks(args.batch.max(1)).enumerate() {
-                        let t0 = args.rdmc_t0.unwrap_or(file.score.sde.t_min());
-                        let (drawn, per_sample) =
-                            draw_rdmc(&unet, &file, chunk, nfe, t0, args.guidance, args.seed + b as u64, &device)?;
+                        let (drawn, per_sample) = draw_rdmc(
+                            &unet,
+                            &file,
+                            chunk,
+                            nfe,
+                            args.rdmc_t0,
+                            args.guidance,
+                            args.seed + b as u64,
+                            &device,
+                        )?;
                         images.extend(drawn);
                         used = per_sample;
                     }
@@ -315,9 +323,10 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
     let device = args.device.device()?;
     let (unet, file) = load_unet(&args.weights, &device)?;
     let sde = file.score.sde;
-    let t_min = args.t_min.or(file.train.as_ref().and_then(|t| t.t_min)).unwrap_or(sde.t_min());
-    if !(1e-7..=0.5).contains(&t_min) {
-        return Err(format!("--t-min must be in [1e-7, 0.5], got {t_min}"));
+    let trained_to = file.train.as_ref().map_or(sde.t_min(), |t| t.t_min(&sde));
+    let t_min = args.t_min.unwrap_or(trained_to);
+    if !T_MIN_RANGE.contains(&t_min) {
+        return Err(format!("--t-min must be in [{:?}, {:?}], got {t_min}", T_MIN_RANGE.start(), T_MIN_RANGE.end()));
     }
     let times = grid.times(&sde, t_min, args.steps);
     let test = load_split(args.data.as_deref(), false)?;

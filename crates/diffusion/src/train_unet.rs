@@ -30,6 +30,9 @@ use crate::sde::Sde;
 use crate::sde::dsm::{ScoreConfig, TimeSampling};
 use crate::unet_checkpoint::{self, UNetFileConfig};
 
+/// The t_min a run may train down to (and the likelihood may start from).
+pub const T_MIN_RANGE: std::ops::RangeInclusive<f64> = 1e-7..=0.5;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UNetTrainConfig {
     pub steps: usize,
@@ -87,7 +90,7 @@ impl UNetTrainConfig {
             && self.clip.is_finite()
             && (0.0..1.0).contains(&self.ema_decay)
             && (0.0..=1.0).contains(&self.label_dropout)
-            && self.t_min.is_none_or(|t| (1e-7..=0.5).contains(&t));
+            && self.t_min.is_none_or(|t| T_MIN_RANGE.contains(&t));
         if !ok {
             return Err(Error::Config(format!("unreasonable MNIST training hyper-parameters {self:?}")));
         }
@@ -228,9 +231,8 @@ impl UNetTrainer {
     pub fn fine_tune(weights: &[u8], config: UNetTrainConfig, data: Mnist, device: &Device) -> Result<Self> {
         let (_, file) = unet_checkpoint::decode(weights, device)?;
         let mut trainer = Self::new(UNetFileConfig { train: None, steps_done: 0, ..file }, config, data, device)?;
-        let tensors = io::decode(weights)?.tensors;
-        trainer.unet = io::load(trainer.unet, &tensors)?;
-        trainer.ema = io::load(trainer.ema, &tensors)?;
+        trainer.unet = io::load(trainer.unet, &io::decode(weights)?.tensors)?;
+        trainer.ema = trainer.unet.valid();
         Ok(trainer)
     }
 

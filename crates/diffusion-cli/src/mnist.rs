@@ -9,7 +9,7 @@ use clap::Args;
 use diffusion::data::mnist::{self, Mnist, PIXELS, SIDE, to_byte};
 use diffusion::model::unet::{UNet, UNetConfig};
 use diffusion::sde::Sde;
-use diffusion::sde::dsm::{ScoreConfig, TimeSampling, Weighting};
+use diffusion::sde::dsm::{ScoreConfig, TimeInput, TimeSampling, Weighting};
 use diffusion::sde::sampler::{Method, SdeSampler};
 use diffusion::sde::unet_score::UNetScore;
 use diffusion::train_unet::{UNetTrainConfig, UNetTrainer};
@@ -86,6 +86,10 @@ pub struct TrainArgs {
     /// importance-sampled) or `mixed` (half each).
     #[arg(long, default_value = "uniform")]
     t_sampling: String,
+    /// What the time features see: `t` or `log-snr` (½ − λ/16, which keeps t < 10⁻³ apart;
+    /// for models trained to a small --t-min). Ignored with --resume and --init (the file's).
+    #[arg(long, default_value = "t")]
+    time_input: String,
     /// Train on uniformly dequantised pixels, (b + v)/127.5 − 1 with v ~ U[0, 1) (what test
     /// bits/dim scores).
     #[arg(long)]
@@ -111,6 +115,8 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
     };
     let t_sampling = TimeSampling::named(&args.t_sampling)
         .ok_or_else(|| format!("unknown --t-sampling `{}`: uniform, log-snr or mixed", args.t_sampling))?;
+    let time_input = TimeInput::named(&args.time_input)
+        .ok_or_else(|| format!("unknown --time-input `{}`: t or log-snr", args.time_input))?;
     let config = UNetTrainConfig {
         steps,
         batch: args.batch,
@@ -134,7 +140,7 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
         }
         (None, None) => {
             let sde = Sde::named(&args.sde).ok_or_else(|| format!("unknown SDE `{}`: vp, subvp or ve", args.sde))?;
-            let score = ScoreConfig { weighting: Weighting::Sigma2, ..ScoreConfig::new(sde) };
+            let score = ScoreConfig { weighting: Weighting::Sigma2, time_input, ..ScoreConfig::new(sde) };
             let unet =
                 UNetConfig { channels: args.channels.clone(), res_blocks: args.res_blocks, ..Default::default() };
             UNetTrainer::new(UNetFileConfig::new(unet, score), config, data, &device).map_err(|e| e.to_string())?

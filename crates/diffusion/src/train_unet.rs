@@ -148,7 +148,7 @@ impl ImageBatch {
             let z = rng.normals(PIXELS);
             out.input.extend(x_0.iter().zip(&z).map(|(&x, &z)| (c_in * (m * x as f64 + s * z as f64)) as f32));
             out.eps.extend(z);
-            out.time.extend(fourier.embed(t));
+            out.time.extend(fourier.embed(score.noise_input(t)));
             let drop = rng.uniform() < config.label_dropout;
             out.labels.push(if drop { null as i64 } else { data.labels[i] as i64 });
             out.weight.push(score.weight(t) as f32);

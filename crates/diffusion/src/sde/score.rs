@@ -60,9 +60,10 @@ impl<'a> EpsScore<'a> {
         let [n, _] = x.dims();
         let input = match &self.continuous {
             None => Tensor::cat(vec![x.clone(), Tensor::full([n, 1], (2.0 * t - 1.0) as f32, &x.device())], 1),
-            Some((config, fourier)) => {
-                Tensor::cat(vec![x.clone().mul_scalar(config.c_in(t)), fourier.rows(t, n, &x.device())], 1)
-            }
+            Some((config, fourier)) => Tensor::cat(
+                vec![x.clone().mul_scalar(config.c_in(t)), fourier.rows(config.noise_input(t), n, &x.device())],
+                1,
+            ),
         };
         self.mlp.forward(input)
     }

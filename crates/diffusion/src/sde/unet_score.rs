@@ -52,7 +52,7 @@ impl<'a> UNetScore<'a> {
         let [n, _] = x.dims();
         let device = x.device();
         let x = x.mul_scalar(self.score.c_in(t)).reshape([n, 1, SIDE, SIDE]);
-        let time = self.fourier.rows(t, n, &device);
+        let time = self.fourier.rows(self.score.noise_input(t), n, &device);
         let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), &device);
         self.unet.forward(x, time, labels).reshape([n, PIXELS])
     }

@@ -300,6 +300,10 @@ pub struct LikelihoodArgs {
     /// t_min the model was trained down to).
     #[arg(long)]
     t_min: Option<f64>,
+    /// Candidate start times (comma-separated): each scores the first --n training images and
+    /// the best one scores the test images (overrides --t-min).
+    #[arg(long, value_delimiter = ',')]
+    choose_t_min: Vec<f64>,
     /// Hutchinson probes per evaluation.
     #[arg(long, default_value_t = 1)]
     probes: usize,
@@ -314,7 +318,9 @@ pub struct LikelihoodArgs {
 }
 
 /// Test bits/dim with uniform dequantisation: y = a (b + v)/256 + c with a = 256/127.5, c = −1,
-/// which is the model's pixel scale at v = 0.
+/// which is the model's pixel scale at v = 0. Any start time t_min gives a normalised density
+/// (the prior pushed through the ODE down to t_min), so t_min is a choice of the model; with
+/// --choose-t-min it is made on training images and only the chosen one scores the test set.
 pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
     if !(1..=10_000).contains(&args.n) || !(1..=1000).contains(&args.steps) || !(1..=64).contains(&args.probes) {
         return Err("--n in 1..=10000, --steps in 1..=1000, --probes in 1..=64".into());
@@ -325,28 +331,49 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
     let sde = file.score.sde;
     let trained_to = file.train.as_ref().map_or(sde.t_min(), |t| t.t_min(&sde));
     let t_min = args.t_min.unwrap_or(trained_to);
-    if !T_MIN_RANGE.contains(&t_min) {
-        return Err(format!("--t-min must be in [{:?}, {:?}], got {t_min}", T_MIN_RANGE.start(), T_MIN_RANGE.end()));
+    let in_range = |t: &f64| T_MIN_RANGE.contains(t);
+    if let Some(bad) = std::iter::once(&t_min).chain(&args.choose_t_min).find(|t| !in_range(t)) {
+        return Err(format!("t_min must be in [{:?}, {:?}], got {bad}", T_MIN_RANGE.start(), T_MIN_RANGE.end()));
     }
-    let times = grid.times(&sde, t_min, args.steps);
-    let test = load_split(args.data.as_deref(), false)?;
-    let a = 256.0 * SCALE_A;
-    let mut rng = Rng::new(args.seed);
+    let score = |images: &Mnist, t_min: f64| -> Result<Vec<f64>, String> {
+        let times = grid.times(&sde, t_min, args.steps);
+        let a = 256.0 * SCALE_A;
+        let mut rng = Rng::new(args.seed);
+        let started = Instant::now();
+        let mut bits = Vec::new();
+        for start in (0..args.n).step_by(args.batch.max(1)) {
+            let count = args.batch.min(args.n - start);
+            let pixels = &images.images[start * PIXELS..(start + count) * PIXELS];
+            let y = dequantize(pixels, a, SCALE_B, &mut rng);
+            let x = Tensor::<2>::from_data(TensorData::new(y, [count, PIXELS]), &device);
+            let model = UNetScore::new(&unet, &file, vec![10; count], 0.0).map_err(|e| e.to_string())?;
+            let how = Divergence::Hutchinson { probes: args.probes, rademacher: true };
+            let f = flow(&model, &sde, x, &times, how, args.seed + start as u64);
+            bits.extend(to_vec(f.log_likelihood(&sde))?.into_iter().map(|l| bits_per_dim(l as f64, PIXELS, a)));
+            eprintln!("{} / {} images, {:.0} s", start + count, args.n, started.elapsed().as_secs_f64());
+        }
+        Ok(bits)
+    };
+    let mean = |bits: &[f64]| bits.iter().sum::<f64>() / bits.len() as f64;
+    let t_min = if args.choose_t_min.is_empty() {
+        t_min
+    } else {
+        let train = load_split(args.data.as_deref(), true)?;
+        let mut best = (f64::INFINITY, t_min);
+        for &t in &args.choose_t_min {
+            let bits = mean(&score(&train, t)?);
+            println!("train bits/dim {bits:.4} from t = {t:e} (first {} training images)", args.n);
+            if bits < best.0 {
+                best = (bits, t);
+            }
+        }
+        best.1
+    };
     let started = Instant::now();
-    let mut bits = Vec::new();
-    for start in (0..args.n).step_by(args.batch.max(1)) {
-        let count = args.batch.min(args.n - start);
-        let pixels = &test.images[start * PIXELS..(start + count) * PIXELS];
-        let y = dequantize(pixels, a, SCALE_B, &mut rng);
-        let x = Tensor::<2>::from_data(TensorData::new(y, [count, PIXELS]), &device);
-        let model = UNetScore::new(&unet, &file, vec![10; count], 0.0).map_err(|e| e.to_string())?;
-        let how = Divergence::Hutchinson { probes: args.probes, rademacher: true };
-        let f = flow(&model, &sde, x, &times, how, args.seed + start as u64);
-        bits.extend(to_vec(f.log_likelihood(&sde))?.into_iter().map(|l| bits_per_dim(l as f64, PIXELS, a)));
-        eprintln!("{} / {} images, {:.0} s", start + count, args.n, started.elapsed().as_secs_f64());
-    }
+    let test = load_split(args.data.as_deref(), false)?;
+    let bits = score(&test, t_min)?;
     let n = bits.len() as f64;
-    let mean = bits.iter().sum::<f64>() / n;
+    let mean = mean(&bits);
     let se = (bits.iter().map(|b| (b - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0) / n).sqrt();
     let mut line = String::new();
     let _ = write!(

@@ -133,6 +133,27 @@ fn train_resume_sample_evaluate() {
     let bits = ok(&["likelihood-mnist", "--weights", s(&tuned.join("unet.safetensors")), "--n", "2", "--steps", "2"]);
     assert!(bits.contains("from t = 1e-5"), "{bits}");
 
+    // A log-SNR time input from scratch; t_min chosen on training images, then the test scored there.
+    let fresh = dir.join("log-snr");
+    let log_snr = ["--time-input", "log-snr", "--channels", "8,16"];
+    ok(&[&["train", "mnist", "--out", s(&fresh), "--steps", "2"], &likelihood_run[..], &log_snr[..]].concat());
+    let weights_ls = fresh.join("unet.safetensors");
+    let chosen = ok(&[
+        "likelihood-mnist",
+        "--weights",
+        s(&weights_ls),
+        "--n",
+        "2",
+        "--steps",
+        "2",
+        "--choose-t-min",
+        "1e-3,1e-2",
+    ]);
+    assert_eq!(chosen.matches("train bits/dim").count(), 2, "{chosen}");
+    let test_line = chosen.lines().find(|l| l.starts_with("test bits/dim")).unwrap_or_default();
+    assert!(test_line.contains("from t = 1e-3,") || test_line.contains("from t = 1e-2,"), "{chosen}");
+    fails(&["likelihood-mnist", "--weights", s(&weights_ls), "--choose-t-min", "0"], "t_min must be in");
+
     // Bad input: a truncated file, a foreign file, a bad label, missing data.
     let bytes = std::fs::read(&weights).unwrap();
     let truncated = dir.join("truncated.safetensors");
@@ -144,6 +165,7 @@ fn train_resume_sample_evaluate() {
     fails(&["train", "mnist", "--out", s(&dir.join("y")), "--lr=-1"], "unreasonable");
     fails(&["train", "mnist", "--out", s(&dir.join("y")), "--t-min", "0"], "unreasonable");
     fails(&["train", "mnist", "--out", s(&dir.join("y")), "--t-sampling", "often"], "--t-sampling");
+    fails(&["train", "mnist", "--out", s(&dir.join("y")), "--time-input", "sideways"], "--time-input");
     fails(&["train", "mnist", "--out", s(&dir.join("y")), "--init", s(&truncated)], "not a valid safetensors");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -154,6 +154,16 @@ fn train_resume_sample_evaluate() {
     assert!(test_line.contains("from t = 1e-3,") || test_line.contains("from t = 1e-2,"), "{chosen}");
     fails(&["likelihood-mnist", "--weights", s(&weights_ls), "--choose-t-min", "0"], "t_min must be in");
 
+    // The decoder bound: two widths chosen between on training images, the test scored with one.
+    let decoded =
+        ok(&["likelihood-mnist", "--weights", s(&weights), "--n", "2", "--steps", "2", "--decoder-sigma", "0.5,2"]);
+    assert_eq!(decoded.matches("train bits/dim").count(), 2, "{decoded}");
+    let test_line = decoded.lines().find(|l| l.starts_with("test bits/dim")).unwrap_or_default();
+    let value: f64 = test_line.split_whitespace().nth(2).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
+    assert!(value.is_finite() && value > 0.0, "{decoded}");
+    assert!(test_line.contains("decoder σ = 0.5 levels") || test_line.contains("decoder σ = 2 levels"), "{decoded}");
+    fails(&["likelihood-mnist", "--weights", s(&weights), "--decoder-sigma", "0"], "--decoder-sigma must be in");
+
     // Bad input: a truncated file, a foreign file, a bad label, missing data.
     let bytes = std::fs::read(&weights).unwrap();
     let truncated = dir.join("truncated.safetensors");

@@ -9,6 +9,7 @@
 
 pub mod corrector;
 pub mod ddim;
+pub mod discrete_bound;
 pub mod dpm_solver;
 pub mod dsm;
 pub mod edm;

@@ -333,8 +333,9 @@ pub struct LikelihoodArgs {
 /// (like σ) is a choice of the model; with several candidates the choice is made on training
 /// images and only the chosen one scores the test set.
 pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
-    if !(1..=10_000).contains(&args.n) || !(1..=1000).contains(&args.steps) || !(1..=64).contains(&args.probes) {
-        return Err("--n in 1..=10000, --steps in 1..=1000, --probes in 1..=64".into());
+    let sizes = [(args.n, 1..=10_000), (args.steps, 1..=1000), (args.probes, 1..=64), (args.batch, 1..=1000)];
+    if sizes.iter().any(|(v, range)| !range.contains(v)) {
+        return Err("--n in 1..=10000, --steps in 1..=1000, --probes in 1..=64, --batch in 1..=1000".into());
     }
     if let Some(bad) = args.decoder_sigma.iter().find(|s| !(1e-3..=1e3).contains(*s)) {
         return Err(format!("--decoder-sigma must be in [0.001, 1000] pixel levels, got {bad}"));
@@ -357,17 +358,22 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
     // bits[w][i]: image i's bits/dim under width w, and the decoder's share of them.
     type PerWidth = Vec<Vec<f64>>;
     let score = |images: &Mnist, t_min: f64| -> Result<(PerWidth, PerWidth), String> {
+        if images.len() < args.n {
+            return Err(format!("--n {} is more than the {} images there are", args.n, images.len()));
+        }
         let times = grid.times(&sde, t_min, args.steps);
         let a = 256.0 * SCALE_A;
+        // One stream for the dequantisation noise and, per batch, the seed of the batch's own
+        // stream (encoder noise, Hutchinson probes): no two of them share draws.
         let mut rng = Rng::new(args.seed);
         let started = Instant::now();
         let mut bits = vec![Vec::new(); widths.len()];
         let mut decoder_bits = vec![Vec::new(); widths.len()];
-        for start in (0..args.n).step_by(args.batch.max(1)) {
+        for start in (0..args.n).step_by(args.batch) {
             let count = args.batch.min(args.n - start);
             let pixels = &images.images[start * PIXELS..(start + count) * PIXELS];
             let model = UNetScore::new(&unet, &file, vec![10; count], 0.0).map_err(|e| e.to_string())?;
-            let seed = args.seed + start as u64;
+            let seed = rng.next_u64();
             if decoder {
                 let x = Tensor::<2>::from_data(
                     TensorData::new(pixels.iter().map(|&b| to_model(b)).collect::<Vec<f32>>(), [count, PIXELS]),
@@ -398,7 +404,7 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
     };
     let starts = if args.choose_t_min.is_empty() { vec![t_min] } else { args.choose_t_min.clone() };
     let (t_min, chosen) = if starts.len() * widths.len() == 1 {
-        (t_min, 0)
+        (starts[0], 0)
     } else {
         let train = load_split(args.data.as_deref(), true)?;
         let mut best = (f64::INFINITY, t_min, 0);
@@ -412,6 +418,9 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
                     best = (bits, t, w);
                 }
             }
+        }
+        if !best.0.is_finite() {
+            return Err("no candidate scored a finite bits/dim on the training images".into());
         }
         (best.1, best.2)
     };

@@ -163,6 +163,10 @@ fn train_resume_sample_evaluate() {
     assert!(value.is_finite() && value > 0.0, "{decoded}");
     assert!(test_line.contains("decoder σ = 0.5 levels") || test_line.contains("decoder σ = 2 levels"), "{decoded}");
     fails(&["likelihood-mnist", "--weights", s(&weights), "--decoder-sigma", "0"], "--decoder-sigma must be in");
+    let single =
+        ok(&["likelihood-mnist", "--weights", s(&weights), "--n", "2", "--steps", "2", "--choose-t-min", "1e-2"]);
+    assert!(single.contains("from t = 1e-2,") && !single.contains("train bits/dim"), "{single}");
+    fails(&["likelihood-mnist", "--weights", s(&weights), "--batch", "0"], "--batch in");
 
     // Bad input: a truncated file, a foreign file, a bad label, missing data.
     let bytes = std::fs::read(&weights).unwrap();

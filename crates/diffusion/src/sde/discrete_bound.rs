@@ -73,12 +73,15 @@ pub struct Encoded {
 }
 
 /// Draws z = m x + s ε at t_min = `times[0]` for the rows of `x` (data on the levels), and runs
-/// the PF-ODE from z (`times`: t_min, …, 1, as `likelihood::flow` takes them).
+/// the PF-ODE from z (`times`: t_min, …, 1, as `likelihood::flow` takes them). The probes' seed
+/// is drawn from the noise's stream, so the two never share draws.
 pub fn encode(model: &impl ScoreModel, sde: &Sde, x: Tensor<2>, times: &[f64], how: Divergence, seed: u64) -> Encoded {
     let [n, dim] = x.dims();
     let t_min = times[0];
     let (m, s) = sde.marginal(t_min);
-    let eps = Rng::new(seed).normals(n * dim);
+    let mut rng = Rng::new(seed);
+    let eps = rng.normals(n * dim);
+    let probe_seed = rng.next_u64();
     let constant = -0.5 * dim as f64 * (2.0 * std::f64::consts::PI * s * s).ln();
     let log_q = eps
         .chunks_exact(dim)
@@ -87,7 +90,7 @@ pub fn encode(model: &impl ScoreModel, sde: &Sde, x: Tensor<2>, times: &[f64], h
     let eps = Tensor::<2>::from_data(TensorData::new(eps, [n, dim]), &x.device());
     let z = x.mul_scalar(m) + eps.mul_scalar(s);
     let x_hat = x0_hat(model, sde, z.clone(), t_min);
-    let f = flow(model, sde, z, times, how, seed.wrapping_add(1));
+    let f = flow(model, sde, z, times, how, probe_seed);
     Encoded { log_q, log_p: f.log_likelihood(sde), x_hat, nfe: f.nfe + 1 }
 }
 

@@ -102,8 +102,8 @@ async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, en
     const inked = inkedFraction(decodePng(shot));
     log(`samples finite; scatter canvas ${(100 * inked).toFixed(1)}% inked`);
     assert.ok(inked > 0.01, `scatter canvas looks blank (${inked})`);
-    // The same network through an SDE sampler: the probability-flow ODE (Heun, 20 steps = 40
-    // network evaluations) on the VP SDE the chain discretises.
+    // The same network through an ODE solver on the chain's own process: Heun over 20 steps of
+    // it (respaced, down to step 1) = 40 network evaluations.
     await page.selectOption('#rule', 'ode-heun');
     await page.fill('#sde-steps', '20');
     await page.click('#sample');

@@ -324,10 +324,6 @@ $('sample-form').addEventListener('submit', (event) => {
   const label = Number($('label').value);
   const rule = $('rule').value;
   const compare = $('compare').value;
-  if (label >= 0 && !['ancestral', 'ddim'].includes(rule)) {
-    showError('classifier guidance runs on the T-step chain: pick the ancestral or DDIM sampler');
-    return;
-  }
   if (label >= 0 && compare) {
     showError('the side-by-side run is unguided: set the state to "any", or the side-by-side sampler to none');
     return;

@@ -7,8 +7,7 @@ use clap::Args;
 use diffusion::checkpoint::CheckpointConfig;
 use diffusion::data::states::states;
 use diffusion::objective::Objective;
-use diffusion::sample::MlpEps;
-use diffusion::sample::chain::{Chain, Rule};
+use diffusion::sde::sampler::{Method, SdeSampler};
 use diffusion::train::{DenoiserTrainer, TrainConfig};
 
 use crate::common::to_vec;
@@ -49,10 +48,11 @@ pub fn bench_states(args: BenchArgs) -> Result<(), String> {
         let train_seconds = started.elapsed().as_secs_f64();
 
         let mlp = trainer.model();
-        let model = MlpEps { mlp: &mlp, schedule: &schedule };
+        let model = config.eps_score(&mlp).map_err(|e| e.to_string())?;
         let started = Instant::now();
-        let x = Chain::new(Rule::Ancestral, args.n, &schedule, 0, &device).run(&model, &schedule);
-        to_vec(x)?;
+        let sampler = SdeSampler::new(Method::Ancestral, model.sde, schedule.steps, args.n, 0, &device)
+            .map_err(|e| e.to_string())?;
+        to_vec(sampler.run(&model))?;
         let sample_seconds = started.elapsed().as_secs_f64();
         println!(
             "| {} | {} | {:.2} | {:.0} | {:.1} |",
@@ -85,8 +85,6 @@ pub struct BenchMnistArgs {
 /// means for a 50-step sampler (images/s), per device and batch.
 pub fn bench_mnist(args: BenchMnistArgs) -> Result<(), String> {
     use diffusion::data::mnist::PIXELS;
-    use diffusion::sde::sampler::{Method, SdeSampler};
-    use diffusion::sde::unet_score::UNetScore;
     println!("| device | images at once | image evaluations/s | images/s at 50 steps |");
     println!("|---|---|---|---|");
     for device_arg in &args.devices {
@@ -99,8 +97,8 @@ pub fn bench_mnist(args: BenchMnistArgs) -> Result<(), String> {
         };
         let (unet, file) = crate::mnist::load_unet(&args.weights, &device)?;
         for &n in &args.batches {
-            let labels: Vec<i64> = (0..n).map(|i| (i % 10) as i64).collect();
-            let model = UNetScore::new(&unet, &file, labels, 0.0).map_err(|e| e.to_string())?;
+            let labels: Vec<i64> = diffusion::data::label_cycle(10, n).into_iter().map(|l| l as i64).collect();
+            let model = file.score_model(&unet, labels, 0.0).map_err(|e| e.to_string())?;
             let mut sampler =
                 SdeSampler::with_dim(Method::DpmSolver2M, file.score.sde, args.steps + 1, n, PIXELS, 0, &device)
                     .map_err(|e| e.to_string())?;

@@ -10,14 +10,13 @@ use diffusion::checkpoint::Role;
 use diffusion::data::states::states;
 use diffusion::metric::kde_nll::Kde;
 use diffusion::metric::precision::{precision, support_radius};
-use diffusion::sample::chain::Rule;
 use diffusion::sde::Sde;
 use diffusion::sde::sampler::Method;
 
 use crate::common::{create_dir, load, write};
 use crate::device::DeviceArg;
 use crate::plot;
-use crate::states::{coverage, draw, draw_sde};
+use crate::states::{coverage, draw};
 
 #[derive(Args)]
 pub struct CompareArgs {
@@ -87,18 +86,14 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
     // The reference row: a DDPM network's own T-step chain, or 1000 ancestral steps on a
     // continuous model's SDE (sub-VP, which has none: 1000 reverse-diffusion steps).
     let started = Instant::now();
-    if denoiser.config.score.is_none() {
-        let xy = draw(&denoiser, None, Rule::Ancestral, args.n, args.seed, &device)?;
-        let t = denoiser.schedule.steps;
-        row("ancestral", t, t, &xy, started.elapsed().as_secs_f64())?;
-    } else {
-        let (name, method) = match denoiser.config.sde() {
-            Sde::SubVp { .. } => ("rd", Method::rd()),
-            _ => ("ancestral", Method::Ancestral),
-        };
-        let (xy, nfe) = draw_sde(&denoiser, (method, false), 1000, args.n, args.seed, &device)?;
-        row(name, 1000, nfe, &xy, started.elapsed().as_secs_f64())?;
-    }
+    let sde = denoiser.config.sde();
+    let (name, method) = match sde {
+        Sde::SubVp { .. } => ("rd", Method::rd()),
+        _ => ("ancestral", Method::Ancestral),
+    };
+    let steps = sde.chain_steps().unwrap_or(1000);
+    let (xy, nfe) = draw(&denoiser, None, (method, false), steps, args.n, args.seed, &device)?;
+    row(name, steps, nfe, &xy, started.elapsed().as_secs_f64())?;
     for (name, method) in &methods {
         let grid: Vec<usize> = if args.nfe.is_empty() {
             args.steps.clone()
@@ -114,7 +109,7 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
         };
         for &steps in &grid {
             let started = Instant::now();
-            let (xy, nfe) = draw_sde(&denoiser, (*method, false), steps, args.n, args.seed, &device)?;
+            let (xy, nfe) = draw(&denoiser, None, (*method, false), steps, args.n, args.seed, &device)?;
             row(name, steps, nfe, &xy, started.elapsed().as_secs_f64())?;
         }
     }

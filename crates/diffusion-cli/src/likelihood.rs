@@ -10,7 +10,6 @@ use clap::Args;
 use diffusion::checkpoint::Role;
 use diffusion::data::states::states;
 use diffusion::sde::likelihood::{Divergence, Grid, flow};
-use diffusion::sde::score::EpsScore;
 
 use crate::common::{load, to_vec};
 use crate::device::DeviceArg;
@@ -51,7 +50,7 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
     let grid = Grid::named(&args.grid).ok_or(format!("unknown --grid `{}` (log-snr, uniform)", args.grid))?;
     let device = args.device.device()?;
     let denoiser = load(&args.weights, Role::Denoiser, &device)?;
-    let model = EpsScore::of(&denoiser).map_err(|e| e.to_string())?;
+    let model = denoiser.eps_score().map_err(|e| e.to_string())?;
     let sde = model.sde;
     let data = states();
     let n = args.n.clamp(1, data.len());

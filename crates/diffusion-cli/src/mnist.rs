@@ -7,12 +7,12 @@ use std::time::Instant;
 use burn::prelude::*;
 use clap::Args;
 use diffusion::data::mnist::{self, Mnist, PIXELS, SIDE, to_byte};
+use diffusion::data::{label_blocks, label_cycle};
 use diffusion::model::unet::{UNet, UNetConfig};
 use diffusion::sde::Sde;
 use diffusion::sde::dsm::{ScoreConfig, TimeInput, TimeSampling, Weighting};
 use diffusion::sde::sampler::{Method, SdeSampler};
-use diffusion::sde::unet_score::UNetScore;
-use diffusion::train_unet::{UNetTrainConfig, UNetTrainer};
+use diffusion::train_unet::{Snapshot, UNetTrainConfig, UNetTrainer};
 use diffusion::unet_checkpoint::{self, UNetFileConfig};
 
 use crate::common::{bar, create_dir, to_vec, write};
@@ -132,7 +132,8 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
     };
     let mut trainer = match (&args.resume, &args.init) {
         (Some(dir), _) => {
-            UNetTrainer::resume(&dir.join("checkpoint"), steps, data, &device).map_err(|e| e.to_string())?
+            let snapshot = read_snapshot(&dir.join("checkpoint"))?;
+            UNetTrainer::resume(&snapshot, steps, data, &device).map_err(|e| format!("{}: {e}", dir.display()))?
         }
         (None, Some(path)) => {
             let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -168,7 +169,7 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
     let mut pending = Vec::new();
     let batch = trainer.config().batch;
     let save = |trainer: &UNetTrainer, losses: &Vec<f32>| -> Result<(), String> {
-        trainer.save(&args.out.join("checkpoint")).map_err(|e| e.to_string())?;
+        write_snapshot(&args.out.join("checkpoint"), &trainer.snapshot().map_err(|e| e.to_string())?)?;
         write(&args.out.join("unet.safetensors"), trainer.ema_bytes().map_err(|e| e.to_string())?)?;
         let csv: String = std::iter::once("step,loss\n".to_string())
             .chain(losses.iter().enumerate().map(|(i, l)| format!("{},{l}\n", i + 1)))
@@ -213,7 +214,7 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
 
 /// Labels 0..9 repeated to `n`.
 pub fn all_labels(n: usize) -> Vec<i64> {
-    (0..n).map(|i| (i % 10) as i64).collect()
+    label_cycle(10, n).into_iter().map(|l| l as i64).collect()
 }
 
 /// Samples one image per label with `method` in `steps` grid steps (guidance weight `guidance`),
@@ -227,7 +228,7 @@ pub fn draw(
     seed: u64,
     device: &Device,
 ) -> Result<Vec<u8>, String> {
-    let model = UNetScore::new(unet, file, labels.to_vec(), guidance).map_err(|e| e.to_string())?.clipped();
+    let model = file.score_model(unet, labels.to_vec(), guidance).map_err(|e| e.to_string())?.clipped();
     let mut sampler = SdeSampler::with_dim(method, file.score.sde, steps, labels.len(), PIXELS, seed, device)
         .map_err(|e| e.to_string())?;
     while !sampler.done() {
@@ -262,12 +263,10 @@ pub fn draw_rdmc(
     if !(sde.t_min()..=0.5).contains(&t0) {
         return Err(format!("--rdmc-t0 must be in [t_min = {}, 0.5], got {t0}", sde.t_min()));
     }
-    let (m, s) = sde.marginal(t0);
-    let config = RdmcConfig { horizon: 2.0, step: 0.2, candidates: 0, ..RdmcConfig::new(1.0 / (s * s)) }
-        .with_budget(budget.saturating_sub(1).max(1));
+    let config = RdmcConfig::for_learned(&sde, t0).with_budget(budget.saturating_sub(1).max(1));
     // ∇f_* is evaluated on the inner particles, n per outer particle (rows i·n .. i·n + n − 1).
     let inner: Vec<i64> = labels.iter().flat_map(|&l| std::iter::repeat_n(l, config.inner_particles)).collect();
-    let score = UNetScore::new(unet, file, inner, guidance).map_err(|e| e.to_string())?;
+    let score = file.score_model(unet, inner, guidance).map_err(|e| e.to_string())?;
     let potential = LearnedPotential { score, t_min: t0 };
     let mut rdmc = Rdmc::with_dim(config, labels.len(), PIXELS, seed, device).map_err(|e| e.to_string())?;
     while !rdmc.done() {
@@ -276,8 +275,8 @@ pub fn draw_rdmc(
     let per_sample = rdmc.grads / labels.len().max(1) + 1;
     // rdMC's OU process ends at a sample of p_{t₀}; Tweedie's formula denoises it.
     let x = rdmc.x();
-    let outer = UNetScore::new(unet, file, labels.to_vec(), guidance).map_err(|e| e.to_string())?;
-    let x0 = (x.clone() + outer.score(x, t0).mul_scalar(s * s)).div_scalar(m);
+    let outer = file.score_model(unet, labels.to_vec(), guidance).map_err(|e| e.to_string())?;
+    let x0 = sde.x0_from_score(x.clone(), outer.score(x, t0), t0);
     Ok((to_vec(x0)?.into_iter().map(to_byte).collect(), per_sample))
 }
 
@@ -375,7 +374,7 @@ pub struct SampleArgs {
 /// The requested class of each of `n` samples: `all` splits them evenly (0,0,…,1,1,…).
 pub fn labels_for(label: &str, n: usize) -> Result<Vec<i64>, String> {
     match label {
-        "all" => Ok((0..n).map(|i| (i * 10 / n) as i64).collect()),
+        "all" => Ok(label_blocks(10, n).into_iter().map(|l| l as i64).collect()),
         "none" => Ok(vec![10; n]),
         digit => match digit.parse::<i64>() {
             Ok(d) if (0..=9).contains(&d) => Ok(vec![d; n]),
@@ -424,6 +423,22 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     grid_png(&args.out.join("grid.png"), &grid_sample(&images, &labels), 10)?;
     eprintln!("{} images in {seconds:.1} s ({:.2} images/s) → {}", args.n, args.n as f64 / seconds, args.out.display());
     Ok(())
+}
+
+/// Writes a training snapshot as the files of [`Snapshot::FILES`] in `dir`.
+fn write_snapshot(dir: &Path, snapshot: &Snapshot) -> Result<(), String> {
+    create_dir(dir)?;
+    let parts: [&[u8]; 4] = [&snapshot.model, &snapshot.ema, &snapshot.optim, snapshot.state.as_bytes()];
+    Snapshot::FILES.iter().zip(parts).try_for_each(|(name, bytes)| write(&dir.join(name), bytes))
+}
+
+/// Reads the snapshot `write_snapshot` wrote.
+fn read_snapshot(dir: &Path) -> Result<Snapshot, String> {
+    let read =
+        |name: &str| std::fs::read(dir.join(name)).map_err(|e| format!("cannot read {name} in {}: {e}", dir.display()));
+    let [model, ema, optim, state] = Snapshot::FILES;
+    let state = String::from_utf8(read(state)?).map_err(|_| format!("{}/state.json is not text", dir.display()))?;
+    Ok(Snapshot { model: read(model)?, ema: read(ema)?, optim: read(optim)?, state })
 }
 
 #[cfg(test)]

@@ -8,15 +8,12 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use clap::Args;
-use diffusion::data::mnist::{Mnist, PIXELS, SCALE_A, SCALE_B, to_model};
-use diffusion::metric::bits_per_dim::{bits_per_dim, dequantize};
+use diffusion::data::mnist::{Mnist, PIXELS, to_model};
 use diffusion::metric::fid::fid;
+use diffusion::metric::image_bits::{Bits, Estimator, image_bits, mean_and_error};
 use diffusion::model::cnn::{self, Cnn, CnnConfig, CnnFile, CnnTrainer, accuracy};
-use diffusion::rng::Rng;
-use diffusion::sde::discrete_bound::{Levels, bound_nats, decoder_nats, encode};
-use diffusion::sde::likelihood::{Divergence, Grid, flow};
+use diffusion::sde::likelihood::Grid;
 use diffusion::sde::sampler::Method;
-use diffusion::sde::unet_score::UNetScore;
 use diffusion::train_unet::T_MIN_RANGE;
 
 use crate::common::{bar, create_dir, to_vec, write};
@@ -350,52 +347,24 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
     if let Some(bad) = std::iter::once(&t_min).chain(&args.choose_t_min).find(|t| !in_range(t)) {
         return Err(format!("t_min must be in [{:?}, {:?}], got {bad}", T_MIN_RANGE.start(), T_MIN_RANGE.end()));
     }
-    let levels = Levels { count: 256, first: SCALE_B, step: SCALE_A };
-    // The estimators scored together: uniform dequantisation, or one decoder per width σ.
     let decoder = !args.decoder_sigma.is_empty();
     let widths = if decoder { args.decoder_sigma.clone() } else { vec![0.0] };
-    let how = Divergence::Hutchinson { probes: args.probes, rademacher: true };
-    // bits[w][i]: image i's bits/dim under width w, and the decoder's share of them.
-    type PerWidth = Vec<Vec<f64>>;
-    let score = |images: &Mnist, t_min: f64| -> Result<(PerWidth, PerWidth), String> {
+    let score = |images: &Mnist, t_min: f64| -> Result<Bits, String> {
         if images.len() < args.n {
             return Err(format!("--n {} is more than the {} images there are", args.n, images.len()));
         }
-        let times = grid.times(&sde, t_min, args.steps);
-        let a = 256.0 * SCALE_A;
-        // One stream for the dequantisation noise and, per batch, the seed of the batch's own
-        // stream (encoder noise, Hutchinson probes): no two of them share draws.
-        let mut rng = Rng::new(args.seed);
+        let estimator = Estimator {
+            times: grid.times(&sde, t_min, args.steps),
+            probes: args.probes,
+            batch: args.batch,
+            seed: args.seed,
+            decoder_widths: args.decoder_sigma.clone(),
+        };
         let started = Instant::now();
-        let mut bits = vec![Vec::new(); widths.len()];
-        let mut decoder_bits = vec![Vec::new(); widths.len()];
-        for start in (0..args.n).step_by(args.batch) {
-            let count = args.batch.min(args.n - start);
-            let pixels = &images.images[start * PIXELS..(start + count) * PIXELS];
-            let model = UNetScore::new(&unet, &file, vec![10; count], 0.0).map_err(|e| e.to_string())?;
-            let seed = rng.next_u64();
-            if decoder {
-                let x = Tensor::<2>::from_data(
-                    TensorData::new(pixels.iter().map(|&b| to_model(b)).collect::<Vec<f32>>(), [count, PIXELS]),
-                    &device,
-                );
-                let e = encode(&model, &sde, x, &times, how, seed);
-                let (log_p, x_hat) = (to_vec(e.log_p)?, to_vec(e.x_hat)?);
-                for (w, &sigma) in widths.iter().enumerate() {
-                    let decoded = decoder_nats(&levels, pixels, PIXELS, &x_hat, sigma * SCALE_A);
-                    let nats = bound_nats(&decoded, &e.log_q, &log_p);
-                    bits[w].extend(nats.into_iter().map(|l| l / (PIXELS as f64 * std::f64::consts::LN_2)));
-                    decoder_bits[w].extend(decoded.into_iter().map(|l| l / (PIXELS as f64 * std::f64::consts::LN_2)));
-                }
-            } else {
-                let y = dequantize(pixels, a, SCALE_B, &mut rng);
-                let x = Tensor::<2>::from_data(TensorData::new(y, [count, PIXELS]), &device);
-                let f = flow(&model, &sde, x, &times, how, seed);
-                bits[0].extend(to_vec(f.log_likelihood(&sde))?.into_iter().map(|l| bits_per_dim(l as f64, PIXELS, a)));
-            }
-            eprintln!("{} / {} images, {:.0} s", start + count, args.n, started.elapsed().as_secs_f64());
-        }
-        Ok((bits, decoder_bits))
+        let model = |count: usize| file.score_model(&unet, vec![10; count], 0.0);
+        let progress = |done: usize| eprintln!("{done} / {} images, {:.0} s", args.n, started.elapsed().as_secs_f64());
+        let pixels = &images.images[..args.n * PIXELS];
+        image_bits(model, &sde, pixels, &estimator, &device, progress).map_err(|e| e.to_string())
     };
     let mean = |bits: &[f64]| bits.iter().sum::<f64>() / bits.len() as f64;
     let estimator = |w: usize, decoder_bits: &[Vec<f64>]| match decoder {
@@ -409,7 +378,7 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
         let train = load_split(args.data.as_deref(), true)?;
         let mut best = (f64::INFINITY, t_min, 0);
         for &t in &starts {
-            let (bits, decoder_bits) = score(&train, t)?;
+            let Bits { bits, decoder_bits } = score(&train, t)?;
             for (w, bits) in bits.iter().enumerate() {
                 let bits = mean(bits);
                 let how = estimator(w, &decoder_bits);
@@ -426,12 +395,9 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
     };
     let started = Instant::now();
     let test = load_split(args.data.as_deref(), false)?;
-    let (mut bits, decoder_bits) = score(&test, t_min)?;
+    let Bits { mut bits, decoder_bits } = score(&test, t_min)?;
     let how = estimator(chosen, &decoder_bits);
-    let bits = bits.swap_remove(chosen);
-    let n = bits.len() as f64;
-    let mean = mean(&bits);
-    let se = (bits.iter().map(|b| (b - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0) / n).sqrt();
+    let (mean, se) = mean_and_error(&bits.swap_remove(chosen));
     let mut line = String::new();
     let _ = write!(
         line,

@@ -8,6 +8,7 @@ use burn::prelude::*;
 use clap::Args;
 use diffusion::checkpoint::{self, Checkpoint, CheckpointConfig, Role};
 use diffusion::classifier::{classify, one_hot};
+use diffusion::data::label_blocks;
 use diffusion::data::states::{Points, STATE_CODES, STATE_NAMES, parse_points_csv, states, to_csv};
 use diffusion::metric::kde_nll::Kde;
 use diffusion::metric::on_target::{fraction_on, nearest_labels};
@@ -15,12 +16,10 @@ use diffusion::metric::precision::{precision, support_radius};
 use diffusion::rdmc::sampler::RdmcConfig;
 use diffusion::rdmc::target::LearnedPotential;
 use diffusion::rng::Rng;
-use diffusion::sample::MlpEps;
-use diffusion::sample::chain::{Chain, Rule};
-use diffusion::sample::guided::Guided;
 use diffusion::sde::dsm::Weighting;
+use diffusion::sde::guidance::ClassifierGuided;
 use diffusion::sde::sampler::{Method, SdeSampler};
-use diffusion::sde::score::EpsScore;
+use diffusion::sde::score::ScoreModel;
 use diffusion::train::{DenoiserTrainer, TrainConfig};
 
 use crate::common::{Curves, bar, create_dir, load, to_labels, to_points, to_vec, train_loop, write};
@@ -77,20 +76,21 @@ pub struct SampleArgs {
     /// Guidance scale s in ε̂ = ε_θ − s √(1−ᾱ_t) ∇ log f_φ(y | x_t, t).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
-    /// ancestral (Ho et al. Algorithm 2) or ddim (η = 0, the handout's guided form) over the T-step
-    /// chain; or an SDE sampler on the VP SDE the chain discretises: em (Euler–Maruyama), rd
-    /// (reverse diffusion), pc (reverse diffusion + Langevin), ald (annealed Langevin), ode-heun, dpmpp2m, edm-heun,
-    /// ode-rk4.
+    /// The update rule, on the file's own process (a DDPM file's T-step chain, or its SDE), guided
+    /// or not: ancestral (Ho et al. Algorithm 2 on the chain), ddim (η = 0: the handout's guided
+    /// form), em (Euler–Maruyama), rd (reverse diffusion), pc (reverse diffusion + Langevin), ald
+    /// (annealed Langevin), ode-heun, ode-rk4, ode-rk45, dpmpp2m, edm-heun.
     /// Or rdmc: reverse diffusion Monte Carlo on the learned density (no importance resampling).
     #[arg(long, default_value = "ancestral")]
     sampler: String,
-    /// Grid steps of an SDE sampler, or of a respaced DDIM chain (ancestral always takes all T).
+    /// Grid steps (on a DDPM file's chain: K of its T steps, evenly respaced; 500 = all of the
+    /// course's).
     #[arg(long, default_value_t = 500)]
     steps: usize,
     /// DDIM's stochasticity η ∈ [0, 1] (1: ancestral sampling on the respaced chain).
     #[arg(long, default_value_t = 0.0)]
     eta: f64,
-    /// End an SDE sampler with Tweedie's denoising step x̂₀ = (x + s² ∇log p)/m (one more NFE).
+    /// End a continuous-time sampler with Tweedie's denoising step x̂₀ = (x + s² ∇log p)/m (one more NFE).
     #[arg(long)]
     denoise: bool,
     /// Signal-to-noise ratio r of the Langevin corrector (pc, ald, --corrector).
@@ -205,51 +205,52 @@ pub fn parse_label(text: &str) -> Result<Option<u8>, String> {
 pub fn requested_labels(label: Option<u8>, n: usize) -> Vec<u8> {
     match label {
         Some(l) => vec![l; n],
-        None => (0..n).map(|i| (i * STATE_NAMES.len() / n) as u8).collect(),
+        None => label_blocks(STATE_NAMES.len(), n).into_iter().map(|l| l as u8).collect(),
     }
 }
 
-/// Runs the reverse chain for `n` points (guided towards `labels` with `scale` when a classifier
-/// is given) and returns x_0 on the host.
+/// Samples `n` points from a denoiser with any sampler on its own process (a DDPM file's chain or
+/// its SDE), guided towards `labels` with `scale` when a classifier is given; ends with Tweedie's
+/// x̂₀ when `denoise` is set. Returns x on the host and the network evaluations.
 pub fn draw(
     denoiser: &Checkpoint,
     guidance: Option<(&Checkpoint, &[u8], f64)>,
-    rule: Rule,
+    (method, denoise): (Method, bool),
+    steps: usize,
     n: usize,
     seed: u64,
     device: &Device,
-) -> Result<Vec<[f32; 2]>, String> {
-    let chain = Chain::new(rule, n, &denoiser.schedule, seed, device);
-    draw_chain(denoiser, guidance, chain)
+) -> Result<(Vec<[f32; 2]>, usize), String> {
+    let model = denoiser.eps_score().map_err(|e| e.to_string())?;
+    let sampler = SdeSampler::new(method, model.sde, steps, n, seed, device).map_err(|e| e.to_string())?;
+    match guidance {
+        None => run(sampler, &model, denoise),
+        Some((classifier, labels, scale)) => {
+            let guided = ClassifierGuided {
+                base: &model,
+                sde: model.sde,
+                classifier: &classifier.mlp,
+                classifier_sde: classifier.config.sde(),
+                one_hot: one_hot(labels, device),
+                scale,
+            };
+            run(sampler, &guided, denoise)
+        }
+    }
 }
 
-/// Runs a prepared chain (full or respaced) to t = 0, guided when a classifier is given.
-pub fn draw_chain(
-    denoiser: &Checkpoint,
-    guidance: Option<(&Checkpoint, &[u8], f64)>,
-    mut chain: Chain,
-) -> Result<Vec<[f32; 2]>, String> {
-    let schedule = &denoiser.schedule;
-    let device = chain.x().device();
-    let base = MlpEps { mlp: &denoiser.mlp, schedule };
-    let progress = bar(chain.t(), "{bar:40} t {pos}/{len} [{elapsed_precise}]");
-    let guided = guidance.map(|(classifier, labels, scale)| Guided {
-        base: &base,
-        classifier: &classifier.mlp,
-        schedule,
-        one_hot: one_hot(labels, &device),
-        scale,
-    });
-    while chain.t() > 0 {
-        match &guided {
-            Some(guided) => chain.step(guided, schedule),
-            None => chain.step(&base, schedule),
-        }
-        progress.set_position((schedule.steps - chain.t()) as u64);
+/// Steps a sampler to its end with a progress bar over t.
+fn run(mut sampler: SdeSampler, model: &impl ScoreModel, denoise: bool) -> Result<(Vec<[f32; 2]>, usize), String> {
+    let progress = bar(1000, "{bar:40} t {pos}‰ done [{elapsed_precise}]");
+    while !sampler.done() {
+        sampler.step(model);
+        progress.set_position(((1.0 - sampler.t()) * 1000.0) as u64);
     }
-    let xy = to_points(chain.x())?;
+    if denoise {
+        sampler.denoise(model);
+    }
     progress.finish_and_clear();
-    Ok(xy)
+    Ok((to_points(sampler.x())?, sampler.nfe()))
 }
 
 /// The fraction on target by the nearest data point's label and by the clean classifier (t = 0).
@@ -267,30 +268,6 @@ pub fn on_target(
     Ok((fraction_on(&nearest, target), fraction_on(&predicted, target as i64)))
 }
 
-/// Samples the denoiser's SDE (its own, or the VP SDE of its chain) with an SDE sampler; returns
-/// x and the NFE.
-pub fn draw_sde(
-    denoiser: &Checkpoint,
-    (method, denoise): (Method, bool),
-    steps: usize,
-    n: usize,
-    seed: u64,
-    device: &Device,
-) -> Result<(Vec<[f32; 2]>, usize), String> {
-    let model = EpsScore::of(denoiser).map_err(|e| e.to_string())?;
-    let mut sampler = SdeSampler::new(method, model.sde, steps, n, seed, device).map_err(|e| e.to_string())?;
-    let progress = bar(steps, "{bar:40} step {pos}/{len} [{elapsed_precise}]");
-    while !sampler.done() {
-        sampler.step(&model);
-        progress.set_position(((1.0 - sampler.t()) * steps as f64) as u64);
-    }
-    if denoise {
-        sampler.denoise(&model);
-    }
-    progress.finish_and_clear();
-    Ok((to_points(sampler.x())?, sampler.nfe()))
-}
-
 /// rdMC on the learned density: ∇f_* ≈ −s_θ(x, t_min) (the report's use of a trained score), ULA
 /// inner loop, no importance resampling (f_* is unknown); returns x and the network evaluations per
 /// sample.
@@ -300,7 +277,7 @@ pub fn draw_rdmc(
     seed: u64,
     device: &Device,
 ) -> Result<(Vec<[f32; 2]>, usize), String> {
-    let potential = LearnedPotential::of(EpsScore::of(denoiser).map_err(|e| e.to_string())?);
+    let potential = LearnedPotential::of(denoiser.eps_score().map_err(|e| e.to_string())?);
     // L ≈ 50 suits the outlines' width (the grader's KDE bandwidth is about 0.15).
     let config = RdmcConfig { candidates: 0, ..RdmcConfig::new(50.0) };
     let (xy, (grads, _)) = crate::rdmc::draw(&potential, config, n, seed, device)?;
@@ -316,35 +293,13 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     }
     let device = args.device.device()?;
     let denoiser = load(&args.weights, Role::Denoiser, &device)?;
-    // A DDPM network runs `ancestral` and `ddim` on its own T-step chain; everything else (and
-    // every sampler of a continuous-time model) runs on the SDE.
-    let chain_rule: Option<Rule> = if denoiser.config.score.is_none() { args.sampler.parse().ok() } else { None };
     let rdmc = args.sampler == "rdmc";
-    let method = match chain_rule {
-        Some(_) => None,
-        None if rdmc => None,
-        None => {
-            let method = Method::named(&args.sampler, args.snr).map(|m| m.with_eta(args.eta)).ok_or_else(|| {
-                format!(
-                    "unknown sampler `{}`: ancestral, ddim, em, rd, pc, ald, ode-heun, ode-rk4, ode-rk45, dpmpp2m, edm-heun or rdmc",
-                    args.sampler
-                )
-            })?;
-            Some(match args.corrector.as_str() {
-                "none" => method,
-                "langevin" => method
-                    .with_corrector(1, args.snr)
-                    .ok_or_else(|| format!("the Langevin corrector combines with em or rd, not `{}`", args.sampler))?,
-                other => return Err(format!("unknown corrector `{other}`: langevin or none")),
-            })
-        }
+    let method = match rdmc {
+        true => None,
+        false => Some(Method::parse(&args.sampler, args.snr, args.eta, &args.corrector).map_err(|e| e.to_string())?),
     };
-    if chain_rule.is_some() && args.corrector != "none" {
-        return Err("the corrector runs with the SDE samplers (em, rd), not the DDPM chain".into());
-    }
-    let rule = chain_rule;
-    if (method.is_some() || rdmc) && args.classifier.is_some() {
-        return Err("classifier guidance runs on a DDPM denoiser's chain: use --sampler ancestral or ddim".into());
+    if rdmc && args.classifier.is_some() {
+        return Err("rdmc samples the learned density alone: drop --classifier or pick another sampler".into());
     }
     let (classifier, label) = match (&args.classifier, &args.label) {
         (Some(path), Some(label)) => (Some(load(path, Role::Classifier, &device)?), parse_label(label)?),
@@ -354,17 +309,9 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     let labels = requested_labels(label, args.n);
     let started = Instant::now();
     let guidance = classifier.as_ref().map(|c| (c, labels.as_slice(), args.scale));
-    let (xy, nfe) = match (rule, method) {
-        (Some(Rule::Ddim), _) => {
-            let steps = args.steps.min(denoiser.schedule.steps);
-            let chain = Chain::new(Rule::Ddim, args.n, &denoiser.schedule, args.seed, &device)
-                .respaced(steps, args.eta, &denoiser.schedule)
-                .map_err(|e| e.to_string())?;
-            (draw_chain(&denoiser, guidance, chain)?, steps)
-        }
-        (Some(rule), _) => (draw(&denoiser, guidance, rule, args.n, args.seed, &device)?, denoiser.schedule.steps),
-        (None, Some(method)) => draw_sde(&denoiser, (method, args.denoise), args.steps, args.n, args.seed, &device)?,
-        (None, None) => draw_rdmc(&denoiser, args.n, args.seed, &device)?,
+    let (xy, nfe) = match method {
+        Some(method) => draw(&denoiser, guidance, (method, args.denoise), args.steps, args.n, args.seed, &device)?,
+        None => draw_rdmc(&denoiser, args.n, args.seed, &device)?,
     };
     let seconds = started.elapsed().as_secs_f64();
     let points = Points { xy, labels: classifier.is_some().then(|| labels.clone()) };

@@ -156,8 +156,8 @@ fn classifier_guided_sampling_and_report() {
 
     let (weights, c_weights) = (denoiser.join("denoiser.safetensors"), classifier.join("classifier.safetensors"));
     let samples = dir.join("idaho.csv");
-    let guided = |label: &str, out: &Path, n: &str| {
-        diffusion(&[
+    let guided_with = |label: &str, out: &Path, n: &str, sampler: &[&str]| {
+        let mut args = vec![
             "sample",
             "states",
             "--weights",
@@ -172,8 +172,17 @@ fn classifier_guided_sampling_and_report() {
             n,
             "--out",
             s(out),
-        ])
+        ];
+        args.extend(sampler);
+        diffusion(&args)
     };
+    let guided = |label: &str, out: &Path, n: &str| guided_with(label, out, n, &[]);
+    // Guidance is a score wrapper: DPM-Solver++ at 20 steps takes it as the ancestral chain does.
+    let out = guided_with("OK", &samples, "300", &["--sampler", "dpmpp2m", "--steps", "20"]);
+    assert!(out.status.success() && text(&out).contains("(20 NFE, dpmpp2m)"), "{}", text(&out));
+    let line = text(&out).lines().find(|l| l.starts_with("Oklahoma")).unwrap().to_string();
+    let nearest: f64 = line.split("on target ").nth(1).unwrap().split('%').next().unwrap().parse().unwrap();
+    assert!(nearest > 80.0, "{line}");
     let out = guided("ID", &samples, "400");
     assert!(out.status.success(), "{}", text(&out));
     let csv = std::fs::read_to_string(&samples).unwrap();

@@ -8,18 +8,16 @@ use std::rc::Rc;
 use burn::prelude::*;
 use diffusion::checkpoint::{self, CheckpointConfig, Role};
 use diffusion::classifier::{ClassifierTrainer, Validation, one_hot};
+use diffusion::data::label_blocks;
 use diffusion::data::states::{Points, states};
 use diffusion::io::{self, NamedTensor};
 use diffusion::metric::kde_nll::Kde;
 use diffusion::metric::on_target::nearest_labels;
 use diffusion::metric::prediction_map::{Grid, prediction_map};
 use diffusion::model::mlp::Mlp;
-use diffusion::sample::MlpEps;
-use diffusion::sample::chain::{Chain, Rule};
-use diffusion::sample::guided::Guided;
 use diffusion::schedule::Schedule;
+use diffusion::sde::guidance::ClassifierGuided;
 use diffusion::sde::sampler::{Method, SdeSampler};
-use diffusion::sde::score::EpsScore;
 use diffusion::train::{DenoiserTrainer, TrainConfig};
 use wasm_bindgen::prelude::*;
 
@@ -43,19 +41,12 @@ struct State {
     trainer: Option<DenoiserTrainer>,
     model: Option<Mlp>,
     /// Two sampler slots: the main run and, side by side, a second sampler from the same noise.
-    samplers: [Option<Sampling>; 2],
+    samplers: [Option<SdeSampler>; 2],
     /// One-hot labels and scale of the running chain when it is guided.
     guidance: Option<(Tensor<2>, f64)>,
     classifier: ClassifierState,
     data: Points,
     kde: Kde,
-}
-
-/// A running reverse process: a DDPM network's T-step chain (ancestral, DDIM; guidable) or an SDE
-/// sampler on the model's SDE (for a DDPM network, the VP SDE its chain discretises).
-enum Sampling {
-    Chain(Box<Chain>),
-    Sde(Box<SdeSampler>),
 }
 
 /// One playground per worker: a device, a model being trained or loaded, and a sampler.
@@ -348,9 +339,9 @@ impl Playground {
     /// Starts the reverse process from x_T ~ N(0, I) for `n` points in sampler `slot` (0, or 1 for
     /// the side-by-side run; the same seed gives both the same noise) and returns x_T. `label`: −1
     /// unguided, 0..4 guided towards that state, 5 all states in equal blocks; `scale` is the
-    /// guidance scale s; `rule` is "ancestral" or "ddim" (a DDPM network's T-step chain, DDIM
-    /// respaced to `steps`), or an SDE sampler ("em", "rd", "pc", "ald", "ode-heun", "ode-rk4",
-    /// "dpmpp2m", "edm-heun"; and for a continuous-time model "ancestral", "ddim") over `steps`.
+    /// guidance scale s; `rule` is any sampler ("ancestral", "ddim", "em", "rd", "pc", "ald",
+    /// "ode-heun", "ode-rk4", "dpmpp2m", "edm-heun") over `steps` on the model's own process (a
+    /// DDPM network's chain: K of its T steps), guided or not.
     #[wasm_bindgen(js_name = startSampling)]
     #[allow(clippy::too_many_arguments)]
     pub async fn start_sampling(
@@ -377,19 +368,7 @@ impl Playground {
                     "adaptive RK45 reads its error estimate synchronously: it runs in the CLI only",
                 ));
             }
-            // A DDPM network runs ancestral and DDIM on its own chain; everything else on the SDE.
-            let chain_rule: Option<Rule> = if state.config.score.is_none() { rule.parse().ok() } else { None };
-            let method = match chain_rule {
-                Some(_) => None,
-                None => {
-                    Some(Method::named(&rule, 0.16).ok_or_else(|| JsError::new(&format!("unknown sampler `{rule}`")))?)
-                }
-            };
-            if method.is_some() && label >= 0 {
-                return Err(JsError::new(
-                    "classifier guidance runs on a DDPM network's T-step chain: pick ancestral or DDIM",
-                ));
-            }
+            let method = Method::parse(&rule, 0.16, 0.0, "none").map_err(js_error)?;
             if slot == 1 && label >= 0 {
                 return Err(JsError::new("the side-by-side sampler runs unguided"));
             }
@@ -407,7 +386,7 @@ impl Playground {
                         }
                         let n = n as usize;
                         let labels: Vec<u8> = match label {
-                            5 => (0..n).map(|i| (i * 5 / n) as u8).collect(),
+                            5 => label_blocks(5, n).into_iter().map(|l| l as u8).collect(),
                             l => vec![l as u8; n],
                         };
                         Some((one_hot(&labels, &state.device), scale))
@@ -417,49 +396,25 @@ impl Playground {
                     }
                 };
             }
-            let sampling = match (chain_rule, method) {
-                (_, Some(method)) => {
-                    let sampler = SdeSampler::new(
-                        method,
-                        state.config.sde(),
-                        steps as usize,
-                        n as usize,
-                        seed as u64,
-                        &state.device,
-                    )
+            let sampler =
+                SdeSampler::new(method, state.config.sde(), steps as usize, n as usize, seed as u64, &state.device)
                     .map_err(js_error)?;
-                    Sampling::Sde(Box::new(sampler))
-                }
-                (Some(rule), None) => {
-                    let mut chain = Chain::new(rule, n as usize, &state.schedule, seed as u64, &state.device);
-                    if rule == Rule::Ddim {
-                        let steps = (steps as usize).clamp(1, state.schedule.steps);
-                        chain = chain.respaced(steps, 0.0, &state.schedule).map_err(js_error)?;
-                    }
-                    Sampling::Chain(Box::new(chain))
-                }
-                (None, None) => unreachable!("one of the two was parsed"),
-            };
-            let x = match &sampling {
-                Sampling::Chain(chain) => chain.x(),
-                Sampling::Sde(sampler) => sampler.x(),
-            };
-            state.samplers[slot] = Some(sampling);
+            let x = sampler.x();
+            state.samplers[slot] = Some(sampler);
             x
         };
         Ok(js_sys::Float32Array::from(read(x).await?.as_slice()))
     }
 
-    /// The sampler's current t on the chain's scale (T at the start, 0 when done; an SDE
-    /// sampler's continuous t is shown as round(T t), at least 1 until it is done).
+    /// The sampler's current t on the chain's scale: round(T t), T at the start, at least 1 until
+    /// it is done, then 0.
     #[wasm_bindgen(js_name = samplingT)]
     pub fn sampling_t(&self, slot: Option<u32>) -> Result<u32, JsError> {
         let state = self.state.borrow();
         Ok(match &state.samplers[slot_index(slot)?] {
             None => 0,
-            Some(Sampling::Chain(chain)) => chain.t() as u32,
-            Some(Sampling::Sde(sampler)) if sampler.done() => 0,
-            Some(Sampling::Sde(sampler)) => ((sampler.t() * state.schedule.steps as f64).round() as u32).max(1),
+            Some(sampler) if sampler.done() => 0,
+            Some(sampler) => ((sampler.t() * state.schedule.steps as f64).round() as u32).max(1),
         })
     }
 
@@ -469,8 +424,7 @@ impl Playground {
         let state = self.state.borrow();
         Ok(match &state.samplers[slot_index(slot)?] {
             None => 0.0,
-            Some(Sampling::Chain(chain)) => chain.t() as f64 / state.schedule.steps as f64,
-            Some(Sampling::Sde(sampler)) => sampler.t(),
+            Some(sampler) => sampler.t(),
         })
     }
 
@@ -479,8 +433,7 @@ impl Playground {
         let state = self.state.borrow();
         Ok(match &state.samplers[slot_index(slot)?] {
             None => 0,
-            Some(Sampling::Chain(chain)) => chain.nfe() as u32,
-            Some(Sampling::Sde(sampler)) => sampler.nfe() as u32,
+            Some(sampler) => sampler.nfe() as u32,
         })
     }
 
@@ -491,32 +444,24 @@ impl Playground {
         let x = {
             let mut guard = self.state.borrow_mut();
             let state = &mut *guard;
-            let sampling = state.samplers[slot].as_mut().ok_or_else(|| JsError::new("press Sample first"))?;
+            let sampler = state.samplers[slot].as_mut().ok_or_else(|| JsError::new("press Sample first"))?;
             let mlp = state.model.as_ref().expect("model");
-            match sampling {
-                Sampling::Sde(sampler) => {
-                    let model = EpsScore::new(mlp, &state.config).map_err(js_error)?;
-                    (0..k).for_each(|_| sampler.step(&model));
-                    sampler.x()
+            let model = state.config.eps_score(mlp).map_err(js_error)?;
+            match (&state.guidance, &state.classifier.model, slot) {
+                (Some((one_hot, scale)), Some(classifier), 0) => {
+                    let guided = ClassifierGuided {
+                        base: &model,
+                        sde: model.sde,
+                        classifier,
+                        classifier_sde: state.classifier.config.sde(),
+                        one_hot: one_hot.clone(),
+                        scale: *scale,
+                    };
+                    (0..k).for_each(|_| sampler.step(&guided));
                 }
-                Sampling::Chain(chain) => {
-                    let base = MlpEps { mlp, schedule: &state.schedule };
-                    match (&state.guidance, &state.classifier.model, slot) {
-                        (Some((one_hot, scale)), Some(classifier), 0) => {
-                            let guided = Guided {
-                                base: &base,
-                                classifier,
-                                schedule: &state.schedule,
-                                one_hot: one_hot.clone(),
-                                scale: *scale,
-                            };
-                            (0..k).for_each(|_| chain.step(&guided, &state.schedule));
-                        }
-                        _ => (0..k).for_each(|_| chain.step(&base, &state.schedule)),
-                    }
-                    chain.x()
-                }
+                _ => (0..k).for_each(|_| sampler.step(&model)),
             }
+            sampler.x()
         };
         Ok(js_sys::Float32Array::from(read(x).await?.as_slice()))
     }
@@ -532,7 +477,7 @@ impl Playground {
         let (grid, field) = {
             let state = self.state.borrow();
             let mlp = state.model.as_ref().ok_or_else(|| JsError::new("train or load a model first"))?;
-            let model = EpsScore::new(mlp, &state.config).map_err(js_error)?;
+            let model = state.config.eps_score(mlp).map_err(js_error)?;
             let t = t.max(model.sde.t_min());
             let size = size as usize;
             let grid: Vec<f32> = (0..size * size)

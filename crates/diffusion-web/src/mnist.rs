@@ -14,7 +14,6 @@ use diffusion::model::unet::UNet;
 use diffusion::rng::Rng;
 use diffusion::sde::inpaint::{Known, inpaint_step};
 use diffusion::sde::sampler::{Method, SdeSampler};
-use diffusion::sde::unet_score::UNetScore;
 use diffusion::unet_checkpoint::{self, UNetFileConfig};
 use wasm_bindgen::prelude::*;
 
@@ -53,7 +52,7 @@ impl MnistModel {
 /// Labels for `n` images: `label` −1 = the digits 0..9 in turn, 10 = unconditional, else that digit.
 fn labels_for(label: i32, n: usize) -> Result<Vec<i64>, JsError> {
     match label {
-        -1 => Ok((0..n).map(|i| (i % 10) as i64).collect()),
+        -1 => Ok(diffusion::data::label_cycle(10, n).into_iter().map(|l| l as i64).collect()),
         0..=10 => Ok(vec![label as i64; n]),
         _ => Err(JsError::new(&format!("digit must be −1 (all), 0..9 or 10 (none), got {label}"))),
     }
@@ -169,7 +168,7 @@ impl MnistModel {
             let state = &mut *guard;
             let run = state.run.as_mut().ok_or_else(|| JsError::new("start sampling first"))?;
             let model =
-                UNetScore::new(&state.unet, &state.file, run.labels.clone(), run.guidance).map_err(js_error)?.clipped();
+                state.file.score_model(&state.unet, run.labels.clone(), run.guidance).map_err(js_error)?.clipped();
             for _ in 0..k {
                 if run.sampler.done() {
                     break;

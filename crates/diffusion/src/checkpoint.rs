@@ -12,6 +12,7 @@ use crate::objective::Objective;
 use crate::schedule::{Schedule, ScheduleConfig};
 use crate::sde::Sde;
 use crate::sde::dsm::ScoreConfig;
+use crate::sde::score::EpsScore;
 use crate::train::TrainConfig;
 
 /// What the network predicts.
@@ -76,12 +77,17 @@ impl CheckpointConfig {
         if self.score.is_some() { 0.999 } else { TrainConfig::default().ema_decay }
     }
 
-    /// The SDE the denoiser's samplers run on: its own, or the VP SDE its DDPM chain discretises.
+    /// The process the denoiser's samplers run on: its SDE, or its DDPM chain.
     pub fn sde(&self) -> Sde {
         match &self.score {
             Some(score) => score.sde,
-            None => Sde::from_ddpm(&self.schedule),
+            None => Sde::ddpm(&self.schedule),
         }
+    }
+
+    /// The denoiser network `mlp` of this config as a score model on its process.
+    pub fn eps_score<'a>(&'a self, mlp: &'a Mlp) -> Result<EpsScore<'a>> {
+        EpsScore::new(mlp, self.sde(), self.score.as_ref())
     }
 
     /// The training objective of this denoiser.
@@ -107,6 +113,13 @@ pub struct Checkpoint {
     pub mlp: Mlp,
     pub schedule: Schedule,
     pub config: CheckpointConfig,
+}
+
+impl Checkpoint {
+    /// The loaded denoiser as a score model on its process.
+    pub fn eps_score(&self) -> Result<EpsScore<'_>> {
+        self.config.eps_score(&self.mlp)
+    }
 }
 
 /// Safetensors bytes of a network whose parameters were read to the host.
@@ -179,8 +192,8 @@ mod tests {
         assert_eq!(loaded.config, config);
         assert_eq!(loaded.config.sde(), Sde::sub_vp());
         assert!(matches!(loaded.config.objective().unwrap(), Objective::Dsm(..)));
-        // A DDPM file (no `score`) still reads, as the VP SDE of its chain.
-        assert_eq!(CheckpointConfig::denoiser().sde(), Sde::Vp { beta_min: 0.05, beta_max: 10.0 });
+        // A DDPM file (no `score`) still reads, as its chain.
+        assert_eq!(CheckpointConfig::denoiser().sde(), Sde::ddpm(&ScheduleConfig::default()));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::model::mlp::{Mlp, MlpConfig};
 use crate::rng::Rng;
 use crate::schedule::Schedule;
+use crate::sde::guidance::log_probs_at;
 use crate::train::TrainConfig;
 
 /// Number of classes (the five states).
@@ -86,9 +87,7 @@ pub fn one_hot(labels: &[u8], device: &Device) -> Tensor<2> {
 
 /// log f_φ(· | x_t, t) for every class: log-softmax of the logits, [n, CLASSES].
 pub fn log_probs(classifier: &Mlp, schedule: &Schedule, x_t: Tensor<2>, t: usize) -> Tensor<2> {
-    let [n, _] = x_t.dims();
-    let t_bar = Tensor::full([n, 1], schedule.t_bar(t), &x_t.device());
-    log_softmax(classifier.forward(Tensor::cat(vec![x_t, t_bar], 1)), 1)
+    log_probs_at(classifier, x_t, schedule.t_bar(t))
 }
 
 /// argmax_y f_φ(y | x_t, t) for each row of x_t: [n].

@@ -13,7 +13,6 @@ pub mod model;
 pub mod objective;
 pub mod rdmc;
 pub mod rng;
-pub mod sample;
 pub mod schedule;
 pub mod sde;
 pub mod train;

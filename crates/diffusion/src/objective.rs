@@ -11,29 +11,8 @@ use crate::error::Result;
 use crate::model::fourier::Fourier;
 use crate::rng::Rng;
 use crate::schedule::Schedule;
+pub use crate::sde::dsm::EpsBatch;
 use crate::sde::dsm::ScoreConfig;
-
-/// One minibatch of an ε-prediction objective, built on the host from a seeded source.
-pub struct EpsBatch {
-    /// Network input, rows of `width` (DDPM: (x_t, y_t, t̄); DSM: (c_in x_t, γ(t))): [batch · width].
-    pub input: Vec<f32>,
-    pub width: usize,
-    /// The noise ε that made x_t: [batch · 2].
-    pub eps: Vec<f32>,
-    /// Per-row weight of ‖ε̂ − ε‖² (`None`: all 1).
-    pub weight: Option<Vec<f32>>,
-    pub batch: usize,
-}
-
-impl EpsBatch {
-    /// (input [batch, width], ε [batch, 2], weight [batch]) on `device`.
-    pub fn tensors(&self, device: &Device) -> (Tensor<2>, Tensor<2>, Option<Tensor<1>>) {
-        let input = Tensor::from_data(TensorData::new(self.input.clone(), [self.batch, self.width]), device);
-        let eps = Tensor::from_data(TensorData::new(self.eps.clone(), [self.batch, 2]), device);
-        let weight = self.weight.as_ref().map(|w| Tensor::from_data(TensorData::new(w.clone(), [self.batch]), device));
-        (input, eps, weight)
-    }
-}
 
 /// What a denoiser is trained on: the discrete DDPM chain or an SDE's continuous time.
 pub enum Objective {

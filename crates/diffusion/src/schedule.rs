@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// How β_t is spread over t = 1..T.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum BetaSchedule {
     /// β_t evenly spaced from `beta_1` to `beta_T` (torch.linspace, as the course handout says).
@@ -16,7 +16,7 @@ pub enum BetaSchedule {
 }
 
 /// The course's schedule: T = 500, β linear from 1e-4 to 0.02.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScheduleConfig {
     pub steps: usize,
     pub betas: BetaSchedule,
@@ -37,8 +37,17 @@ pub struct Schedule {
     pub alpha_bar: Vec<f64>,
 }
 
+impl BetaSchedule {
+    /// β_t for t = 1..=T (`steps` = T).
+    pub fn beta(&self, t: usize, steps: usize) -> f64 {
+        let BetaSchedule::Linear { beta_1, beta_t } = *self;
+        beta_1 + (beta_t - beta_1) * (t - 1) as f64 / (steps - 1) as f64
+    }
+}
+
 impl ScheduleConfig {
-    pub fn init(&self) -> Result<Schedule> {
+    /// Checks T and the β range without building the tables.
+    pub fn validate(&self) -> Result<()> {
         let t_max = self.steps;
         if !(2..=100_000).contains(&t_max) {
             return Err(Error::Config(format!("T must be in 2..=100000, got {t_max}")));
@@ -47,8 +56,14 @@ impl ScheduleConfig {
         if !(0.0 < beta_1 && beta_1 <= beta_t && beta_t < 1.0) {
             return Err(Error::Config(format!("need 0 < β_1 ≤ β_T < 1, got {beta_1}, {beta_t}")));
         }
+        Ok(())
+    }
+
+    pub fn init(&self) -> Result<Schedule> {
+        self.validate()?;
+        let t_max = self.steps;
         let mut beta = vec![0.0];
-        beta.extend((0..t_max).map(|i| beta_1 + (beta_t - beta_1) * i as f64 / (t_max - 1) as f64));
+        beta.extend((1..=t_max).map(|t| self.betas.beta(t, t_max)));
         let alpha: Vec<f64> = beta.iter().map(|b| 1.0 - b).collect();
         let alpha_bar = alpha
             .iter()
@@ -65,16 +80,6 @@ impl Schedule {
     /// The network's time input, t̄ = 2(t − T/2)/T ∈ (−1, 1] (the course handout).
     pub fn t_bar(&self, t: usize) -> f32 {
         (2.0 * (t as f64 - self.steps as f64 / 2.0) / self.steps as f64) as f32
-    }
-
-    /// Signal-to-noise ratio ᾱ_t / (1 − ᾱ_t).
-    pub fn snr(&self, t: usize) -> f64 {
-        self.alpha_bar[t] / (1.0 - self.alpha_bar[t])
-    }
-
-    /// The ancestral step's noise scale σ_t: √β_t (Ho et al. §3.2, σ_t² = β_t), 0 at t = 1.
-    pub fn sigma(&self, t: usize) -> f64 {
-        if t > 1 { self.beta[t].sqrt() } else { 0.0 }
     }
 }
 
@@ -94,8 +99,6 @@ mod tests {
         assert!(s.alpha_bar[500] > 3e-3 && s.alpha_bar[500] < 7e-3, "{}", s.alpha_bar[500]);
         assert_eq!(s.t_bar(250), 0.0);
         assert_eq!(s.t_bar(500), 1.0);
-        assert_eq!(s.sigma(1), 0.0);
-        assert!(s.snr(1) > s.snr(2));
     }
 
     #[test]

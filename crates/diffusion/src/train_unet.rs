@@ -9,8 +9,6 @@
 //! Each step's minibatch is drawn from a generator seeded by (seed, step), so a run stopped and
 //! resumed from a checkpoint (weights, EMA, Adam moments, step) continues exactly.
 
-use std::path::Path;
-
 use burn::grad_clipping::GradientClippingConfig;
 use burn::module::{ModuleMapper, Param, ParamId};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
@@ -26,87 +24,9 @@ use crate::metric::bits_per_dim::dequantize;
 use crate::model::fourier::Fourier;
 use crate::model::unet::UNet;
 use crate::rng::Rng;
-use crate::sde::Sde;
-use crate::sde::dsm::{ScoreConfig, TimeSampling};
+use crate::sde::dsm::{ScoreConfig, TimeSampling, Weighting};
 use crate::unet_checkpoint::{self, UNetFileConfig};
-
-/// The t_min a run may train down to (and the likelihood may start from).
-pub const T_MIN_RANGE: std::ops::RangeInclusive<f64> = 1e-7..=0.5;
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct UNetTrainConfig {
-    pub steps: usize,
-    pub batch: usize,
-    /// Adam's learning rate after warm-up.
-    pub lr: f64,
-    /// Steps of linear warm-up from 0 to `lr`.
-    pub warmup: usize,
-    /// Each parameter's gradient is rescaled to norm ≤ `clip`.
-    pub clip: f64,
-    pub ema_decay: f64,
-    /// Probability p of training a label as the null class.
-    pub label_dropout: f64,
-    pub seed: u64,
-    /// The smallest t drawn (default: the SDE's t_min).
-    #[serde(default)]
-    pub t_min: Option<f64>,
-    #[serde(default)]
-    pub t_sampling: TimeSampling,
-    /// Train on uniformly dequantised pixels.
-    #[serde(default)]
-    pub dequantise: bool,
-    /// The weights the run started from, when it fine-tunes another run's.
-    #[serde(default)]
-    pub init: Option<String>,
-}
-
-impl Default for UNetTrainConfig {
-    fn default() -> Self {
-        Self {
-            steps: 10_000,
-            batch: 128,
-            lr: 2e-4,
-            warmup: 500,
-            clip: 1.0,
-            ema_decay: 0.9999,
-            label_dropout: 0.1,
-            seed: 0,
-            t_min: None,
-            t_sampling: TimeSampling::Uniform,
-            dequantise: false,
-            init: None,
-        }
-    }
-}
-
-impl UNetTrainConfig {
-    pub fn validate(&self) -> Result<()> {
-        let ok = (1..=10_000_000).contains(&self.steps)
-            && (1..=4096).contains(&self.batch)
-            && self.lr > 0.0
-            && self.lr <= 1.0
-            && self.warmup <= 10_000_000
-            && self.clip > 0.0
-            && self.clip.is_finite()
-            && (0.0..1.0).contains(&self.ema_decay)
-            && (0.0..=1.0).contains(&self.label_dropout)
-            && self.t_min.is_none_or(|t| T_MIN_RANGE.contains(&t));
-        if !ok {
-            return Err(Error::Config(format!("unreasonable MNIST training hyper-parameters {self:?}")));
-        }
-        Ok(())
-    }
-
-    /// η_s = lr · min(1, (s + 1)/warmup).
-    pub fn lr_at(&self, step: usize) -> f64 {
-        self.lr * ((step + 1) as f64 / self.warmup.max(1) as f64).min(1.0)
-    }
-
-    /// The smallest t training draws for `sde`.
-    pub fn t_min(&self, sde: &Sde) -> f64 {
-        self.t_min.unwrap_or(sde.t_min())
-    }
-}
+pub use crate::unet_checkpoint::{T_MIN_RANGE, UNetTrainConfig};
 
 /// One minibatch on the host: network input c_in x_t, γ(t) rows, labels (∅ = `null`), z, weights.
 pub struct ImageBatch {
@@ -208,6 +128,14 @@ impl UNetTrainer {
     pub fn new(file: UNetFileConfig, config: UNetTrainConfig, data: Mnist, device: &Device) -> Result<Self> {
         config.validate()?;
         file.score.validate()?;
+        if config.t_sampling != TimeSampling::Uniform && file.score.weighting == Weighting::Likelihood {
+            // Log-SNR draws already importance-sample the likelihood weighting g²/s² (up to a
+            // constant, see `TimeSampling::LogSnr`); weighting those draws by g²/s² again counts it twice.
+            return Err(Error::Config(
+                "log-SNR t-sampling already is the likelihood weighting: use --weighting sigma2 with it, or uniform t"
+                    .into(),
+            ));
+        }
         if data.is_empty() {
             return Err(Error::Config("no training images".into()));
         }
@@ -279,38 +207,31 @@ impl UNetTrainer {
         unet_checkpoint::encode(&host_tensors(&self.ema)?, &self.file_config())
     }
 
-    /// Writes everything a run needs to continue into `dir` (model, EMA, Adam state, step).
-    pub fn save(&self, dir: &Path) -> Result<()> {
-        let io_err =
-            |e: std::io::Error| Error::Config(format!("cannot write the checkpoint in {}: {e}", dir.display()));
-        std::fs::create_dir_all(dir).map_err(io_err)?;
+    /// Everything the run needs to continue (model, EMA, Adam state, step), as bytes for the
+    /// caller to store (the CLI writes them as the files of [`Snapshot::FILES`]).
+    pub fn snapshot(&self) -> Result<Snapshot> {
         let model = unet_checkpoint::encode(&host_tensors(&self.unet.valid())?, &self.file_config())?;
-        std::fs::write(dir.join("model.safetensors"), model).map_err(io_err)?;
-        std::fs::write(dir.join("ema.safetensors"), self.ema_bytes()?).map_err(io_err)?;
-        self.optim
-            .save(dir.join("optim.bpk"))
-            .map_err(|e| Error::Config(format!("cannot save the optimiser state: {e:?}")))?;
+        let optim = self
+            .optim
+            .into_bytes()
+            .map_err(|e| Error::Config(format!("cannot save the optimiser state: {e:?}")))?
+            .to_vec();
         let state = TrainState { file: self.file_config(), step: self.step };
-        std::fs::write(dir.join("state.json"), serde_json::to_string_pretty(&state).expect("serialises"))
-            .map_err(io_err)
+        let state = serde_json::to_string_pretty(&state).expect("serialises");
+        Ok(Snapshot { model, ema: self.ema_bytes()?, optim, state })
     }
 
-    /// Continues the run saved in `dir`, training up to `steps` in all.
-    pub fn resume(dir: &Path, steps: usize, data: Mnist, device: &Device) -> Result<Self> {
-        let read = |name: &str| {
-            std::fs::read(dir.join(name))
-                .map_err(|e| Error::Config(format!("cannot read {} in {}: {e}", name, dir.display())))
-        };
-        let state: TrainState = serde_json::from_slice(&read("state.json")?)
-            .map_err(|e| Error::Config(format!("{}/state.json is not a training state: {e}", dir.display())))?;
+    /// Continues a run from its snapshot, training up to `steps` in all.
+    pub fn resume(snapshot: &Snapshot, steps: usize, data: Mnist, device: &Device) -> Result<Self> {
+        let state: TrainState = serde_json::from_str(&snapshot.state)
+            .map_err(|e| Error::Config(format!("state.json is not a training state: {e}")))?;
         let config = UNetTrainConfig { steps, ..state.file.train.clone().unwrap_or_default() };
         let mut trainer = Self::new(state.file, config, data, device)?;
-        let weights = |name: &str| -> Result<Vec<io::NamedTensor>> { Ok(io::decode(&read(name)?)?.tensors) };
-        trainer.unet = io::load(trainer.unet, &weights("model.safetensors")?)?;
-        trainer.ema = io::load(trainer.ema, &weights("ema.safetensors")?)?;
+        trainer.unet = io::load(trainer.unet, &io::decode(&snapshot.model)?.tensors)?;
+        trainer.ema = io::load(trainer.ema, &io::decode(&snapshot.ema)?.tensors)?;
         trainer.optim = trainer
             .optim
-            .load(dir.join("optim.bpk"))
+            .from_bytes(burn::tensor::Bytes::from_bytes_vec(snapshot.optim.clone()))
             .map_err(|e| Error::Config(format!("cannot load the optimiser state: {e:?}")))?;
         trainer.step = state.step;
         trainer.file.train = Some(trainer.config.clone());
@@ -318,12 +239,26 @@ impl UNetTrainer {
     }
 }
 
+/// A run's state in bytes: the weights, their EMA, Adam's moments and the step (with the file
+/// config) as JSON.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    pub model: Vec<u8>,
+    pub ema: Vec<u8>,
+    pub optim: Vec<u8>,
+    pub state: String,
+}
+
+impl Snapshot {
+    /// The file names a snapshot is stored under, in field order.
+    pub const FILES: [&str; 4] = ["model.safetensors", "ema.safetensors", "optim.bpk", "state.json"];
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::unet::UNetConfig;
     use crate::sde::Sde;
-    use crate::sde::dsm::Weighting;
 
     fn tiny_data() -> Mnist {
         let mut rng = Rng::new(0);
@@ -348,17 +283,19 @@ mod tests {
         let losses: Vec<f32> = (0..4).map(|_| straight.step().into_scalar()).collect();
         assert!(losses.iter().all(|l| l.is_finite()));
 
-        let dir = std::env::temp_dir().join(format!("unet-resume-{}", std::process::id()));
         let mut first = UNetTrainer::new(file(), config(4), tiny_data(), &device).unwrap();
         let mut resumed_losses: Vec<f32> = (0..2).map(|_| first.step().into_scalar()).collect();
-        first.save(&dir).unwrap();
+        let snapshot = first.snapshot().unwrap();
         drop(first);
-        let mut second = UNetTrainer::resume(&dir, 4, tiny_data(), &device).unwrap();
+        let mut second = UNetTrainer::resume(&snapshot, 4, tiny_data(), &device).unwrap();
         assert_eq!(second.steps_done(), 2);
         resumed_losses.extend((0..2).map(|_| second.step().into_scalar::<f32>()));
         assert_eq!(losses, resumed_losses);
         assert_eq!(straight.ema_bytes().unwrap(), second.ema_bytes().unwrap());
-        std::fs::remove_dir_all(&dir).unwrap();
+        // A damaged snapshot is an error, not a panic.
+        let broken = Snapshot { optim: snapshot.optim[..snapshot.optim.len() / 2].to_vec(), ..snapshot.clone() };
+        assert!(UNetTrainer::resume(&broken, 4, tiny_data(), &device).is_err());
+        assert!(UNetTrainer::resume(&Snapshot { state: "{".into(), ..snapshot }, 4, tiny_data(), &device).is_err());
     }
 
     #[test]

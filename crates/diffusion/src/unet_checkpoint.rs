@@ -7,8 +7,87 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::io::{self, NamedTensor};
 use crate::model::unet::{UNet, UNetConfig};
-use crate::sde::dsm::ScoreConfig;
-use crate::train_unet::UNetTrainConfig;
+use crate::sde::Sde;
+use crate::sde::dsm::{ScoreConfig, TimeSampling};
+use crate::sde::unet_score::UNetScore;
+
+/// The t_min a run may train down to (and the likelihood may start from).
+pub const T_MIN_RANGE: std::ops::RangeInclusive<f64> = 1e-7..=0.5;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UNetTrainConfig {
+    pub steps: usize,
+    pub batch: usize,
+    /// Adam's learning rate after warm-up.
+    pub lr: f64,
+    /// Steps of linear warm-up from 0 to `lr`.
+    pub warmup: usize,
+    /// Each parameter's gradient is rescaled to norm ≤ `clip`.
+    pub clip: f64,
+    pub ema_decay: f64,
+    /// Probability p of training a label as the null class.
+    pub label_dropout: f64,
+    pub seed: u64,
+    /// The smallest t drawn (default: the SDE's t_min).
+    #[serde(default)]
+    pub t_min: Option<f64>,
+    #[serde(default)]
+    pub t_sampling: TimeSampling,
+    /// Train on uniformly dequantised pixels.
+    #[serde(default)]
+    pub dequantise: bool,
+    /// The weights the run started from, when it fine-tunes another run's.
+    #[serde(default)]
+    pub init: Option<String>,
+}
+
+impl Default for UNetTrainConfig {
+    fn default() -> Self {
+        Self {
+            steps: 10_000,
+            batch: 128,
+            lr: 2e-4,
+            warmup: 500,
+            clip: 1.0,
+            ema_decay: 0.9999,
+            label_dropout: 0.1,
+            seed: 0,
+            t_min: None,
+            t_sampling: TimeSampling::Uniform,
+            dequantise: false,
+            init: None,
+        }
+    }
+}
+
+impl UNetTrainConfig {
+    pub fn validate(&self) -> Result<()> {
+        let ok = (1..=10_000_000).contains(&self.steps)
+            && (1..=4096).contains(&self.batch)
+            && self.lr > 0.0
+            && self.lr <= 1.0
+            && self.warmup <= 10_000_000
+            && self.clip > 0.0
+            && self.clip.is_finite()
+            && (0.0..1.0).contains(&self.ema_decay)
+            && (0.0..=1.0).contains(&self.label_dropout)
+            && self.t_min.is_none_or(|t| T_MIN_RANGE.contains(&t));
+        if !ok {
+            return Err(Error::Config(format!("unreasonable MNIST training hyper-parameters {self:?}")));
+        }
+        Ok(())
+    }
+
+    /// η_s = lr · min(1, (s + 1)/warmup).
+    pub fn lr_at(&self, step: usize) -> f64 {
+        self.lr * ((step + 1) as f64 / self.warmup.max(1) as f64).min(1.0)
+    }
+
+    /// The smallest t training draws for `sde`.
+    pub fn t_min(&self, sde: &Sde) -> f64 {
+        self.t_min.unwrap_or(sde.t_min())
+    }
+}
 
 /// The JSON stored with the weights.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -29,6 +108,11 @@ pub const ROLE: &str = "mnist-denoiser";
 impl UNetFileConfig {
     pub fn new(unet: UNetConfig, score: ScoreConfig) -> Self {
         Self { role: ROLE.into(), unet, score, train: None, steps_done: 0 }
+    }
+
+    /// `unet` as a score model with one class label per row and guidance weight `guidance`.
+    pub fn score_model<'a>(&self, unet: &'a UNet, labels: Vec<i64>, guidance: f64) -> Result<UNetScore<'a>> {
+        UNetScore::new(unet, &self.score, self.unet.null_class(), labels, guidance)
     }
 
     pub fn to_json(&self) -> String {

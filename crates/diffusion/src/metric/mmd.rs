@@ -5,9 +5,16 @@ fn d2(a: &[f32; 2], b: &[f32; 2]) -> f64 {
     ((a[0] - b[0]) as f64).powi(2) + ((a[1] - b[1]) as f64).powi(2)
 }
 
-/// The median pairwise distance over (at most the first 1000 of) the pooled points.
+/// Up to `k` points spread evenly through `s`.
+fn spread(s: &[[f32; 2]], k: usize) -> impl Iterator<Item = &[f32; 2]> {
+    let stride = s.len().div_ceil(k.max(1)).max(1);
+    s.iter().step_by(stride)
+}
+
+/// The median pairwise distance over the pooled points (at most 500 spread through each set, so
+/// both sets count however large x is).
 pub fn median_bandwidth(x: &[[f32; 2]], y: &[[f32; 2]]) -> f64 {
-    let pooled: Vec<&[f32; 2]> = x.iter().chain(y).take(1000).collect();
+    let pooled: Vec<&[f32; 2]> = spread(x, 500).chain(spread(y, 500)).collect();
     let mut distances: Vec<f64> = (0..pooled.len())
         .flat_map(|i| (0..i).map(move |j| (i, j)))
         .map(|(i, j)| d2(pooled[i], pooled[j]).sqrt())
@@ -45,5 +52,18 @@ mod tests {
         let (a, b, c) = (draw(0.0), draw(0.0), draw(0.5));
         assert!(mmd2(&a, &b).abs() < 0.01, "{}", mmd2(&a, &b));
         assert!(mmd2(&a, &c) > 0.03, "{}", mmd2(&a, &c));
+    }
+
+    /// The bandwidth pools both sets: 2000 points at a tight cluster and 2000 spread wide give the
+    /// same median in either order, one between the two sets' own medians.
+    #[test]
+    fn the_bandwidth_sees_both_sets() {
+        let mut rng = Rng::new(3);
+        let tight: Vec<[f32; 2]> =
+            (0..2000).map(|_| [0.01 * rng.normal() as f32, 0.01 * rng.normal() as f32]).collect();
+        let wide: Vec<[f32; 2]> = (0..2000).map(|_| [10.0 * rng.normal() as f32, 10.0 * rng.normal() as f32]).collect();
+        let (a, b) = (median_bandwidth(&tight, &wide), median_bandwidth(&wide, &tight));
+        assert!((a - b).abs() < 0.05 * a, "{a} vs {b}");
+        assert!(a > median_bandwidth(&tight, &tight) * 10.0 && a < median_bandwidth(&wide, &wide), "{a}");
     }
 }

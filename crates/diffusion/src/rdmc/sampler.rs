@@ -53,6 +53,14 @@ impl RdmcConfig {
         Self { horizon: target.horizon(), ..Self::new(target.smoothness()) }
     }
 
+    /// Settings for the learned density p_{t₀} of a score model on `sde` (the MNIST UNet's): its
+    /// curvature is about that of the perturbation kernel, L = 1/s(t₀)²; a short OU horizon T = 2
+    /// with η = 0.2; no importance resampling (f_* is known only through its gradient).
+    pub fn for_learned(sde: &crate::sde::Sde, t0: f64) -> Self {
+        let s = sde.marginal(t0).1;
+        Self { horizon: 2.0, step: 0.2, candidates: 0, ..Self::new(1.0 / (s * s)) }
+    }
+
     /// The defaults above for a potential of smoothness L.
     pub fn new(smoothness: f64) -> Self {
         Self {
@@ -82,9 +90,10 @@ impl RdmcConfig {
         if ok { Ok(()) } else { Err(Error::Config(format!("unreasonable rdMC settings {self:?}"))) }
     }
 
-    /// Outer steps S = round(T/η).
+    /// Outer steps S = ⌈T/η⌉ (the last one shorter, so the reverse process always ends at t = 0;
+    /// a ratio within 10⁻⁹ of an integer counts as that integer).
     pub fn outer_steps(&self) -> usize {
-        (self.horizon / self.step).round().max(1.0) as usize
+        (self.horizon / self.step - 1e-9).ceil().max(1.0) as usize
     }
 
     /// ∇f_* evaluations per sample: S · K · n.
@@ -317,6 +326,30 @@ mod tests {
     /// rdMC recovers the 4-Gaussian mixture's mode weights (.1/.2/.3/.4) within ±0.03 and each
     /// mode's unit spread within 15%; the report's two formula errors (the score's factor 2
     /// dropped, the sign of v flipped) each break that.
+    /// ⌈T/η⌉ outer steps: T = 4.9, η = 0.4 takes 13, the last one 0.1 long, and ends at t = 0
+    /// (round() gave 12 and stopped at t = 0.1); T = 5, η = 0.1 stays 50.
+    #[test]
+    fn the_outer_steps_reach_t_zero() {
+        let device = Device::flex();
+        let target = Target::Mixture(gmm4());
+        let config = RdmcConfig {
+            horizon: 4.9,
+            step: 0.4,
+            inner_particles: 2,
+            inner_steps: 2,
+            ..RdmcConfig::for_target(&target)
+        };
+        assert_eq!(config.outer_steps(), 13);
+        assert_eq!(RdmcConfig { horizon: 5.0, step: 0.1, ..config.clone() }.outer_steps(), 50);
+        let mut sampler = Rdmc::new(config, 4, 0, &device).unwrap();
+        while !sampler.done() {
+            sampler.step(&target);
+        }
+        assert_eq!(sampler.t(), 0.0);
+        let x: Vec<f32> = sampler.x().into_data().try_into_vec().unwrap();
+        assert!(x.iter().all(|v| v.is_finite()));
+    }
+
     #[test]
     fn rdmc_recovers_the_mixture_and_notices_formula_errors() {
         let weights = [0.1, 0.2, 0.3, 0.4];

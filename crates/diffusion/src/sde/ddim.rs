@@ -21,7 +21,7 @@ pub fn ddim(
 ) -> Tensor<2> {
     let ((m, s), (m_next, s_next)) = (sde.marginal(t), sde.marginal(t_next));
     let score = model.score(x.clone(), t);
-    let x0 = (x + score.clone().mul_scalar(s * s)).div_scalar(m);
+    let x0 = sde.x0_from_score(x, score.clone(), t);
     let eps = score.mul_scalar(-s);
     let var = (eta * eta * (s_next * s_next / (s * s)) * (s * s - (m / m_next).powi(2) * s_next * s_next)).max(0.0);
     let mean = x0.mul_scalar(m_next) + eps.mul_scalar((s_next * s_next - var).max(0.0).sqrt());

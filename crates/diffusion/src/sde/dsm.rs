@@ -6,13 +6,35 @@
 //! The network sees c_in(t) x_t with c_in = 1/√(m² + s²) (EDM's input scaling for data of unit
 //! variance; 1 for VP) and the Fourier features γ(t).
 
+use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::model::fourier::{Fourier, FourierConfig};
-use crate::objective::EpsBatch;
 use crate::rng::Rng;
 use crate::sde::Sde;
+
+/// One minibatch of an ε-prediction objective, built on the host from a seeded source.
+pub struct EpsBatch {
+    /// Network input, rows of `width` (DDPM: (x_t, y_t, t̄); DSM: (c_in x_t, γ(t))): [batch · width].
+    pub input: Vec<f32>,
+    pub width: usize,
+    /// The noise ε that made x_t: [batch · 2].
+    pub eps: Vec<f32>,
+    /// Per-row weight of ‖ε̂ − ε‖² (`None`: all 1).
+    pub weight: Option<Vec<f32>>,
+    pub batch: usize,
+}
+
+impl EpsBatch {
+    /// (input [batch, width], ε [batch, 2], weight [batch]) on `device`.
+    pub fn tensors(&self, device: &Device) -> (Tensor<2>, Tensor<2>, Option<Tensor<1>>) {
+        let input = Tensor::from_data(TensorData::new(self.input.clone(), [self.batch, self.width]), device);
+        let eps = Tensor::from_data(TensorData::new(self.eps.clone(), [self.batch, 2]), device);
+        let weight = self.weight.as_ref().map(|w| Tensor::from_data(TensorData::new(w.clone(), [self.batch]), device));
+        (input, eps, weight)
+    }
+}
 
 /// λ(t) of the objective.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +187,26 @@ impl ScoreConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The likelihood weighting's factor g²/s² in closed form: for VP it is β(t)/(1 − e^{−B(t)}),
+    /// and for VP, VE and the DDPM chain it equals −2 dλ/dt (λ = log(m/s)), the identity behind
+    /// log-SNR t-sampling. A wrong g² (a missing √, VE's ln factor) fails one of them.
+    #[test]
+    fn the_likelihood_weight_is_its_closed_form() {
+        for sde in [Sde::vp(), Sde::ve(10.0), Sde::ddpm(&crate::schedule::ScheduleConfig::default())] {
+            let config = ScoreConfig { weighting: Weighting::Likelihood, ..ScoreConfig::new(sde) };
+            for t in [0.0123, 0.2345, 0.5555, 0.9011] {
+                let h = 1e-6;
+                let slope = (sde.log_snr(t + h) - sde.log_snr(t - h)) / (2.0 * h);
+                let weight = config.weight(t);
+                assert!((weight + 2.0 * slope).abs() < 1e-4 * weight, "{sde:?} t {t}: {weight} vs {}", -2.0 * slope);
+                if sde == Sde::vp() {
+                    let (beta, big_b) = (0.1 + t * 19.9, 0.1 * t + 0.5 * t * t * 19.9);
+                    assert!((weight - beta / (1.0 - (-big_b).exp())).abs() < 1e-9 * weight, "t {t}");
+                }
+            }
+        }
+    }
 
     /// Log-SNR draws are uniform in λ: on VP that is the density ∝ g²/s² = β/s², so the share of
     /// draws below t matches ∫_{t_min}^t β/s² over ∫_{t_min}^1 β/s².

@@ -10,33 +10,17 @@ use crate::sde::Sde;
 use crate::sde::dpm_solver::x0_hat;
 use crate::sde::score::ScoreModel;
 
-/// σ(t) = s(t)/m(t), increasing in t.
-pub fn sigma(sde: &Sde, t: f64) -> f64 {
-    let (m, s) = sde.marginal(t);
-    s / m
-}
-
-/// The t ∈ [0, 1] with σ(t) = `target` (bisection).
-pub fn t_of_sigma(sde: &Sde, target: f64) -> f64 {
-    let (mut lo, mut hi) = (0.0f64, 1.0f64);
-    for _ in 0..100 {
-        let mid = 0.5 * (lo + hi);
-        if sigma(sde, mid) < target { lo = mid } else { hi = mid }
-    }
-    0.5 * (lo + hi)
-}
-
 /// The times of the N noise levels σ_0 > … > σ_{N−1} between σ(1) and σ(t_min).
 pub fn grid(sde: &Sde, n: usize) -> Vec<f64> {
-    let (hi, lo) = (sigma(sde, 1.0).powf(1.0 / 7.0), sigma(sde, sde.t_min()).powf(1.0 / 7.0));
+    let (hi, lo) = (sde.sigma(1.0).powf(1.0 / 7.0), sde.sigma(sde.t_min()).powf(1.0 / 7.0));
     let n = n.max(2);
-    (0..n).map(|i| t_of_sigma(sde, (hi + i as f64 / (n - 1) as f64 * (lo - hi)).powi(7))).collect()
+    (0..n).map(|i| sde.time_at_sigma((hi + i as f64 / (n - 1) as f64 * (lo - hi)).powi(7))).collect()
 }
 
 /// One Heun step from t to t_next (both on the grid), in x (not x̃); 2 evaluations.
 pub fn heun(model: &impl ScoreModel, sde: &Sde, x: Tensor<2>, t: f64, t_next: f64) -> Tensor<2> {
     let (m, m_next) = (sde.marginal(t).0, sde.marginal(t_next).0);
-    let (s, s_next) = (sigma(sde, t), sigma(sde, t_next));
+    let (s, s_next) = (sde.sigma(t), sde.sigma(t_next));
     let x_tilde = x.clone().div_scalar(m);
     let d = (x_tilde.clone() - x0_hat(model, sde, x, t)).div_scalar(s);
     let euler = x_tilde.clone() + d.clone().mul_scalar(s_next - s);

@@ -5,7 +5,11 @@
 //!           m = 1, s² = σ(t)² − σ_min² (exact; Song's code uses σ(t)², which differs by σ_min²);
 //!   VP:     dx = −½β(t) x dt + √β(t) dw,  β(t) = β_min + t(β_max − β_min),
 //!           m = e^{−½B(t)}, s² = 1 − e^{−B(t)}, B(t) = ∫₀ᵗ β = β_min t + ½t²(β_max − β_min);
-//!   sub-VP: dx = −½β(t) x dt + √(β(t)(1 − e^{−2B(t)})) dw,  m = e^{−½B(t)}, s = 1 − e^{−B(t)}.
+//!   sub-VP: dx = −½β(t) x dt + √(β(t)(1 − e^{−2B(t)})) dw,  m = e^{−½B(t)}, s = 1 − e^{−B(t)};
+//!   DDPM:   the discrete chain of Ho et al. as the VP SDE whose B(t) interpolates −log ᾱ linearly
+//!           between its steps t = k/T, i.e. β(t) = −T log(1 − β_k) on ((k−1)/T, k/T]: then
+//!           m(k/T)² = ᾱ_k exactly, every sampler and the likelihood see the noise levels the
+//!           network was trained on, and the ancestral step between adjacent steps is Ho et al.'s.
 
 pub mod corrector;
 pub mod ddim;
@@ -13,8 +17,10 @@ pub mod discrete_bound;
 pub mod dpm_solver;
 pub mod dsm;
 pub mod edm;
+pub mod guidance;
 pub mod inpaint;
 pub mod likelihood;
+pub mod method;
 pub mod mixture;
 pub mod ode;
 pub mod predictor;
@@ -26,13 +32,28 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::schedule::{BetaSchedule, ScheduleConfig};
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", tag = "kind")]
 pub enum Sde {
-    Ve { sigma_min: f64, sigma_max: f64 },
-    Vp { beta_min: f64, beta_max: f64 },
-    SubVp { beta_min: f64, beta_max: f64 },
+    Ve {
+        sigma_min: f64,
+        sigma_max: f64,
+    },
+    Vp {
+        beta_min: f64,
+        beta_max: f64,
+    },
+    SubVp {
+        beta_min: f64,
+        beta_max: f64,
+    },
+    /// The T-step DDPM chain (`steps` = T), exact at t = k/T.
+    Ddpm {
+        steps: usize,
+        betas: BetaSchedule,
+    },
 }
 
 impl Sde {
@@ -61,21 +82,45 @@ impl Sde {
         }
     }
 
+    /// The process of a DDPM chain.
+    pub fn ddpm(schedule: &ScheduleConfig) -> Self {
+        Sde::Ddpm { steps: schedule.steps, betas: schedule.betas }
+    }
+
+    /// Whether m = e^{−½B}, s² = 1 − e^{−B} (VP and the DDPM chain).
+    pub fn is_vp(&self) -> bool {
+        matches!(self, Sde::Vp { .. } | Sde::Ddpm { .. })
+    }
+
     pub fn validate(&self) -> Result<()> {
+        if let Sde::Ddpm { steps, betas } = *self {
+            return ScheduleConfig { steps, betas }.validate();
+        }
         let ok = match *self {
             Sde::Ve { sigma_min, sigma_max } => 0.0 < sigma_min && sigma_min < sigma_max && sigma_max < 1e6,
             Sde::Vp { beta_min, beta_max } | Sde::SubVp { beta_min, beta_max } => {
                 0.0 < beta_min && beta_min <= beta_max && beta_max < 1e4
             }
+            Sde::Ddpm { .. } => true,
         };
         if ok { Ok(()) } else { Err(Error::Config(format!("unreasonable SDE parameters {self:?}"))) }
     }
 
-    /// The smallest time the samplers reach and training draws (Song et al.: 1e-5 VE, 1e-3 VP).
+    /// The smallest time the samplers reach and training draws (Song et al.: 1e-5 VE, 1e-3 VP;
+    /// the DDPM chain's step 1, t = 1/T).
     pub fn t_min(&self) -> f64 {
         match self {
             Sde::Ve { .. } => 1e-5,
+            Sde::Ddpm { steps, .. } => 1.0 / *steps as f64,
             _ => 1e-3,
+        }
+    }
+
+    /// The chain's T, `None` for a continuous-time SDE.
+    pub fn chain_steps(&self) -> Option<usize> {
+        match self {
+            Sde::Ddpm { steps, .. } => Some(*steps),
+            _ => None,
         }
     }
 
@@ -96,30 +141,53 @@ impl Sde {
         0.5 * (a + b)
     }
 
-    /// β(t) (VP, sub-VP).
+    /// β(t) (VP, sub-VP; the chain's −T log(1 − β_k) on ((k−1)/T, k/T]).
     fn beta(&self, t: f64) -> f64 {
         match *self {
             Sde::Vp { beta_min, beta_max } | Sde::SubVp { beta_min, beta_max } => beta_min + t * (beta_max - beta_min),
             Sde::Ve { .. } => 0.0,
+            Sde::Ddpm { steps, betas } => {
+                let k = ((t * steps as f64).ceil() as usize).clamp(1, steps);
+                -(steps as f64) * (1.0 - betas.beta(k, steps)).ln()
+            }
         }
     }
 
-    /// B(t) = ∫₀ᵗ β(s) ds.
+    /// B(t) = ∫₀ᵗ β(s) ds (the chain's −log ᾱ, linear between its steps).
     fn beta_integral(&self, t: f64) -> f64 {
         match *self {
             Sde::Vp { beta_min, beta_max } | Sde::SubVp { beta_min, beta_max } => {
                 beta_min * t + 0.5 * t * t * (beta_max - beta_min)
             }
             Sde::Ve { .. } => 0.0,
+            Sde::Ddpm { steps, betas } => {
+                let u = (t * steps as f64).clamp(0.0, steps as f64);
+                let k = u.floor() as usize;
+                let whole: f64 = (1..=k).map(|j| -(1.0 - betas.beta(j, steps)).ln()).sum();
+                let part = if k < steps { (u - k as f64) * -(1.0 - betas.beta(k + 1, steps)).ln() } else { 0.0 };
+                whole + part
+            }
         }
     }
 
-    /// σ(t) of VE.
-    pub fn sigma(&self, t: f64) -> f64 {
+    /// VE's σ_min (σ_max/σ_min)^t (the noise scale of its diffusion, not the σ below).
+    fn ve_scale(&self, t: f64) -> f64 {
         match *self {
             Sde::Ve { sigma_min, sigma_max } => sigma_min * (sigma_max / sigma_min).powf(t),
             _ => f64::NAN,
         }
+    }
+
+    /// σ(t) = s(t)/m(t), the noise level of the scaled variable x/m (Karras et al.); increasing
+    /// in t, and λ(t) = −log σ(t).
+    pub fn sigma(&self, t: f64) -> f64 {
+        let (m, s) = self.marginal(t);
+        s / m
+    }
+
+    /// The t ∈ [0, 1] with σ(t) = `sigma`, by bisection.
+    pub fn time_at_sigma(&self, sigma: f64) -> f64 {
+        self.time_at_log_snr(-sigma.ln(), 0.0)
     }
 
     /// a(t) in the drift f(x, t) = a(t) x.
@@ -133,8 +201,8 @@ impl Sde {
     /// g(t)².
     pub fn g2(&self, t: f64) -> f64 {
         match *self {
-            Sde::Ve { sigma_min, sigma_max } => self.sigma(t).powi(2) * 2.0 * (sigma_max / sigma_min).ln(),
-            Sde::Vp { .. } => self.beta(t),
+            Sde::Ve { sigma_min, sigma_max } => self.ve_scale(t).powi(2) * 2.0 * (sigma_max / sigma_min).ln(),
+            Sde::Vp { .. } | Sde::Ddpm { .. } => self.beta(t),
             Sde::SubVp { .. } => self.beta(t) * (1.0 - (-2.0 * self.beta_integral(t)).exp()),
         }
     }
@@ -142,16 +210,29 @@ impl Sde {
     /// (m(t), s(t)) of the perturbation kernel N(m(t) x_0, s(t)² I).
     pub fn marginal(&self, t: f64) -> (f64, f64) {
         match *self {
-            Sde::Ve { sigma_min, .. } => (1.0, (self.sigma(t).powi(2) - sigma_min * sigma_min).max(0.0).sqrt()),
-            Sde::Vp { .. } => {
+            Sde::Ve { sigma_min, .. } => (1.0, (self.ve_scale(t).powi(2) - sigma_min * sigma_min).max(0.0).sqrt()),
+            Sde::Vp { .. } | Sde::Ddpm { .. } => {
                 let b = self.beta_integral(t);
-                ((-0.5 * b).exp(), (1.0 - (-b).exp()).sqrt())
+                ((-0.5 * b).exp(), (-(-b).exp_m1()).sqrt())
             }
             Sde::SubVp { .. } => {
                 let b = self.beta_integral(t);
                 ((-0.5 * b).exp(), 1.0 - (-b).exp())
             }
         }
+    }
+
+    /// Tweedie's formula for the kernel N(m x₀, s² I): x̂₀ = E[x₀ | x_t = x] = (x + s² ∇log p_t)/m,
+    /// from the score at (x, t).
+    pub fn x0_from_score(&self, x: Tensor<2>, score: Tensor<2>, t: f64) -> Tensor<2> {
+        let (m, s) = self.marginal(t);
+        (x + score.mul_scalar(s * s)).div_scalar(m)
+    }
+
+    /// Its inverse: ∇log p_t = (m x̂₀ − x)/s².
+    pub fn score_from_x0(&self, x: Tensor<2>, x0: Tensor<2>, t: f64) -> Tensor<2> {
+        let (m, s) = self.marginal(t);
+        (x0.mul_scalar(m) - x).div_scalar(s * s)
     }
 
     /// The prior p_1 = N(0, prior_std² I) the reverse process starts from (it approximates the
@@ -182,7 +263,7 @@ mod tests {
     /// A wrong g (a missing √, a wrong ln factor, sub-VP's extra term) fails this.
     #[test]
     fn marginals_match_a_forward_simulation() {
-        for sde in [Sde::ve(10.0), Sde::vp(), Sde::sub_vp()] {
+        for sde in [Sde::ve(10.0), Sde::vp(), Sde::sub_vp(), Sde::ddpm(&ScheduleConfig::default())] {
             let mut rng = Rng::new(1);
             let (n, steps, x_0) = (4000, 2000, 1.5);
             for t_end in [0.1, 0.5, 1.0] {
@@ -212,6 +293,37 @@ mod tests {
         }
     }
 
+    /// The chain's process is exact at its steps: m(k/T)² = ᾱ_k, s² = 1 − ᾱ_k, β between adjacent
+    /// steps is β_k, λ(t) = log(m/s) is monotone and inverted by `time_at_log_snr` and
+    /// `time_at_sigma`; t_min is step 1.
+    #[test]
+    fn the_ddpm_chain_is_exact_at_its_steps() {
+        let config = ScheduleConfig::default();
+        let schedule = config.init().unwrap();
+        let sde = Sde::ddpm(&config);
+        sde.validate().unwrap();
+        assert_eq!(sde.t_min(), 1.0 / 500.0);
+        for k in [0, 1, 2, 5, 50, 250, 499, 500] {
+            let (m, s) = sde.marginal(k as f64 / 500.0);
+            let a = schedule.alpha_bar[k];
+            assert!((m * m - a).abs() < 1e-12 * a.max(1e-3), "step {k}: m² {} vs ᾱ {a}", m * m);
+            assert!((s * s - (1.0 - a)).abs() < 1e-12, "step {k}: s² {} vs {}", s * s, 1.0 - a);
+            if k >= 1 {
+                let (m_prev, _) = sde.marginal((k - 1) as f64 / 500.0);
+                let beta = 1.0 - (m / m_prev).powi(2);
+                assert!((beta - schedule.beta[k]).abs() < 1e-12, "step {k}: β {beta} vs {}", schedule.beta[k]);
+            }
+        }
+        for t in [0.0013, 0.01, 0.3, 0.77, 1.0] {
+            let back = sde.time_at_log_snr(sde.log_snr(t), 0.0);
+            assert!((back - t).abs() < 1e-9, "{t} → {back}");
+            assert!((sde.time_at_sigma(sde.sigma(t)) - t).abs() < 1e-9);
+            assert!(sde.log_snr(t - 1e-3) > sde.log_snr(t));
+        }
+        // g² = β(t) = −dB/dt: the forward simulation test below covers the drift and diffusion.
+        assert!(Sde::Ddpm { steps: 1, betas: config.betas }.validate().is_err());
+    }
+
     #[test]
     fn known_values() {
         let vp = Sde::vp();
@@ -220,7 +332,7 @@ mod tests {
         assert!((m - (-5.025f64).exp()).abs() < 1e-12 && (s - (1.0 - (-10.05f64).exp()).sqrt()).abs() < 1e-12);
         assert_eq!(Sde::sub_vp().marginal(1.0).1, 1.0 - (-10.05f64).exp());
         let ve = Sde::ve(10.0);
-        assert!((ve.sigma(1.0) - 10.0).abs() < 1e-12 && (ve.sigma(0.0) - 0.01).abs() < 1e-15);
+        assert!((ve.ve_scale(1.0) - 10.0).abs() < 1e-12 && (ve.ve_scale(0.0) - 0.01).abs() < 1e-15);
         assert_eq!(ve.marginal(0.0).1, 0.0);
         assert!(Sde::Ve { sigma_min: 1.0, sigma_max: 0.5 }.validate().is_err());
         assert!(Sde::Vp { beta_min: f64::NAN, beta_max: 1.0 }.validate().is_err());

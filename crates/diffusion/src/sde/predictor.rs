@@ -31,8 +31,8 @@ fn euler(sde: &Sde, t: f64, dt: f64) -> (f64, f64) {
 /// (0, 1) on coarse grids, where β(t)Δ > 1 would make √(1 − β(t)Δ) NaN; sub-VP: Euler, (a(t)Δ, g(t)²Δ).
 pub fn discretize(sde: &Sde, t: f64, dt: f64) -> (f64, f64) {
     match sde {
-        Sde::Ve { .. } => (0.0, sde.sigma(t).powi(2) - sde.sigma(t - dt).powi(2)),
-        Sde::Vp { .. } => {
+        Sde::Ve { .. } => (0.0, sde.marginal(t).1.powi(2) - sde.marginal(t - dt).1.powi(2)),
+        Sde::Vp { .. } | Sde::Ddpm { .. } => {
             let alpha = (sde.marginal(t).0 / sde.marginal(t - dt).0).powi(2);
             (alpha.sqrt() - 1.0, 1.0 - alpha)
         }
@@ -81,7 +81,7 @@ pub fn ancestral(
             let score = model.score(x.clone(), t);
             (x + score.mul_scalar(v - v_next), (v_next * (v - v_next) / v).sqrt())
         }
-        Sde::Vp { .. } => {
+        Sde::Vp { .. } | Sde::Ddpm { .. } => {
             let beta = 1.0 - (m / m_next).powi(2);
             let score = model.score(x.clone(), t);
             ((x + score.mul_scalar(beta)).div_scalar((1.0 - beta).sqrt()), beta.sqrt())

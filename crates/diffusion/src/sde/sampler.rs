@@ -1,13 +1,16 @@
 //! Sampling the reverse SDE or its ODE from the prior, one grid step at a time, counting network
-//! (score) evaluations. The grid is uniform from t = 1 down to t_min (uniform in log-SNR for
-//! DPM-Solver++).
+//! (score) evaluations: the one sampler driver, for the DDPM chain and the continuous SDEs alike.
+//! The grid runs from t = 1 down to t_min: uniform (for the DDPM chain: its T steps evenly
+//! respaced), uniform in log-SNR for DPM-Solver++, EDM's ρ = 7 levels for its Heun. A grid that
+//! ends at t = 0 (the chain's ancestral and DDIM rules, EDM's) takes its last interval as Tweedie's
+//! x̂₀ at the last time, which for the chain is exactly Ho et al.'s final step (σ_1 = 0, ᾱ_1 = α_1).
 
 use burn::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::sde::Sde;
-use crate::sde::corrector::langevin;
+use crate::sde::corrector::{corrector_alpha, langevin};
 use crate::sde::ddim::ddim;
 use crate::sde::dpm_solver::{self, x0_hat};
 use crate::sde::edm;
@@ -15,108 +18,48 @@ use crate::sde::ode::{Rk45, heun, rk4};
 use crate::sde::predictor::{ancestral, euler_maruyama, reverse_diffusion};
 use crate::sde::score::ScoreModel;
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Predictor {
-    EulerMaruyama,
-    ReverseDiffusion,
-    /// None: corrector-only sampling (annealed Langevin dynamics).
-    None,
-}
+pub use crate::sde::method::{Method, Predictor};
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Method {
-    /// A predictor, then `corrector_steps` Langevin steps with signal-to-noise ratio `snr`.
-    Pc {
-        predictor: Predictor,
-        corrector_steps: usize,
-        snr: f64,
-    },
-    /// Ancestral sampling on the SDE's discrete chain (VE and VP).
-    Ancestral,
-    /// DDIM with stochasticity η (0: deterministic).
-    Ddim {
-        eta: f64,
-    },
-    OdeHeun,
-    OdeRk4,
-    /// Adaptive Dormand–Prince 5(4) on the probability-flow ODE (native only; `steps` is ignored).
-    OdeRk45 {
-        rtol: f64,
-        atol: f64,
-    },
-    /// DPM-Solver++(2M), one evaluation per step.
-    DpmSolver2M,
-    /// EDM's Heun on its ρ = 7 noise grid, ending with a denoising step.
-    EdmHeun,
-}
-
-impl Method {
-    pub fn em() -> Self {
-        Method::Pc { predictor: Predictor::EulerMaruyama, corrector_steps: 0, snr: 0.16 }
-    }
-
-    pub fn rd() -> Self {
-        Method::Pc { predictor: Predictor::ReverseDiffusion, corrector_steps: 0, snr: 0.16 }
-    }
-
-    /// Song et al.'s PC: reverse diffusion + one Langevin step, r = 0.16.
-    pub fn pc() -> Self {
-        Method::Pc { predictor: Predictor::ReverseDiffusion, corrector_steps: 1, snr: 0.16 }
-    }
-
-    /// By the CLI's and the page's names: em, rd, pc (with Langevin snr r), ald (annealed
-    /// Langevin: the corrector alone), ancestral, ddim (η = 0; see [`Method::with_eta`]), ode-heun,
-    /// ode-rk4, ode-rk45 (rtol = atol = 1e-5), dpmpp2m, edm-heun.
-    pub fn named(name: &str, snr: f64) -> Option<Self> {
-        match name {
-            "ancestral" => Some(Method::Ancestral),
-            "ddim" => Some(Method::Ddim { eta: 0.0 }),
-            "ode-rk45" => Some(Method::OdeRk45 { rtol: 1e-5, atol: 1e-5 }),
-            "em" => Some(Method::em()),
-            "rd" => Some(Method::rd()),
-            "pc" => Some(Method::Pc { predictor: Predictor::ReverseDiffusion, corrector_steps: 1, snr }),
-            "ald" => Some(Method::Pc { predictor: Predictor::None, corrector_steps: 1, snr }),
-            "ode-heun" => Some(Method::OdeHeun),
-            "ode-rk4" => Some(Method::OdeRk4),
-            "dpmpp2m" => Some(Method::DpmSolver2M),
-            "edm-heun" => Some(Method::EdmHeun),
-            _ => None,
+/// The times t_0 = 1 > t_1 > … of `steps` intervals for `method` on `sde`.
+pub fn grid(method: Method, sde: &Sde, steps: usize) -> Vec<f64> {
+    let t_min = sde.t_min();
+    match method {
+        // Lu et al.: steps uniform in the half-log-SNR λ, where the ODE's solution is smooth.
+        Method::DpmSolver2M => {
+            let (hi, lo) = (sde.log_snr(t_min), sde.log_snr(1.0));
+            (0..=steps).map(|i| sde.time_at_log_snr(lo + (hi - lo) * i as f64 / steps as f64, t_min)).collect()
         }
-    }
-
-    /// Score evaluations per grid step, and the grid steps whose total is at most `nfe` (EDM's
-    /// Heun spends 2 per level but 1 on its last; RK45 chooses its own steps: `None`).
-    pub fn steps_for_nfe(&self, nfe: usize) -> Option<usize> {
-        let steps = match *self {
-            Method::Pc { predictor, corrector_steps, .. } => {
-                nfe / (corrector_steps + usize::from(predictor != Predictor::None)).max(1)
+        // The N noise levels of EDM, then the final denoising step.
+        Method::EdmHeun => edm::grid(sde, steps).into_iter().chain([0.0]).collect(),
+        Method::OdeRk45 { .. } => vec![1.0, t_min],
+        _ => match sde.chain_steps() {
+            // The chain's own rules (Ho et al.'s ancestral step, DDIM) step to t = 0 as x̂₀ from
+            // step 1; every other rule ends at step 1 as on a continuous SDE (its last step adds no
+            // noise).
+            Some(t_max) => {
+                let to_zero = matches!(method, Method::Ancestral | Method::Ddim { .. });
+                let times = chain_steps(t_max, if to_zero { steps } else { steps + 1 });
+                times.into_iter().chain(to_zero.then_some(0.0)).collect()
             }
-            Method::Ancestral | Method::Ddim { .. } | Method::DpmSolver2M => nfe,
-            Method::OdeHeun => nfe / 2,
-            Method::OdeRk4 => nfe / 4,
-            Method::EdmHeun => nfe.div_ceil(2),
-            Method::OdeRk45 { .. } => return None,
-        };
-        (steps >= 1).then_some(steps)
+            None => (0..=steps).map(|i| 1.0 - (1.0 - t_min) * i as f64 / steps as f64).collect(),
+        },
     }
+}
 
-    /// A predictor with `steps` Langevin corrector steps of ratio `snr` before each predictor step
-    /// (Song et al.'s PC with any predictor); `None` for the ODE solvers and samplers that have no
-    /// predictor–corrector form here.
-    pub fn with_corrector(self, steps: usize, snr: f64) -> Option<Self> {
-        match self {
-            Method::Pc { predictor, .. } => Some(Method::Pc { predictor, corrector_steps: steps, snr }),
-            _ => None,
-        }
+/// `points` times of the T-step chain from t = 1 down to its step 1: τ_k = 1 + (T − 1)(k − 1)/(K − 1)
+/// for k = K..1 over t = τ/T (both ends kept, as Nichol & Dhariwal respace), rounded to whole
+/// steps when K ≤ T.
+fn chain_steps(t_max: usize, points: usize) -> Vec<f64> {
+    if points <= 1 {
+        return vec![1.0];
     }
-
-    /// DDIM's η (other methods are unchanged).
-    pub fn with_eta(self, eta: f64) -> Self {
-        match self {
-            Method::Ddim { .. } => Method::Ddim { eta },
-            other => other,
-        }
+    let tau = |k: usize| 1.0 + (t_max - 1) as f64 * k as f64 / (points - 1) as f64;
+    let mut taus: Vec<f64> = (0..points).rev().map(tau).collect();
+    if points <= t_max {
+        taus.iter_mut().for_each(|t| *t = t.round());
+        taus.dedup();
     }
+    taus.into_iter().map(|tau| tau / t_max as f64).collect()
 }
 
 pub struct SdeSampler {
@@ -168,23 +111,29 @@ impl SdeSampler {
             }
             _ => {}
         }
-        let t_min = sde.t_min();
-        let grid = match method {
-            // Lu et al.: steps uniform in the half-log-SNR λ, where the ODE's solution is smooth.
-            Method::DpmSolver2M => {
-                let (hi, lo) = (dpm_solver::lambda(&sde, t_min), dpm_solver::lambda(&sde, 1.0));
-                (0..=steps).map(|i| dpm_solver::t_of_lambda(&sde, lo + (hi - lo) * i as f64 / steps as f64)).collect()
-            }
-            // The N noise levels of EDM, then t_min for the final denoising step.
-            Method::EdmHeun => edm::grid(&sde, steps).into_iter().chain([t_min]).collect(),
-            Method::OdeRk45 { .. } => vec![1.0, t_min],
-            _ => (0..=steps).map(|i| 1.0 - (1.0 - t_min) * i as f64 / steps as f64).collect(),
-        };
+        Self::on_grid(method, sde, grid(method, &sde, steps), n, dim, seed, device)
+    }
+
+    /// As [`SdeSampler::with_dim`] on a given grid of decreasing times from 1 (a grid ending at
+    /// t = 0 ends with Tweedie's x̂₀).
+    pub fn on_grid(
+        method: Method,
+        sde: Sde,
+        grid: Vec<f64>,
+        n: usize,
+        dim: usize,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Self> {
+        let falls = grid.windows(2).all(|w| w[1] < w[0]);
+        if grid.len() < 2 || !falls || grid[0].is_nan() || grid[0] > 1.0 || grid[grid.len() - 1] < 0.0 {
+            return Err(Error::Config("a time grid must fall strictly from at most 1 to at least 0".into()));
+        }
         let mut rng = Rng::new(seed);
         let prior: Vec<f32> = rng.normals(n * dim).into_iter().map(|z| z * sde.prior_std() as f32).collect();
         let x = Tensor::from_data(TensorData::new(prior, [n, dim]), device);
         let rk45 = match method {
-            Method::OdeRk45 { rtol, atol } => Some(Rk45::new(1.0, t_min, rtol, atol)),
+            Method::OdeRk45 { rtol, atol } => Some(Rk45::new(1.0, sde.t_min(), rtol, atol)),
             _ => None,
         };
         Ok(Self { method, sde, grid, i: 0, x, rng, nfe: 0, previous: None, rk45 })
@@ -237,6 +186,12 @@ impl SdeSampler {
         let (t, t_next) = (self.grid[self.i], self.grid[self.i + 1]);
         let last = self.i + 2 == self.grid.len();
         let x = self.x.clone();
+        if t_next == 0.0 {
+            self.nfe += 1;
+            self.x = x0_hat(model, &self.sde, x, t);
+            self.i += 1;
+            return;
+        }
         self.x = match self.method {
             Method::Ancestral => {
                 self.nfe += 1;
@@ -257,10 +212,6 @@ impl SdeSampler {
                 self.nfe += 4;
                 rk4(model, &self.sde, x, t, t_next)
             }
-            Method::EdmHeun if last => {
-                self.nfe += 1;
-                x0_hat(model, &self.sde, x, t)
-            }
             Method::EdmHeun => {
                 self.nfe += 2;
                 edm::heun(model, &self.sde, x, t, t_next)
@@ -274,9 +225,10 @@ impl SdeSampler {
             }
             Method::Pc { predictor, corrector_steps, snr } => {
                 let mut x = x;
+                let alpha = corrector_alpha(&self.sde, t, t_next);
                 for _ in 0..corrector_steps {
                     let z = self.noise();
-                    x = langevin(model, x, t, snr, z);
+                    x = langevin(model, x, t, snr, alpha, z);
                     self.nfe += 1;
                 }
                 let z = (!last).then(|| self.noise());
@@ -297,9 +249,12 @@ impl SdeSampler {
     }
 
     /// Tweedie's denoising as an optional last step: x ← x̂₀ = (x + s² ∇log p)/m at the final t
-    /// (one more evaluation).
+    /// (one more evaluation; nothing on a grid that already ended at t = 0 with it).
     pub fn denoise(&mut self, model: &impl ScoreModel) {
         let t = self.t();
+        if t <= 0.0 {
+            return;
+        }
         self.x = x0_hat(model, &self.sde, self.x.clone(), t);
         self.nfe += 1;
     }
@@ -313,137 +268,5 @@ impl SdeSampler {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::metric::mmd::mmd2;
-    use crate::sde::mixture::Mixture;
-    use crate::sde::score::MixtureScore;
-
-    fn points(x: Tensor<2>) -> Vec<[f32; 2]> {
-        let v: Vec<f32> = x.into_data().try_into_vec().unwrap();
-        v.chunks_exact(2).map(|p| [p[0], p[1]]).collect()
-    }
-
-    /// Driven by the exact score, every sampler reproduces the mixture under every SDE: the mass of
-    /// each mode within ±0.03, and MMD² to exact samples below 4× the largest |MMD²| between pairs
-    /// of exact sample sets (the estimator's own sampling noise) + 1e-4. The bound has power: the
-    /// exact samples with a 10% wider spread (what a wrong σ does) exceed it.
-    #[test]
-    fn every_sampler_reproduces_analytic_mixtures() {
-        let device = Device::flex();
-        let n = 2000;
-        for (name, mixture) in [("circle", Mixture::circle(8, 4.0, 0.3)), ("anisotropic", Mixture::anisotropic())] {
-            let mut rng = Rng::new(5);
-            let sets: Vec<Vec<[f32; 2]>> = (0..4).map(|_| mixture.sample(n, &mut rng).0).collect();
-            let exact = &sets[0];
-            let noise = (1..4).map(|i| mmd2(&sets[i], &sets[(i % 3) + 1]).abs()).fold(0.0, f64::max);
-            let bound = 4.0 * noise + 1e-4;
-            let mean = |d: usize| exact.iter().map(|p| p[d] as f64).sum::<f64>() / n as f64;
-            let (mx, my) = (mean(0), mean(1));
-            let wide: Vec<[f32; 2]> = sets[1]
-                .iter()
-                .map(|p| [(mx + 1.1 * (p[0] as f64 - mx)) as f32, (my + 1.1 * (p[1] as f64 - my)) as f32])
-                .collect();
-            assert!(mmd2(&wide, exact) > bound, "{name}: the bound {bound} cannot see a 10% wider spread");
-            for sde in [Sde::ve(10.0), Sde::vp(), Sde::sub_vp()] {
-                let model = MixtureScore { mixture: &mixture, sde: &sde };
-                for (method, steps) in [
-                    (Method::em(), 1000),
-                    (Method::rd(), 1000),
-                    (Method::pc(), 500),
-                    (Method::Ancestral, 1000),
-                    (Method::Ddim { eta: 0.0 }, 200),
-                    (Method::Ddim { eta: 1.0 }, 1000),
-                    (Method::OdeRk45 { rtol: 1e-5, atol: 1e-5 }, 1),
-                    (Method::OdeHeun, 200),
-                    (Method::OdeRk4, 100),
-                    (Method::DpmSolver2M, 200),
-                    (Method::EdmHeun, 100),
-                ] {
-                    if method == Method::Ancestral && matches!(sde, Sde::SubVp { .. }) {
-                        assert!(SdeSampler::new(method, sde, steps, n, 1, &device).is_err());
-                        continue;
-                    }
-                    let sampler = SdeSampler::new(method, sde, steps, n, 1, &device).unwrap();
-                    let samples = points(sampler.run(&model));
-                    assert!(samples.iter().all(|p| p[0].is_finite() && p[1].is_finite()));
-                    let modes = mixture.assign(&samples, &device);
-                    for (k, w) in mixture.weights.iter().enumerate() {
-                        let share = modes.iter().filter(|&&m| m == k).count() as f64 / n as f64;
-                        assert!((share - w).abs() < 0.03, "{name} {sde:?} {method:?}: mode {k} {share} vs {w}");
-                    }
-                    let mmd = mmd2(&samples, exact);
-                    assert!(mmd < bound, "{name} {sde:?} {method:?}: MMD² {mmd} vs bound {bound}");
-                }
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod nfe_tests {
-    use super::*;
-
-    /// `steps_for_nfe` is what the sampler then actually spends.
-    #[test]
-    fn steps_for_nfe_matches_the_counted_evaluations() {
-        let device = Device::flex();
-        let mixture = crate::sde::mixture::Mixture::circle(8, 4.0, 0.3);
-        let sde = Sde::vp();
-        let model = crate::sde::score::MixtureScore { mixture: &mixture, sde: &sde };
-        for name in ["em", "rd", "pc", "ald", "ancestral", "ddim", "ode-heun", "ode-rk4", "dpmpp2m", "edm-heun"] {
-            let method = Method::named(name, 0.16).unwrap();
-            for nfe in [10, 20, 35] {
-                let steps = method.steps_for_nfe(nfe).unwrap();
-                let mut sampler = SdeSampler::new(method, sde, steps, 4, 0, &device).unwrap();
-                while !sampler.done() {
-                    sampler.step(&model);
-                }
-                assert!(
-                    sampler.nfe() <= nfe && sampler.nfe() + 4 > nfe,
-                    "{name} at {nfe}: {steps} steps, {} NFE",
-                    sampler.nfe()
-                );
-            }
-        }
-        assert_eq!(Method::named("ode-rk45", 0.16).unwrap().steps_for_nfe(10), None);
-    }
-}
-
-#[cfg(test)]
-mod few_step_tests {
-    use super::*;
-    use crate::sde::mixture::Mixture;
-    use crate::sde::score::MixtureScore;
-
-    /// The point of DPM-Solver++(2M): at 25 evaluations it is already on the modes, where
-    /// Euler–Maruyama at the same budget is not (the exact score, VP).
-    #[test]
-    fn dpm_solver_is_accurate_in_few_steps() {
-        let device = Device::flex();
-        let mixture = Mixture::circle(8, 4.0, 0.3);
-        let sde = Sde::vp();
-        let model = MixtureScore { mixture: &mixture, sde: &sde };
-        let spread = |method: Method| {
-            let x = SdeSampler::new(method, sde, 25, 2000, 3, &device).unwrap().run(&model);
-            let v: Vec<f32> = x.into_data().try_into_vec().unwrap();
-            // Mean distance to the nearest mode centre: 0.3·√(π/2) ≈ 0.376 for exact samples.
-            let d: f64 = v
-                .chunks_exact(2)
-                .map(|p| {
-                    let distance = |m: &[f64; 2]| ((p[0] as f64 - m[0]).powi(2) + (p[1] as f64 - m[1]).powi(2)).sqrt();
-                    mixture.means.iter().map(distance).fold(f64::INFINITY, f64::min)
-                })
-                .sum();
-            d / 2000.0
-        };
-        let (dpm, em) = (spread(Method::DpmSolver2M), spread(Method::em()));
-        // EDM's Heun at 25 levels (49 NFE) is as close.
-        let edm = spread(Method::EdmHeun);
-        assert!((edm - 0.376).abs() < 0.04, "EDM Heun at 25 levels: {edm}");
-        assert!((dpm - 0.376).abs() < 0.04, "DPM-Solver++(2M) at 25 NFE: {dpm}");
-        // Measured: DPM-Solver++ 0.388, Euler–Maruyama 0.329 (its large last steps shrink the modes).
-        let error = |d: f64| (d - 0.376).abs();
-        assert!(error(em) > error(dpm) + 0.02, "Euler–Maruyama at 25 NFE should be visibly worse: {em} vs {dpm}");
-    }
-}
+#[path = "sampler_tests.rs"]
+mod tests;

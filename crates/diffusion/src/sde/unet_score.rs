@@ -13,7 +13,6 @@ use crate::model::fourier::Fourier;
 use crate::model::unet::UNet;
 use crate::sde::dsm::ScoreConfig;
 use crate::sde::score::ScoreModel;
-use crate::unet_checkpoint::UNetFileConfig;
 
 pub struct UNetScore<'a> {
     pub unet: &'a UNet,
@@ -29,16 +28,16 @@ pub struct UNetScore<'a> {
 }
 
 impl<'a> UNetScore<'a> {
-    pub fn new(unet: &'a UNet, file: &UNetFileConfig, labels: Vec<i64>, guidance: f64) -> Result<Self> {
+    /// `unet` with its input config `score` and null class `null` (= the number of classes).
+    pub fn new(unet: &'a UNet, score: &ScoreConfig, null: usize, labels: Vec<i64>, guidance: f64) -> Result<Self> {
         if !(0.0..=100.0).contains(&guidance) {
             return Err(crate::Error::Config(format!("guidance weight must be in [0, 100], got {guidance}")));
         }
-        let null = file.unet.null_class();
         if let Some(bad) = labels.iter().find(|&&l| l < 0 || l as usize > null) {
             return Err(crate::Error::Config(format!("label {bad} is not a class (0..{null}, {null} = none)")));
         }
-        let fourier = file.score.fourier.init()?;
-        Ok(Self { unet, score: file.score.clone(), fourier, labels, null, guidance, clip: false })
+        let fourier = score.fourier.init()?;
+        Ok(Self { unet, score: score.clone(), fourier, labels, null, guidance, clip: false })
     }
 
     /// With x̂₀ clipped to the pixel range (for sampling).
@@ -94,6 +93,7 @@ mod tests {
     use super::*;
     use crate::model::unet::UNetConfig;
     use crate::sde::Sde;
+    use crate::unet_checkpoint::UNetFileConfig;
 
     #[test]
     fn guidance_combines_two_passes_and_clipping_bounds_x0() {
@@ -104,17 +104,17 @@ mod tests {
         let unet = file.unet.init(&device, 0).unwrap();
         let x = Tensor::<2>::random([3, PIXELS], burn::tensor::Distribution::Normal(0.0, 2.0), &device);
         let t = 0.3;
-        let eps = |labels: Vec<i64>, w: f64| UNetScore::new(&unet, &file, labels, w).unwrap().eps(x.clone(), t);
+        let eps = |labels: Vec<i64>, w: f64| file.score_model(&unet, labels, w).unwrap().eps(x.clone(), t);
         let (cond, uncond) = (eps(vec![1, 5, 9], 0.0), eps(vec![10; 3], 0.0));
         let guided = eps(vec![1, 5, 9], 2.0);
         let want = cond.mul_scalar(3.0) - uncond.mul_scalar(2.0);
         let gap: f32 = (guided - want).abs().max().into_scalar();
         assert!(gap < 1e-4, "{gap}");
 
-        let clipped = UNetScore::new(&unet, &file, vec![1, 5, 9], 2.0).unwrap().clipped().eps(x.clone(), t);
+        let clipped = file.score_model(&unet, vec![1, 5, 9], 2.0).unwrap().clipped().eps(x.clone(), t);
         let (m, s) = file.score.sde.marginal(t);
         let x0: Vec<f32> = (x - clipped.mul_scalar(s)).div_scalar(m).into_data().try_into_vec().unwrap();
         assert!(x0.iter().all(|v| v.abs() <= 1.0 + 1e-3), "x̂₀ outside [−1, 1]");
-        assert!(UNetScore::new(&unet, &file, vec![11], 0.0).is_err(), "label 11 is not a class");
+        assert!(file.score_model(&unet, vec![11], 0.0).is_err(), "label 11 is not a class");
     }
 }

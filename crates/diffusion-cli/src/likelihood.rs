@@ -1,5 +1,5 @@
 //! `diffusion likelihood`: −log p(x) of data under a trained denoiser, through the probability-flow
-//! ODE of its SDE (a DDPM network: the VP SDE its chain discretises), with the exact divergence in
+//! ODE of its SDE (a DDPM network: the chain's own process), with the exact divergence in
 //! 2-D or Hutchinson's estimate.
 
 use std::path::PathBuf;

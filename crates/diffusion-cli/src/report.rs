@@ -97,7 +97,7 @@ pub fn report(args: ReportArgs) -> Result<(), String> {
     );
     let _ = writeln!(
         md,
-        "{} samples per row, {:?} sampler over all T = {} steps, guidance scale s = {}, device {}. \
+        "{} samples per row, {} sampler over all T = {} steps, guidance scale s = {}, device {}. \
          The run's seeds (unconditional, then one per state) are drawn from one stream seeded with {}.\n",
         args.n,
         args.sampler,

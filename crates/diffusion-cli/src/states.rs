@@ -83,8 +83,8 @@ pub struct SampleArgs {
     /// Or rdmc: reverse diffusion Monte Carlo on the learned density (no importance resampling).
     #[arg(long, default_value = "ancestral")]
     sampler: String,
-    /// Grid steps (on a DDPM file's chain: K of its T steps, evenly respaced; 500 = all of the
-    /// course's).
+    /// Grid steps. On a DDPM file's chain: ancestral and ddim take K ≤ T of its steps, evenly
+    /// respaced (500 = all of the course's), then x̂₀; the other rules K intervals down to step 1.
     #[arg(long, default_value_t = 500)]
     steps: usize,
     /// DDIM's stochasticity η ∈ [0, 1] (1: ancestral sampling on the respaced chain).

@@ -56,7 +56,7 @@ fn train_sample_and_grade() {
     // 40 steps is far from trained, but the samples are finite and near the data.
     assert!(nll.is_finite() && nll > 2.0 && nll < 20.0, "nll {nll}");
 
-    // The same ε-network drives the SDE samplers (on the VP SDE its chain discretises), and the
+    // The same ε-network drives the SDE samplers (on the chain's own process), and the
     // probability-flow ODE gives the data's likelihood.
     for sampler in ["ode-heun", "pc", "em", "edm-heun"] {
         let out = diffusion(&[

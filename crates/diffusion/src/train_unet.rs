@@ -132,7 +132,8 @@ impl UNetTrainer {
             // Log-SNR draws already importance-sample the likelihood weighting g²/s² (up to a
             // constant, see `TimeSampling::LogSnr`); weighting those draws by g²/s² again counts it twice.
             return Err(Error::Config(
-                "log-SNR t-sampling already is the likelihood weighting: use --weighting sigma2 with it, or uniform t"
+                "log-SNR (or mixed) t-sampling already importance-samples the likelihood weighting: \
+                 weight by σ² with it, or draw t uniformly"
                     .into(),
             ));
         }
@@ -362,6 +363,24 @@ mod tests {
             assert_eq!((&x.name, &x.values), (&y.name, &y.values));
         }
         assert!(UNetTrainer::fine_tune(&bytes[..bytes.len() / 2], config(2), tiny_data(), &device).is_err());
+    }
+
+    /// Log-SNR (or mixed) t-sampling with the likelihood weighting would count g²/s² twice: refused;
+    /// each alone is accepted.
+    #[test]
+    fn log_snr_sampling_with_the_likelihood_weighting_is_refused() {
+        let device = Device::flex();
+        let likelihood = |f: UNetFileConfig| UNetFileConfig {
+            score: ScoreConfig { weighting: Weighting::Likelihood, ..f.score },
+            ..f
+        };
+        for t_sampling in [TimeSampling::LogSnr, TimeSampling::Mixed] {
+            let config = UNetTrainConfig { t_sampling, ..config(2) };
+            let err = UNetTrainer::new(likelihood(file()), config.clone(), tiny_data(), &device).err().unwrap();
+            assert!(err.to_string().contains("likelihood weighting"), "{err}");
+            assert!(UNetTrainer::new(file(), config, tiny_data(), &device).is_ok());
+        }
+        assert!(UNetTrainer::new(likelihood(file()), config(2), tiny_data(), &device).is_ok());
     }
 
     #[test]

@@ -323,9 +323,6 @@ mod tests {
         (shares, spreads)
     }
 
-    /// rdMC recovers the 4-Gaussian mixture's mode weights (.1/.2/.3/.4) within ±0.03 and each
-    /// mode's unit spread within 15%; the report's two formula errors (the score's factor 2
-    /// dropped, the sign of v flipped) each break that.
     /// ⌈T/η⌉ outer steps: T = 4.9, η = 0.4 takes 13, the last one 0.1 long, and ends at t = 0
     /// (round() gave 12 and stopped at t = 0.1); T = 5, η = 0.1 stays 50.
     #[test]
@@ -350,6 +347,9 @@ mod tests {
         assert!(x.iter().all(|v| v.is_finite()));
     }
 
+    /// rdMC recovers the 4-Gaussian mixture's mode weights (.1/.2/.3/.4) within ±0.03 and each
+    /// mode's unit spread within 15%; the report's two formula errors (the score's factor 2
+    /// dropped, the sign of v flipped) each break that.
     #[test]
     fn rdmc_recovers_the_mixture_and_notices_formula_errors() {
         let weights = [0.1, 0.2, 0.3, 0.4];

@@ -4,7 +4,9 @@
 //! i.e. ε̂ = ε_θ(x_t, t) − s √(1 − ᾱ_t) ∇_{x_t} log f_φ(y | x_t, t) in ε form (s(t) = √(1 − ᾱ_t)
 //! on the DDPM chain). The classifier was trained on its own process (the DDPM chain); on another
 //! process it is asked at the time t_c of equal noise level σ_c(t_c) = σ(t), on x_c = x m_c/m,
-//! and the chain rule brings the factor m_c/m to the gradient. The gradient is burn's autodiff with
+//! and the chain rule brings the factor m_c/m to the gradient; where σ(t) is beyond the largest
+//! noise level the classifier was trained on (VP's σ(1) ≈ 152 against the chain's ≈ 12), it gives
+//! no guidance. The gradient is burn's autodiff with
 //! respect to x only (the classifier's parameters stay constants), so it runs on every device.
 
 use burn::prelude::*;
@@ -44,23 +46,27 @@ pub struct ClassifierGuided<'a, M: ScoreModel> {
 }
 
 impl<M: ScoreModel> ClassifierGuided<'_, M> {
-    /// The classifier's time and input scale m_c/m for the sampler's time t.
-    fn classifier_time(&self, t: f64) -> (f64, f64) {
+    /// The classifier's time and input scale m_c/m for the sampler's time t, or `None` beyond the
+    /// classifier's noise range.
+    fn classifier_time(&self, t: f64) -> Option<(f64, f64)> {
         if self.sde == self.classifier_sde {
-            return (t, 1.0);
+            return Some((t, 1.0));
         }
-        let t_c = self.classifier_sde.time_at_sigma(self.sde.sigma(t));
-        (t_c, self.classifier_sde.marginal(t_c).0 / self.sde.marginal(t).0)
+        let sigma = self.sde.sigma(t);
+        if sigma > self.classifier_sde.sigma(1.0) {
+            return None;
+        }
+        let t_c = self.classifier_sde.time_at_sigma(sigma);
+        Some((t_c, self.classifier_sde.marginal(t_c).0 / self.sde.marginal(t).0))
     }
 }
 
 impl<M: ScoreModel> ScoreModel for ClassifierGuided<'_, M> {
     fn score(&self, x: Tensor<2>, t: f64) -> Tensor<2> {
         let score = self.base.score(x.clone(), t);
-        if self.scale == 0.0 {
+        let Some((t_c, ratio)) = self.classifier_time(t).filter(|_| self.scale != 0.0) else {
             return score;
-        }
-        let (t_c, ratio) = self.classifier_time(t);
+        };
         let grad = log_prob_grad(self.classifier, x.mul_scalar(ratio), (2.0 * t_c - 1.0) as f32, self.one_hot.clone());
         score + grad.mul_scalar(self.scale * ratio)
     }
@@ -177,9 +183,11 @@ mod tests {
         }
     }
 
-    /// A classifier with a known analytic log f: logits (w·x) for two classes, so
-    /// ∇ log f(0|x) = (1 − softmax_0) (w_0 − w_1); in ε form guidance moves ε̂ by −s √(1−ᾱ_t) times it.
-    /// On another process the classifier is asked at equal σ, and the gradient carries m_c/m.
+    /// A classifier with a known analytic log f: logits (w·x) for two classes with w_0 − w_1 = (2, 0),
+    /// so ∇ log f(0|x) = 2 (1 − σ(2x₁)) e₁ (σ the logistic function). In ε form guidance moves ε̂ by
+    /// −s √(1−ᾱ_t) times it. On another process the classifier is asked at equal σ, on x scaled by
+    /// m_c/m = s_c/s (equal σ = s/m, computed here that way, independently of the code), and the
+    /// gradient carries the same factor; beyond the chain's largest σ there is no guidance.
     #[test]
     fn guided_eps_has_the_handout_sign_and_scale() {
         use burn::module::Param;
@@ -199,9 +207,10 @@ mod tests {
                 x.zeros_like()
             }
         }
-        let x = Tensor::<2>::from_floats([[0.0, 0.0]], &device);
+        let x1 = 0.3;
+        let x = Tensor::<2>::from_floats([[x1 as f32, 0.0]], &device);
         let label = Tensor::<2>::from_floats([[1.0, 0.0]], &device);
-        for sde in [chain, Sde::vp(), Sde::ve(10.0)] {
+        for (sde, t) in [(chain, 0.6), (Sde::vp(), 0.3), (Sde::ve(10.0), 0.6)] {
             let guided = ClassifierGuided {
                 base: &Zero,
                 sde,
@@ -210,18 +219,31 @@ mod tests {
                 one_hot: label.clone(),
                 scale: 2.0,
             };
-            let t = 0.6;
-            let (_, s) = sde.marginal(t);
+            let s = sde.marginal(t).1;
             let eps = values(guided.score(x.clone(), t).mul_scalar(-s));
-            // At x = 0 both classes have probability ½: ∇ log f(0|x) = ½ · (2, 0) = (1, 0).
-            let (t_c, ratio) = guided.classifier_time(t);
-            assert!((chain.sigma(t_c) - sde.sigma(t)).abs() < 1e-9 * sde.sigma(t));
-            let want = -2.0 * s * ratio;
-            assert!((eps[0] as f64 - want).abs() < 1e-5 && eps[1].abs() < 1e-6, "{sde:?}: {eps:?} vs ({want}, 0)");
+            let t_c = chain.time_at_sigma(sde.sigma(t));
+            let ratio = chain.marginal(t_c).1 / s;
+            let logistic = 1.0 / (1.0 + (-2.0 * x1 * ratio).exp());
+            let want = -2.0 * s * ratio * 2.0 * (1.0 - logistic);
+            assert!(
+                (eps[0] as f64 - want).abs() < 1e-5 * want.abs().max(1.0) && eps[1].abs() < 1e-6,
+                "{sde:?}: {eps:?} vs ({want}, 0)"
+            );
             if sde == chain {
                 let alpha_bar = schedule.init().unwrap().alpha_bar[300];
-                assert!((want + 2.0 * (1.0 - alpha_bar).sqrt()).abs() < 1e-9, "s(t) is √(1 − ᾱ_t) on the chain");
+                assert!((s - (1.0 - alpha_bar).sqrt()).abs() < 1e-12, "s(t) is √(1 − ᾱ_t) on the chain");
             }
         }
+        // VP at t = 0.9: σ ≈ 49 is beyond the chain's σ(1) ≈ 12, so the score is the base model's.
+        let vp = ClassifierGuided {
+            base: &Zero,
+            sde: Sde::vp(),
+            classifier: &classifier,
+            classifier_sde: chain,
+            one_hot: label,
+            scale: 2.0,
+        };
+        assert!(Sde::vp().sigma(0.9) > chain.sigma(1.0));
+        assert_eq!(values(vp.score(x, 0.9)), vec![0.0, 0.0]);
     }
 }

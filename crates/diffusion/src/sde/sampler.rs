@@ -33,12 +33,12 @@ pub fn grid(method: Method, sde: &Sde, steps: usize) -> Vec<f64> {
         Method::EdmHeun => edm::grid(sde, steps).into_iter().chain([0.0]).collect(),
         Method::OdeRk45 { .. } => vec![1.0, t_min],
         _ => match sde.chain_steps() {
-            // The chain's own rules (Ho et al.'s ancestral step, DDIM) step to t = 0 as x̂₀ from
-            // step 1; every other rule ends at step 1 as on a continuous SDE (its last step adds no
-            // noise).
+            // The chain's own rules (Ho et al.'s ancestral step, DDIM) take K ≤ T of its steps and
+            // go to t = 0 as x̂₀ from step 1; every other rule takes K intervals down to step 1 as
+            // on a continuous SDE (its last step adds no noise), on whole steps while K < T.
             Some(t_max) => {
                 let to_zero = matches!(method, Method::Ancestral | Method::Ddim { .. });
-                let times = chain_steps(t_max, if to_zero { steps } else { steps + 1 });
+                let times = chain_steps(t_max, if to_zero { steps.min(t_max) } else { steps + 1 });
                 times.into_iter().chain(to_zero.then_some(0.0)).collect()
             }
             None => (0..=steps).map(|i| 1.0 - (1.0 - t_min) * i as f64 / steps as f64).collect(),
@@ -92,24 +92,8 @@ impl SdeSampler {
         seed: u64,
         device: &Device,
     ) -> Result<Self> {
-        sde.validate()?;
         if !(1..=100_000).contains(&steps) {
             return Err(Error::Config(format!("steps must be in 1..=100000, got {steps}")));
-        }
-        match method {
-            Method::Ancestral if matches!(sde, Sde::SubVp { .. }) => {
-                return Err(Error::Config(
-                    "ancestral sampling is defined for VE and VP (Song et al. appendix F); use rd or ddim for sub-VP"
-                        .into(),
-                ));
-            }
-            Method::Ddim { eta } if !(0.0..=1.0).contains(&eta) => {
-                return Err(Error::Config(format!("DDIM's η must be in [0, 1], got {eta}")));
-            }
-            Method::OdeRk45 { rtol, atol } if !(rtol > 1e-12 && rtol < 1.0 && atol > 1e-12 && atol < 1.0) => {
-                return Err(Error::Config(format!("RK45 tolerances must be in (1e-12, 1), got {rtol}, {atol}")));
-            }
-            _ => {}
         }
         Self::on_grid(method, sde, grid(method, &sde, steps), n, dim, seed, device)
     }
@@ -125,6 +109,22 @@ impl SdeSampler {
         seed: u64,
         device: &Device,
     ) -> Result<Self> {
+        sde.validate()?;
+        match method {
+            Method::Ancestral if matches!(sde, Sde::SubVp { .. }) => {
+                return Err(Error::Config(
+                    "ancestral sampling is defined for VE and VP (Song et al. appendix F); use rd or ddim for sub-VP"
+                        .into(),
+                ));
+            }
+            Method::Ddim { eta } if !(0.0..=1.0).contains(&eta) => {
+                return Err(Error::Config(format!("DDIM's η must be in [0, 1], got {eta}")));
+            }
+            Method::OdeRk45 { rtol, atol } if !(rtol > 1e-12 && rtol < 1.0 && atol > 1e-12 && atol < 1.0) => {
+                return Err(Error::Config(format!("RK45 tolerances must be in (1e-12, 1), got {rtol}, {atol}")));
+            }
+            _ => {}
+        }
         let falls = grid.windows(2).all(|w| w[1] < w[0]);
         if grid.len() < 2 || !falls || grid[0].is_nan() || grid[0] > 1.0 || grid[grid.len() - 1] < 0.0 {
             return Err(Error::Config("a time grid must fall strictly from at most 1 to at least 0".into()));

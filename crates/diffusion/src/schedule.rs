@@ -43,6 +43,11 @@ impl BetaSchedule {
         let BetaSchedule::Linear { beta_1, beta_t } = *self;
         beta_1 + (beta_t - beta_1) * (t - 1) as f64 / (steps - 1) as f64
     }
+
+    /// −log α_t = −log(1 − β_t), the chain's rate of −log ᾱ per step.
+    pub fn neg_log_alpha(&self, t: usize, steps: usize) -> f64 {
+        -(1.0 - self.beta(t, steps)).ln()
+    }
 }
 
 impl ScheduleConfig {

@@ -60,9 +60,6 @@ pub fn image_bits<M: ScoreModel>(
     if estimator.batch == 0 || estimator.probes == 0 || estimator.times.len() < 2 {
         return Err(Error::Config("bits/dim needs a batch, a probe and at least one ODE step".into()));
     }
-    let read = |t: Tensor<1>| -> Result<Vec<f32>> {
-        t.into_data().try_into_vec::<f32>().map_err(|e| Error::Config(format!("cannot read a result: {e:?}")))
-    };
     let levels = Levels { count: 256, first: SCALE_B, step: SCALE_A };
     let decoder = !estimator.decoder_widths.is_empty();
     let widths = if decoder { estimator.decoder_widths.len() } else { 1 };
@@ -79,8 +76,8 @@ pub fn image_bits<M: ScoreModel>(
             let x: Vec<f32> = rows.iter().map(|&b| to_model(b)).collect();
             let x = Tensor::<2>::from_data(TensorData::new(x, [count, PIXELS]), device);
             let e = encode(&model, sde, x, &estimator.times, how, seed);
-            let log_p = read(e.log_p)?;
-            let x_hat = e.x_hat.into_data().try_into_vec::<f32>().map_err(|e| Error::Config(format!("{e:?}")))?;
+            let log_p = host(e.log_p)?;
+            let x_hat = host(e.x_hat)?;
             for (w, &sigma) in estimator.decoder_widths.iter().enumerate() {
                 let decoded = decoder_nats(&levels, rows, PIXELS, &x_hat, sigma * SCALE_A);
                 out.bits[w].extend(bound_nats(&decoded, &e.log_q, &log_p).into_iter().map(per_dim));
@@ -90,11 +87,16 @@ pub fn image_bits<M: ScoreModel>(
             let y = dequantize(rows, a, SCALE_B, &mut rng);
             let x = Tensor::<2>::from_data(TensorData::new(y, [count, PIXELS]), device);
             let f = flow(&model, sde, x, &estimator.times, how, seed);
-            out.bits[0].extend(read(f.log_likelihood(sde))?.into_iter().map(|l| bits_per_dim(l as f64, PIXELS, a)));
+            out.bits[0].extend(host(f.log_likelihood(sde))?.into_iter().map(|l| bits_per_dim(l as f64, PIXELS, a)));
         }
         progress(start + count);
     }
     Ok(out)
+}
+
+/// A result read back to the host.
+fn host<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
+    tensor.into_data().try_into_vec::<f32>().map_err(|e| Error::Config(format!("cannot read a result: {e:?}")))
 }
 
 /// The mean and its standard error √(Σ(b − b̄)²/(n − 1)/n).

@@ -5,19 +5,10 @@
 
 use burn::prelude::*;
 
-use crate::sde::Sde;
 use crate::sde::score::ScoreModel;
 
-/// α_i of the grid step from t down to t_next: the discrete chain's 1 − β_i = m(t)²/m(t_next)² for
-/// VP, sub-VP and the DDPM chain (equal to 1 − β(t)Δ to first order), 1 for VE.
-pub fn corrector_alpha(sde: &Sde, t: f64, t_next: f64) -> f64 {
-    match sde {
-        Sde::Ve { .. } => 1.0,
-        _ => (sde.marginal(t).0 / sde.marginal(t_next).0).powi(2),
-    }
-}
-
-/// One Langevin step at time t with the step's α (see [`corrector_alpha`]).
+/// One Langevin step at time t with the grid step's α = 1 − β_i ([`crate::sde::Sde::step_alpha`]: VP, sub-VP
+/// and the DDPM chain; 1 for VE).
 pub fn langevin(model: &impl ScoreModel, x: Tensor<2>, t: f64, snr: f64, alpha: f64, z: Tensor<2>) -> Tensor<2> {
     let score = model.score(x.clone(), t);
     let norm = |v: Tensor<2>| v.square().sum_dim(1).sqrt().mean();
@@ -30,6 +21,7 @@ pub fn langevin(model: &impl ScoreModel, x: Tensor<2>, t: f64, snr: f64, alpha: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sde::Sde;
 
     /// A constant score s and a fixed z: the step is ε s + √(2ε) z with ε = 2 α (r‖z‖/‖s‖)², and
     /// α = 1 − β_i matters on a coarse VP grid (≈ 0.82 at t = 1 with 100 steps).
@@ -44,10 +36,10 @@ mod tests {
         let device = Device::flex();
         let sde = Sde::vp();
         let (t, t_next) = (1.0, 0.99);
-        let alpha = corrector_alpha(&sde, t, t_next);
+        let alpha = sde.step_alpha(t, t_next);
         // 1 − β_i = e^{−∫β} over [0.99, 1]: β(1) = 20, so ≈ e^{−0.2}.
         assert!((alpha - (-0.5 * (20.0 + 19.801) * 0.01f64).exp()).abs() < 1e-9, "{alpha}");
-        assert_eq!(corrector_alpha(&Sde::ve(10.0), t, t_next), 1.0);
+        assert_eq!(Sde::ve(10.0).step_alpha(t, t_next), 1.0);
         let x = Tensor::<2>::zeros([2, 2], &device);
         let z = Tensor::<2>::from_floats([[3.0, 4.0], [0.0, 5.0]], &device);
         let moved: Vec<f32> = langevin(&Constant, x, t, 0.16, alpha, z).into_data().try_into_vec().unwrap();

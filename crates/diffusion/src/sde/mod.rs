@@ -87,21 +87,13 @@ impl Sde {
         Sde::Ddpm { steps: schedule.steps, betas: schedule.betas }
     }
 
-    /// Whether m = e^{−½B}, s² = 1 − e^{−B} (VP and the DDPM chain).
-    pub fn is_vp(&self) -> bool {
-        matches!(self, Sde::Vp { .. } | Sde::Ddpm { .. })
-    }
-
     pub fn validate(&self) -> Result<()> {
-        if let Sde::Ddpm { steps, betas } = *self {
-            return ScheduleConfig { steps, betas }.validate();
-        }
         let ok = match *self {
             Sde::Ve { sigma_min, sigma_max } => 0.0 < sigma_min && sigma_min < sigma_max && sigma_max < 1e6,
             Sde::Vp { beta_min, beta_max } | Sde::SubVp { beta_min, beta_max } => {
                 0.0 < beta_min && beta_min <= beta_max && beta_max < 1e4
             }
-            Sde::Ddpm { .. } => true,
+            Sde::Ddpm { steps, betas } => return ScheduleConfig { steps, betas }.validate(),
         };
         if ok { Ok(()) } else { Err(Error::Config(format!("unreasonable SDE parameters {self:?}"))) }
     }
@@ -148,7 +140,7 @@ impl Sde {
             Sde::Ve { .. } => 0.0,
             Sde::Ddpm { steps, betas } => {
                 let k = ((t * steps as f64).ceil() as usize).clamp(1, steps);
-                -(steps as f64) * (1.0 - betas.beta(k, steps)).ln()
+                steps as f64 * betas.neg_log_alpha(k, steps)
             }
         }
     }
@@ -163,8 +155,8 @@ impl Sde {
             Sde::Ddpm { steps, betas } => {
                 let u = (t * steps as f64).clamp(0.0, steps as f64);
                 let k = u.floor() as usize;
-                let whole: f64 = (1..=k).map(|j| -(1.0 - betas.beta(j, steps)).ln()).sum();
-                let part = if k < steps { (u - k as f64) * -(1.0 - betas.beta(k + 1, steps)).ln() } else { 0.0 };
+                let whole: f64 = (1..=k).map(|j| betas.neg_log_alpha(j, steps)).sum();
+                let part = if k < steps { (u - k as f64) * betas.neg_log_alpha(k + 1, steps) } else { 0.0 };
                 whole + part
             }
         }
@@ -220,6 +212,12 @@ impl Sde {
                 ((-0.5 * b).exp(), 1.0 - (-b).exp())
             }
         }
+    }
+
+    /// α of the grid step from t down to t_next: 1 − β = m(t)²/m(t_next)² = e^{−∫β} (the DDPM
+    /// chain's α_k between adjacent steps; 1 for VE, whose m is 1).
+    pub fn step_alpha(&self, t: f64, t_next: f64) -> f64 {
+        (self.marginal(t).0 / self.marginal(t_next).0).powi(2)
     }
 
     /// Tweedie's formula for the kernel N(m x₀, s² I): x̂₀ = E[x₀ | x_t = x] = (x + s² ∇log p_t)/m,
@@ -320,7 +318,7 @@ mod tests {
             assert!((sde.time_at_sigma(sde.sigma(t)) - t).abs() < 1e-9);
             assert!(sde.log_snr(t - 1e-3) > sde.log_snr(t));
         }
-        // g² = β(t) = −dB/dt: the forward simulation test below covers the drift and diffusion.
+        // g² = β(t) = −dB/dt: the forward simulation test above covers the drift and diffusion.
         assert!(Sde::Ddpm { steps: 1, betas: config.betas }.validate().is_err());
     }
 

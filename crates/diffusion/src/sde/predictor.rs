@@ -33,7 +33,7 @@ pub fn discretize(sde: &Sde, t: f64, dt: f64) -> (f64, f64) {
     match sde {
         Sde::Ve { .. } => (0.0, sde.marginal(t).1.powi(2) - sde.marginal(t - dt).1.powi(2)),
         Sde::Vp { .. } | Sde::Ddpm { .. } => {
-            let alpha = (sde.marginal(t).0 / sde.marginal(t - dt).0).powi(2);
+            let alpha = sde.step_alpha(t, t - dt);
             (alpha.sqrt() - 1.0, 1.0 - alpha)
         }
         Sde::SubVp { .. } => euler(sde, t, dt),

@@ -10,7 +10,7 @@ use burn::prelude::*;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::sde::Sde;
-use crate::sde::corrector::{corrector_alpha, langevin};
+use crate::sde::corrector::langevin;
 use crate::sde::ddim::ddim;
 use crate::sde::dpm_solver::{self, x0_hat};
 use crate::sde::edm;
@@ -225,7 +225,7 @@ impl SdeSampler {
             }
             Method::Pc { predictor, corrector_steps, snr } => {
                 let mut x = x;
-                let alpha = corrector_alpha(&self.sde, t, t_next);
+                let alpha = self.sde.step_alpha(t, t_next);
                 for _ in 0..corrector_steps {
                     let z = self.noise();
                     x = langevin(model, x, t, snr, alpha, z);

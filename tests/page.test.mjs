@@ -371,7 +371,7 @@ async function mnist({ name, webgpu, steps, inpaint, minAgree, timeout }) {
     // A STATES file is not an MNIST model: a clear message, nothing loaded.
     await page.setInputFiles('#mnist-file', new URL('../web/models/states-vp.safetensors', import.meta.url).pathname);
     await page.waitForFunction(() => window.playground.errors.length > 0, null, { timeout: 60_000 });
-    assert.match((await mnistState()).errors.at(-1), /not an MNIST UNet config/);
+    assert.match((await mnistState()).errors.at(-1), /holds a denoiser, not a mnist-denoiser/);
     await waitIdle(page, 30_000);
 
     await page.click('#mnist-load-pretrained');

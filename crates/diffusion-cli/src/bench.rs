@@ -6,9 +6,8 @@ use burn::prelude::*;
 use clap::Args;
 use diffusion::checkpoint::CheckpointConfig;
 use diffusion::data::states::states;
-use diffusion::objective::Objective;
 use diffusion::sde::sampler::{Method, SdeSampler};
-use diffusion::train::{DenoiserTrainer, TrainConfig};
+use diffusion::train::TrainConfig;
 
 use crate::common::to_vec;
 use crate::device::DeviceArg;
@@ -34,11 +33,9 @@ pub fn bench_states(args: BenchArgs) -> Result<(), String> {
     for device_arg in &args.devices {
         let device = device_arg.device()?;
         let config = CheckpointConfig::denoiser();
-        let schedule = config.schedule.init().map_err(|e| e.to_string())?;
+        let schedule = config.schedule.init()?;
         let train = TrainConfig { steps: args.steps + 3, batch: args.batch, ..Default::default() };
-        let objective = Objective::Ddpm(schedule.clone());
-        let mut trainer =
-            DenoiserTrainer::new(&config.model, objective, train, states().xy, &device).map_err(|e| e.to_string())?;
+        let mut trainer = config.denoiser_trainer(&train, states().xy, &device)?;
         for _ in 0..3 {
             to_vec(trainer.step())?;
         }
@@ -48,10 +45,9 @@ pub fn bench_states(args: BenchArgs) -> Result<(), String> {
         let train_seconds = started.elapsed().as_secs_f64();
 
         let mlp = trainer.model();
-        let model = config.eps_score(&mlp).map_err(|e| e.to_string())?;
+        let model = config.eps_score(&mlp)?;
         let started = Instant::now();
-        let sampler = SdeSampler::new(Method::Ancestral, model.sde, schedule.steps, args.n, 0, &device)
-            .map_err(|e| e.to_string())?;
+        let sampler = SdeSampler::new(Method::Ancestral, model.sde, schedule.steps, args.n, 0, &device)?;
         to_vec(sampler.run(&model))?;
         let sample_seconds = started.elapsed().as_secs_f64();
         println!(
@@ -98,10 +94,9 @@ pub fn bench_mnist(args: BenchMnistArgs) -> Result<(), String> {
         let (unet, file) = crate::mnist::load_unet(&args.weights, &device)?;
         for &n in &args.batches {
             let labels: Vec<i64> = diffusion::data::label_cycle(10, n).into_iter().map(|l| l as i64).collect();
-            let model = file.score_model(&unet, labels, 0.0).map_err(|e| e.to_string())?;
+            let model = file.score_model(&unet, labels, 0.0)?;
             let mut sampler =
-                SdeSampler::with_dim(Method::DpmSolver2M, file.score.sde, args.steps + 1, n, PIXELS, 0, &device)
-                    .map_err(|e| e.to_string())?;
+                SdeSampler::with_dim(Method::DpmSolver2M, file.score.sde, args.steps + 1, n, PIXELS, 0, &device)?;
             sampler.step(&model);
             to_vec(sampler.x())?;
             let started = Instant::now();

@@ -5,10 +5,11 @@ use std::cell::RefCell;
 use std::path::PathBuf;
 
 use clap::Args;
-use diffusion::checkpoint::{self, CheckpointConfig};
-use diffusion::classifier::{ClassifierMetrics, ClassifierTrainer, Validation};
+use diffusion::checkpoint::CheckpointConfig;
+use diffusion::classifier::{ClassifierMetrics, Validation};
 use diffusion::data::states::states;
-use diffusion::train::TrainConfig;
+use diffusion::model_file;
+use diffusion::train::{Seeds, TrainConfig};
 
 use crate::common::{create_dir, to_labels, to_vec, train_loop, write};
 use crate::device::DeviceArg;
@@ -65,11 +66,11 @@ pub fn train(args: TrainClassifierArgs) -> Result<(), String> {
     };
     let config = CheckpointConfig { train: Some(train.clone()), ..CheckpointConfig::classifier() };
     let device = args.device.device()?;
-    let schedule = config.schedule.init().map_err(|e| e.to_string())?;
-    let (points, held_out) = states().split(args.val_fraction, args.seed).map_err(|e| e.to_string())?;
-    let trainer = ClassifierTrainer::new(&config.model, schedule.clone(), train.clone(), points, &device)
-        .map_err(|e| e.to_string())?;
-    let validation = Validation::new(&held_out, &schedule, BUCKETS, args.seed ^ 0x5eed);
+    let schedule = config.schedule.init()?;
+    let seeds = Seeds::of(args.seed);
+    let (points, held_out) = states().split(args.val_fraction, seeds.split)?;
+    let trainer = config.classifier_trainer(&train, points, &device)?;
+    let validation = Validation::new(&held_out, &schedule, BUCKETS, seeds.validation);
     create_dir(&args.out)?;
     eprintln!(
         "training the STATES noisy classifier on {} ({} steps, batch {}, lr {}, {} points held out)",
@@ -99,11 +100,7 @@ pub fn train(args: TrainClassifierArgs) -> Result<(), String> {
 
     let weights = args.out.join("classifier.safetensors");
     let model = trainer.borrow().model();
-    write(
-        &weights,
-        checkpoint::encode(&diffusion::io::host_tensors(&model).map_err(|e| e.to_string())?, &config)
-            .map_err(|e| e.to_string())?,
-    )?;
+    write(&weights, model_file::encode(&diffusion::io::host_tensors(&model)?, &config)?)?;
     write(&args.out.join("config.json"), config.to_json())?;
     write(&args.out.join("loss.csv"), curves.to_csv())?;
     curves.plot(&args.out.join("loss.png"))?;

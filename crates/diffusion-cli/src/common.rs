@@ -6,7 +6,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use burn::prelude::*;
-use diffusion::checkpoint::{self, Checkpoint, Role};
+use diffusion::checkpoint::{Checkpoint, Role};
+use diffusion::model_file;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 
 use crate::plot;
@@ -118,7 +119,7 @@ pub fn to_labels(tensor: Tensor<1, Int>) -> Result<Vec<i64>, String> {
 /// Loads a denoiser or classifier file; errors start with the path.
 pub fn load(path: &Path, role: Role, device: &Device) -> Result<Checkpoint, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    checkpoint::decode(&bytes, role, device).map_err(|e| format!("{}: {e}", path.display()))
+    model_file::mlp(&bytes, role, device).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Training and held-out loss per step (validation only every few steps).

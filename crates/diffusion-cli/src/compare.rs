@@ -57,7 +57,7 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
     let denoiser = load(&args.weights, Role::Denoiser, &device)?;
     create_dir(&args.out)?;
     let data = states().xy;
-    let kde = Kde::fit(&data).map_err(|e| e.to_string())?;
+    let kde = Kde::fit(&data)?;
     let radius = support_radius(&data);
     let mut md = String::from(
         "| sampler | steps | NFE | grader NLL | coverage | precision | wall time (s) |\n|---|---|---|---|---|---|---|\n",
@@ -76,7 +76,7 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
             eprintln!("{name} {steps} steps: diverged");
             return Ok(());
         }
-        let nll = kde.nll(xy).map_err(|e| e.to_string())?;
+        let nll = kde.nll(xy)?;
         let (coverage, precision) = (coverage(xy, &data)?, precision(xy, &data, radius));
         let _ = writeln!(md, "| {name} | {steps} | {nfe} | {nll:.4} | {coverage:.4} | {precision:.3} | {seconds:.1} |");
         plot::scatter_over_data(&args.out.join(format!("{name}-{steps}.png")), &data, xy, None)?;

@@ -50,7 +50,7 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
     let grid = Grid::named(&args.grid).ok_or(format!("unknown --grid `{}` (log-snr, uniform)", args.grid))?;
     let device = args.device.device()?;
     let denoiser = load(&args.weights, Role::Denoiser, &device)?;
-    let model = denoiser.eps_score().map_err(|e| e.to_string())?;
+    let model = denoiser.eps_score()?;
     let sde = model.sde;
     let data = states();
     let n = args.n.clamp(1, data.len());

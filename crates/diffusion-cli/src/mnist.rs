@@ -9,11 +9,13 @@ use clap::Args;
 use diffusion::data::mnist::{self, Mnist, PIXELS, SIDE, to_byte};
 use diffusion::data::{label_blocks, label_cycle};
 use diffusion::model::unet::{UNet, UNetConfig};
+use diffusion::model_file;
+use diffusion::rng::Rng;
 use diffusion::sde::Sde;
 use diffusion::sde::dsm::{ScoreConfig, TimeInput, TimeSampling, Weighting};
 use diffusion::sde::sampler::{Method, SdeSampler};
-use diffusion::train_unet::{Snapshot, UNetTrainConfig, UNetTrainer};
-use diffusion::unet_checkpoint::{self, UNetFileConfig};
+use diffusion::train_unet::{Snapshot, UNetRun, UNetTrainConfig};
+use diffusion::unet_checkpoint::UNetFileConfig;
 
 use crate::common::{bar, create_dir, to_vec, write};
 use crate::device::DeviceArg;
@@ -37,7 +39,7 @@ pub fn load_split(dir: Option<&Path>, train: bool) -> Result<Mnist, String> {
 
 pub fn load_unet(path: &Path, device: &Device) -> Result<(UNet, UNetFileConfig), String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    unet_checkpoint::decode(&bytes, device).map_err(|e| format!("{}: {e}", path.display()))
+    model_file::unet(&bytes, device).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[derive(Args)]
@@ -133,18 +135,18 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
     let mut trainer = match (&args.resume, &args.init) {
         (Some(dir), _) => {
             let snapshot = read_snapshot(&dir.join("checkpoint"))?;
-            UNetTrainer::resume(&snapshot, steps, data, &device).map_err(|e| format!("{}: {e}", dir.display()))?
+            UNetRun::resume(&snapshot, steps, data, &device).map_err(|e| format!("{}: {e}", dir.display()))?
         }
         (None, Some(path)) => {
             let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            UNetTrainer::fine_tune(&bytes, config, data, &device).map_err(|e| format!("{}: {e}", path.display()))?
+            UNetRun::fine_tune(&bytes, config, data, &device).map_err(|e| format!("{}: {e}", path.display()))?
         }
         (None, None) => {
             let sde = Sde::named(&args.sde).ok_or_else(|| format!("unknown SDE `{}`: vp, subvp or ve", args.sde))?;
             let score = ScoreConfig { weighting: Weighting::Sigma2, time_input, ..ScoreConfig::new(sde) };
             let unet =
                 UNetConfig { channels: args.channels.clone(), res_blocks: args.res_blocks, ..Default::default() };
-            UNetTrainer::new(UNetFileConfig::new(unet, score), config, data, &device).map_err(|e| e.to_string())?
+            UNetRun::new(UNetFileConfig::new(unet, score), config, data, &device)?
         }
     };
     create_dir(&args.out)?;
@@ -168,9 +170,9 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
     let started = Instant::now();
     let mut pending = Vec::new();
     let batch = trainer.config().batch;
-    let save = |trainer: &UNetTrainer, losses: &Vec<f32>| -> Result<(), String> {
-        write_snapshot(&args.out.join("checkpoint"), &trainer.snapshot().map_err(|e| e.to_string())?)?;
-        write(&args.out.join("unet.safetensors"), trainer.ema_bytes().map_err(|e| e.to_string())?)?;
+    let save = |trainer: &UNetRun, losses: &Vec<f32>| -> Result<(), String> {
+        write_snapshot(&args.out.join("checkpoint"), &trainer.snapshot()?)?;
+        write(&args.out.join("unet.safetensors"), trainer.ema_bytes()?)?;
         let csv: String = std::iter::once("step,loss\n".to_string())
             .chain(losses.iter().enumerate().map(|(i, l)| format!("{},{l}\n", i + 1)))
             .collect();
@@ -196,7 +198,7 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
         }
         if args.grid_every > 0 && (done % args.grid_every == 0 || done == steps) {
             let file = trainer.file_config();
-            let images = draw(trainer.ema(), &file, &all_labels(100), (Method::DpmSolver2M, 50), 1.0, 0, &device)?;
+            let images = draw(&trainer.ema(), &file, &all_labels(100), (Method::DpmSolver2M, 50), 1.0, 0, &device)?;
             grid_png(&args.out.join(format!("grid-{done:06}.png")), &images, 10)?;
         }
     }
@@ -228,9 +230,8 @@ pub fn draw(
     seed: u64,
     device: &Device,
 ) -> Result<Vec<u8>, String> {
-    let model = file.score_model(unet, labels.to_vec(), guidance).map_err(|e| e.to_string())?.clipped();
-    let mut sampler = SdeSampler::with_dim(method, file.score.sde, steps, labels.len(), PIXELS, seed, device)
-        .map_err(|e| e.to_string())?;
+    let model = file.score_model(unet, labels.to_vec(), guidance)?.clipped();
+    let mut sampler = SdeSampler::with_dim(method, file.score.sde, steps, labels.len(), PIXELS, seed, device)?;
     while !sampler.done() {
         sampler.step(&model);
     }
@@ -266,16 +267,16 @@ pub fn draw_rdmc(
     let config = RdmcConfig::for_learned(&sde, t0).with_budget(budget.saturating_sub(1).max(1));
     // ∇f_* is evaluated on the inner particles, n per outer particle (rows i·n .. i·n + n − 1).
     let inner: Vec<i64> = labels.iter().flat_map(|&l| std::iter::repeat_n(l, config.inner_particles)).collect();
-    let score = file.score_model(unet, inner, guidance).map_err(|e| e.to_string())?;
+    let score = file.score_model(unet, inner, guidance)?;
     let potential = LearnedPotential { score, t_min: t0 };
-    let mut rdmc = Rdmc::with_dim(config, labels.len(), PIXELS, seed, device).map_err(|e| e.to_string())?;
+    let mut rdmc = Rdmc::with_dim(config, labels.len(), PIXELS, seed, device)?;
     while !rdmc.done() {
         rdmc.step(&potential);
     }
     let per_sample = rdmc.grads / labels.len().max(1) + 1;
     // rdMC's OU process ends at a sample of p_{t₀}; Tweedie's formula denoises it.
     let x = rdmc.x();
-    let outer = file.score_model(unet, labels.to_vec(), guidance).map_err(|e| e.to_string())?;
+    let outer = file.score_model(unet, labels.to_vec(), guidance)?;
     let x0 = sde.x0_from_score(x.clone(), outer.score(x, t0), t0);
     Ok((to_vec(x0)?.into_iter().map(to_byte).collect(), per_sample))
 }
@@ -406,8 +407,9 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     let started = Instant::now();
     let progress = bar(args.n, "{bar:40} {pos}/{len} images [{elapsed_precise}<{eta_precise}]");
     let mut images = Vec::with_capacity(args.n * PIXELS);
-    for (b, chunk) in labels.chunks(args.batch).enumerate() {
-        let seed = args.seed.wrapping_add(b as u64 * 7919);
+    let mut seeds = Rng::new(args.seed);
+    for chunk in labels.chunks(args.batch) {
+        let seed = seeds.next_u64();
         if rdmc {
             images.extend(draw_rdmc(&unet, &file, chunk, args.steps, args.rdmc_t0, args.guidance, seed, &device)?.0);
         } else {

@@ -9,11 +9,15 @@ use std::time::Instant;
 use burn::prelude::*;
 use clap::Args;
 use diffusion::data::mnist::{Mnist, PIXELS, to_model};
+use diffusion::io::Role;
 use diffusion::metric::fid::fid;
 use diffusion::metric::image_bits::{Bits, Estimator, image_bits, mean_and_error};
-use diffusion::model::cnn::{self, Cnn, CnnConfig, CnnFile, CnnTrainer, accuracy};
+use diffusion::model::cnn::{Cnn, CnnConfig, CnnFile, accuracy, judge_trainer};
+use diffusion::model_file;
+use diffusion::rng::Rng;
 use diffusion::sde::likelihood::Grid;
 use diffusion::sde::sampler::Method;
+use diffusion::train::Plan;
 use diffusion::train_unet::T_MIN_RANGE;
 
 use crate::common::{bar, create_dir, to_vec, write};
@@ -46,14 +50,13 @@ pub fn train_classifier(args: TrainClassifierArgs) -> Result<(), String> {
     }
     let steps = (args.epochs * train.len() as f64 / args.batch.max(1) as f64).ceil() as usize;
     let config = CnnConfig::default();
-    let mut trainer =
-        CnnTrainer::new(&config, train, args.batch, args.lr, args.seed, &device).map_err(|e| e.to_string())?;
+    // Cosine decay of the learning rate to 0 over the run.
+    let plan = Plan { lr_final_fraction: 0.0, ..Plan::constant(steps.max(1), args.lr, args.seed) };
+    let mut trainer = judge_trainer(&config, train, plan, args.batch, &device)?;
     let started = Instant::now();
     let progress = bar(steps, "{bar:40} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}");
     for step in 0..steps {
-        // Cosine decay to 0 over the run.
-        let lr = 0.5 * args.lr * (1.0 + (std::f64::consts::PI * step as f64 / steps as f64).cos());
-        let loss = trainer.step(lr);
+        let loss = trainer.step();
         if step % 50 == 0 {
             progress.set_message(format!("loss {:.4}", loss.into_scalar::<f32>()));
         }
@@ -64,16 +67,16 @@ pub fn train_classifier(args: TrainClassifierArgs) -> Result<(), String> {
     let test_accuracy = accuracy(&cnn, &test, &device);
     eprintln!("{steps} steps in {:.0} s; test accuracy {:.4}", started.elapsed().as_secs_f64(), test_accuracy);
     create_dir(&args.out)?;
-    let file = CnnFile { role: "mnist-classifier".into(), cnn: config, test_accuracy: Some(test_accuracy) };
-    let tensors = diffusion::io::host_tensors(&cnn).map_err(|e| e.to_string())?;
-    write(&args.out.join("classifier.safetensors"), cnn::encode(&tensors, &file).map_err(|e| e.to_string())?)?;
+    let file = CnnFile { role: Role::MnistClassifier, cnn: config, test_accuracy: Some(test_accuracy) };
+    let tensors = diffusion::io::host_tensors(&cnn)?;
+    write(&args.out.join("classifier.safetensors"), model_file::encode(&tensors, &file)?)?;
     println!("{test_accuracy:.4}");
     Ok(())
 }
 
 pub fn load_cnn(path: &Path, device: &Device) -> Result<Cnn, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(cnn::decode(&bytes, device).map_err(|e| format!("{}: {e}", path.display()))?.0)
+    Ok(model_file::cnn(&bytes, device).map_err(|e| format!("{}: {e}", path.display()))?.0)
 }
 
 /// Classifier features and predicted labels of images given as bytes [n · 784].
@@ -112,7 +115,7 @@ pub fn score(cnn: &Cnn, images: &[u8], labels: &[i64], reference: &[f32], device
         let asked: Vec<i64> = conditional.iter().filter(|(l, _)| *l == d as i64).map(|&(_, p)| p).collect();
         (!asked.is_empty()).then(|| asked.iter().filter(|&&p| p == d as i64).count() as f64 / asked.len() as f64)
     });
-    let fid = fid(&features, reference, features.len() / labels.len().max(1)).map_err(|e| e.to_string())?;
+    let fid = fid(&features, reference, features.len() / labels.len().max(1))?;
     Ok(Scores { accuracy, fid, per_digit })
 }
 
@@ -229,19 +232,21 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
         };
         for &nfe in &args.nfe {
             let started = Instant::now();
+            // The same per-batch seeds for every sampler and budget.
+            let mut seeds = Rng::new(args.seed);
             let mut images = Vec::new();
             let (steps, nfe) = match method {
                 Some(method) => {
                     let Some(steps) = method.steps_for_nfe(nfe) else { continue };
-                    for (b, chunk) in labels.chunks(args.batch.max(1)).enumerate() {
-                        let seed = args.seed + b as u64;
+                    for chunk in labels.chunks(args.batch.max(1)) {
+                        let seed = seeds.next_u64();
                         images.extend(draw(&unet, &file, chunk, (method, steps), args.guidance, seed, &device)?);
                     }
                     (steps, nfe)
                 }
                 None => {
                     let mut used = 0;
-                    for (b, chunk) in labels.chunks(args.batch.max(1)).enumerate() {
+                    for chunk in labels.chunks(args.batch.max(1)) {
                         let (drawn, per_sample) = draw_rdmc(
                             &unet,
                             &file,
@@ -249,7 +254,7 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
                             nfe,
                             args.rdmc_t0,
                             args.guidance,
-                            args.seed + b as u64,
+                            seeds.next_u64(),
                             &device,
                         )?;
                         images.extend(drawn);

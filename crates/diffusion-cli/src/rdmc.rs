@@ -83,7 +83,7 @@ pub fn draw(
     device: &Device,
 ) -> Result<Drawn, String> {
     let steps = config.outer_steps();
-    let mut rdmc = Rdmc::new(config, n, seed, device).map_err(|e| e.to_string())?;
+    let mut rdmc = Rdmc::new(config, n, seed, device)?;
     let progress = bar(steps, "{bar:40} outer step {pos}/{len} [{elapsed_precise}]");
     while !rdmc.done() {
         rdmc.step(target);
@@ -128,7 +128,7 @@ fn show(v: Option<f64>, digits: usize) -> String {
 }
 
 pub fn rdmc(args: RdmcArgs) -> Result<(), String> {
-    let target = Target::named(&args.target).map_err(|e| e.to_string())?;
+    let target = Target::named(&args.target)?;
     let mut config = RdmcConfig { inner: inner(&args.inner)?, ..RdmcConfig::for_target(&target) };
     if let Some(budget) = args.budget {
         if !(10..=10_000_000).contains(&budget) {
@@ -138,10 +138,11 @@ pub fn rdmc(args: RdmcArgs) -> Result<(), String> {
     }
     let device = args.device.device()?;
     let started = Instant::now();
-    let (samples, (grads, energies)) = draw(&target, config.clone(), args.n, args.seed, &device)?;
+    let mut seeds = Rng::new(args.seed);
+    let (samples, (grads, energies)) = draw(&target, config.clone(), args.n, seeds.next_u64(), &device)?;
     let seconds = started.elapsed().as_secs_f64();
     write(&args.out, to_csv(&Points { xy: samples.clone(), labels: None }))?;
-    let reference = target.reference(args.n.max(1000), &mut Rng::new(args.seed ^ 0xfeed));
+    let reference = target.reference(args.n.max(1000), &mut Rng::new(seeds.next_u64()));
     let scores = score(&target, &samples, reference.as_deref(), &device);
     eprintln!(
         "rdMC on {} ({} inner, n = {}, K = {}, {} outer steps): {} samples in {seconds:.1} s, {grads:.0} ∇f \
@@ -167,13 +168,16 @@ pub fn rdmc(args: RdmcArgs) -> Result<(), String> {
 }
 
 pub fn compare(args: CompareArgs) -> Result<(), String> {
-    let target = Target::named(&args.target).map_err(|e| e.to_string())?;
+    let target = Target::named(&args.target)?;
     if !(10..=100_000).contains(&args.n) || args.budgets.iter().any(|b| !(10..=10_000_000).contains(b)) {
         return Err("--n must be in 10..=100000 and each budget in 10..=10000000".into());
     }
     let device = args.device.device()?;
     create_dir(&args.out)?;
-    let reference = target.reference(args.n.max(2000), &mut Rng::new(args.seed ^ 0xfeed));
+    let mut seeds = Rng::new(args.seed);
+    // Every method starts from the same particles (the rdMC seed) and its chains share one stream.
+    let (start, chains, reference) = (seeds.next_u64(), seeds.next_u64(), seeds.next_u64());
+    let reference = target.reference(args.n.max(2000), &mut Rng::new(reference));
     let base = RdmcConfig::for_target(&target);
     let l = target.smoothness();
     let mut md = String::from(
@@ -185,21 +189,21 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
         for &budget in &args.budgets {
             let started = Instant::now();
             let (samples, (used, energies)) = match method {
-                "rdMC" => draw(&target, base.clone().with_budget(budget), args.n, args.seed, &device)?,
+                "rdMC" => draw(&target, base.clone().with_budget(budget), args.n, start, &device)?,
                 "rdMC, no IS" => {
                     let config = RdmcConfig { candidates: 0, ..base.clone().with_budget(budget) };
-                    draw(&target, config, args.n, args.seed, &device)?
+                    draw(&target, config, args.n, start, &device)?
                 }
                 "annealed ULA" => {
-                    let x = Rdmc::new(base.clone(), args.n, args.seed, &device).map_err(|e| e.to_string())?.x();
-                    let x = annealed_chains(&target, x, budget, 0.1 / l, (10, 0.02), &mut Rng::new(args.seed ^ 0x1a));
+                    let x = Rdmc::new(base.clone(), args.n, start, &device)?.x();
+                    let x = annealed_chains(&target, x, budget, 0.1 / l, (10, 0.02), &mut Rng::new(chains));
                     (to_points(x)?, (budget as f64, 0.0))
                 }
                 _ => {
                     // The same start as rdMC's outer particles, then `budget` Langevin steps.
-                    let x = Rdmc::new(base.clone(), args.n, args.seed, &device).map_err(|e| e.to_string())?.x();
+                    let x = Rdmc::new(base.clone(), args.n, start, &device)?.x();
                     let (mala, h) = if method == "MALA" { (true, 0.5 / l) } else { (false, 0.1 / l) };
-                    let x = run_chains(&target, x, budget, h, mala, &mut Rng::new(args.seed ^ 0x1a));
+                    let x = run_chains(&target, x, budget, h, mala, &mut Rng::new(chains));
                     (to_points(x)?, (budget as f64, if mala { budget as f64 } else { 0.0 }))
                 }
             };

@@ -15,6 +15,7 @@ use diffusion::metric::precision::{precision, support_radius};
 use diffusion::metric::prediction_map::{Grid, prediction_map};
 use diffusion::rng::Rng;
 use diffusion::sde::sampler::Method;
+use diffusion::train::Seeds;
 
 use crate::classifier::{BUCKETS, accuracy_table};
 use crate::common::{create_dir, load, to_labels, to_vec, write};
@@ -70,7 +71,7 @@ pub fn report(args: ReportArgs) -> Result<(), String> {
         return Err(format!("--n must be in 100..=1000000, got {}", args.n));
     }
     let method = match args.sampler.as_str() {
-        "ancestral" | "ddim" => Method::parse(&args.sampler, 0.16, 0.0, "none").map_err(|e| e.to_string())?,
+        "ancestral" | "ddim" => Method::parse(&args.sampler, 0.16, 0.0, "none")?,
         other => return Err(format!("the report samples with ancestral or ddim, not `{other}`")),
     };
     // One seed stream: the unconditional run's seed, then one per state.
@@ -82,7 +83,7 @@ pub fn report(args: ReportArgs) -> Result<(), String> {
     let started = Instant::now();
     let data = states();
     let labels = data.labels.clone().expect("labelled");
-    let kde = Kde::fit(&data.xy).map_err(|e| e.to_string())?;
+    let kde = Kde::fit(&data.xy)?;
     let radius = support_radius(&data.xy);
     let nll = |xy: &[[f32; 2]]| kde.nll(xy).map_err(|e| e.to_string());
 
@@ -188,8 +189,10 @@ pub fn report(args: ReportArgs) -> Result<(), String> {
     if let Some(train) = &classifier.config.train
         && train.val_fraction > 0.0
     {
-        let (_, held_out) = data.split(train.val_fraction, train.seed).map_err(|e| e.to_string())?;
-        let validation = Validation::new(&held_out, &classifier.schedule, BUCKETS, train.seed ^ 0x5eed);
+        // The held-out points and noise of the run itself.
+        let seeds = Seeds::of(train.seed);
+        let (_, held_out) = data.split(train.val_fraction, seeds.split)?;
+        let validation = Validation::new(&held_out, &classifier.schedule, BUCKETS, seeds.validation);
         let (loss, predicted) = validation.evaluate(&classifier.mlp, &device);
         let metrics = validation.summarise(to_vec(loss)?[0], &to_labels(predicted)?);
         let _ = writeln!(

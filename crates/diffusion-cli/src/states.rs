@@ -6,13 +6,14 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use clap::Args;
-use diffusion::checkpoint::{self, Checkpoint, CheckpointConfig, Role};
+use diffusion::checkpoint::{Checkpoint, CheckpointConfig, Role};
 use diffusion::classifier::{classify, one_hot};
 use diffusion::data::label_blocks;
 use diffusion::data::states::{Points, STATE_CODES, STATE_NAMES, parse_points_csv, states, to_csv};
 use diffusion::metric::kde_nll::Kde;
 use diffusion::metric::on_target::{fraction_on, nearest_labels};
 use diffusion::metric::precision::{precision, support_radius};
+use diffusion::model_file;
 use diffusion::rdmc::sampler::RdmcConfig;
 use diffusion::rdmc::target::LearnedPotential;
 use diffusion::rng::Rng;
@@ -20,7 +21,7 @@ use diffusion::sde::dsm::Weighting;
 use diffusion::sde::guidance::ClassifierGuided;
 use diffusion::sde::sampler::{Method, SdeSampler};
 use diffusion::sde::score::ScoreModel;
-use diffusion::train::{DenoiserTrainer, TrainConfig};
+use diffusion::train::{Seeds, TrainConfig};
 
 use crate::common::{Curves, bar, create_dir, load, to_labels, to_points, to_vec, train_loop, write};
 use crate::device::DeviceArg;
@@ -117,7 +118,7 @@ pub struct SampleArgs {
 
 /// The denoiser config of `--sde` and `--weighting`.
 pub fn denoiser_config(sde: &str, weighting: &str) -> Result<CheckpointConfig, String> {
-    let mut config = CheckpointConfig::named_denoiser(sde).map_err(|e| e.to_string())?;
+    let mut config = CheckpointConfig::named_denoiser(sde)?;
     let weighting = match weighting {
         "sigma2" => Weighting::Sigma2,
         "likelihood" => Weighting::Likelihood,
@@ -146,13 +147,12 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
     };
     config.train = Some(train.clone());
     let device = args.device.device()?;
-    let (points, held_out) = states().split(args.val_fraction, args.seed).map_err(|e| e.to_string())?;
-    let objective = config.objective().map_err(|e| e.to_string())?;
+    let seeds = Seeds::of(args.seed);
+    let (points, held_out) = states().split(args.val_fraction, seeds.split)?;
+    let mut trainer = config.denoiser_trainer(&train, points.xy, &device)?;
     // A fixed held-out batch: 8 (t, ε) draws per held-out point.
     let validation = (!held_out.is_empty())
-        .then(|| objective.draw(&held_out.xy, held_out.len() * 8, &mut Rng::new(args.seed ^ 0x5eed)));
-    let mut trainer =
-        DenoiserTrainer::new(&config.model, objective, train.clone(), points.xy, &device).map_err(|e| e.to_string())?;
+        .then(|| trainer.objective().denoising.draw(&held_out.xy, held_out.len() * 8, &mut Rng::new(seeds.validation)));
     create_dir(&args.out)?;
 
     eprintln!(
@@ -170,13 +170,17 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
         train.steps,
         || trainer.borrow_mut().step(),
         args.eval_every.max(1),
-        |_| validation.as_ref().map(|batch| to_vec(trainer.borrow().loss_on(batch)).map(|v| v[0])).transpose(),
+        |_| {
+            validation
+                .as_ref()
+                .map(|batch| to_vec(batch.loss(&trainer.borrow().model(), &device)).map(|v| v[0]))
+                .transpose()
+        },
     )?;
     let trainer = trainer.into_inner();
 
     let weights = args.out.join("denoiser.safetensors");
-    let bytes = checkpoint::encode(&diffusion::io::host_tensors(&trainer.model()).map_err(|e| e.to_string())?, &config)
-        .map_err(|e| e.to_string())?;
+    let bytes = model_file::encode(&diffusion::io::host_tensors(&trainer.model())?, &config)?;
     write(&weights, bytes)?;
     write(&args.out.join("config.json"), config.to_json())?;
     write(&args.out.join("loss.csv"), curves.to_csv())?;
@@ -221,8 +225,8 @@ pub fn draw(
     seed: u64,
     device: &Device,
 ) -> Result<(Vec<[f32; 2]>, usize), String> {
-    let model = denoiser.eps_score().map_err(|e| e.to_string())?;
-    let sampler = SdeSampler::new(method, model.sde, steps, n, seed, device).map_err(|e| e.to_string())?;
+    let model = denoiser.eps_score()?;
+    let sampler = SdeSampler::new(method, model.sde, steps, n, seed, device)?;
     match guidance {
         None => run(sampler, &model, denoise),
         Some((classifier, labels, scale)) => {
@@ -277,7 +281,7 @@ pub fn draw_rdmc(
     seed: u64,
     device: &Device,
 ) -> Result<(Vec<[f32; 2]>, usize), String> {
-    let potential = LearnedPotential::of(denoiser.eps_score().map_err(|e| e.to_string())?);
+    let potential = LearnedPotential::of(denoiser.eps_score()?);
     // L ≈ 50 suits the outlines' width (the grader's KDE bandwidth is about 0.15).
     let config = RdmcConfig { candidates: 0, ..RdmcConfig::new(50.0) };
     let (xy, (grads, _)) = crate::rdmc::draw(&potential, config, n, seed, device)?;
@@ -296,7 +300,7 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     let rdmc = args.sampler == "rdmc";
     let method = match rdmc {
         true => None,
-        false => Some(Method::parse(&args.sampler, args.snr, args.eta, &args.corrector).map_err(|e| e.to_string())?),
+        false => Some(Method::parse(&args.sampler, args.snr, args.eta, &args.corrector)?),
     };
     if rdmc && args.classifier.is_some() {
         return Err("rdmc samples the learned density alone: drop --classifier or pick another sampler".into());
@@ -316,8 +320,8 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     let seconds = started.elapsed().as_secs_f64();
     let points = Points { xy, labels: classifier.is_some().then(|| labels.clone()) };
     write(&args.out, to_csv(&points))?;
-    let kde = Kde::fit(&states().xy).map_err(|e| e.to_string())?;
-    let nll = kde.nll(&points.xy).map_err(|e| e.to_string())?;
+    let kde = Kde::fit(&states().xy)?;
+    let nll = kde.nll(&points.xy)?;
     eprintln!(
         "{} samples ({} NFE, {}) in {seconds:.1} s ({:.0} samples/s) → {}; grader NLL {nll:.4}",
         args.n,
@@ -332,7 +336,7 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
             if mine.is_empty() {
                 continue;
             }
-            let nll = kde.nll(&mine.xy).map_err(|e| e.to_string())?;
+            let nll = kde.nll(&mine.xy)?;
             let (nearest, clean) = on_target(&mine.xy, l, classifier, &device)?;
             eprintln!(
                 "{}: grader NLL {nll:.4}, on target {:.1}% (nearest data point) / {:.1}% (classifier at t = 0)",
@@ -353,7 +357,7 @@ pub fn eval_nll(path: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let samples = parse_points_csv(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     let data = states().xy;
-    let nll = Kde::fit(&data).and_then(|kde| kde.nll(&samples.xy)).map_err(|e| e.to_string())?;
+    let nll = Kde::fit(&data).and_then(|kde| kde.nll(&samples.xy))?;
     println!("{nll:.4}");
     match coverage(&samples.xy, &data) {
         Ok(coverage) => eprintln!("coverage (data under a KDE of the samples): {coverage:.4}"),

@@ -173,7 +173,10 @@ fn train_resume_sample_evaluate() {
     let truncated = dir.join("truncated.safetensors");
     std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
     fails(&["sample", "mnist", "--weights", s(&truncated), "--out", s(&dir.join("x"))], "not a valid safetensors");
-    fails(&["sample", "mnist", "--weights", s(&cnn), "--out", s(&dir.join("x"))], "not an MNIST UNet config");
+    fails(
+        &["sample", "mnist", "--weights", s(&cnn), "--out", s(&dir.join("x"))],
+        "holds a mnist-classifier, not a mnist-denoiser",
+    );
     fails(&["sample", "mnist", "--weights", s(&weights), "--label", "12", "--out", s(&dir.join("x"))], "--label");
     fails(&["train", "mnist", "--out", s(&dir.join("y")), "--data", s(&dir.join("nowhere"))], "fetch-data mnist");
     fails(&["train", "mnist", "--out", s(&dir.join("y")), "--lr=-1"], "unreasonable");

@@ -43,10 +43,11 @@ impl EnergyRun {
             0 => RdmcConfig::for_target(&target),
             budget => RdmcConfig::for_target(&target).with_budget(budget as usize),
         };
-        let rdmc = Rdmc::new(config, n as usize, seed as u64, device).map_err(js_error)?;
+        let mut seeds = Rng::new(seed as u64);
+        let rdmc = Rdmc::new(config, n as usize, seeds.next_u64(), device).map_err(js_error)?;
         let ula = rdmc.x();
         let h = 0.1 / target.smoothness();
-        let state = State { target, rdmc, ula, h, rng: Rng::new(seed as u64 ^ 0x1a), n: n as usize };
+        let state = State { target, rdmc, ula, h, rng: Rng::new(seeds.next_u64()), n: n as usize };
         Ok(EnergyRun { state: Rc::new(RefCell::new(state)) })
     }
 }

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use burn::prelude::*;
-use diffusion::checkpoint::{self, CheckpointConfig, Role};
+use diffusion::checkpoint::{CheckpointConfig, Role};
 use diffusion::classifier::{ClassifierTrainer, Validation, one_hot};
 use diffusion::data::label_blocks;
 use diffusion::data::states::{Points, states};
@@ -15,10 +15,12 @@ use diffusion::metric::kde_nll::Kde;
 use diffusion::metric::on_target::nearest_labels;
 use diffusion::metric::prediction_map::{Grid, prediction_map};
 use diffusion::model::mlp::Mlp;
+use diffusion::model_file;
+use diffusion::objective::DenoiserTrainer;
 use diffusion::schedule::Schedule;
 use diffusion::sde::guidance::ClassifierGuided;
 use diffusion::sde::sampler::{Method, SdeSampler};
-use diffusion::train::{DenoiserTrainer, TrainConfig};
+use diffusion::train::{Seeds, TrainConfig};
 use wasm_bindgen::prelude::*;
 
 mod energy;
@@ -128,7 +130,7 @@ async fn encode(model: &Mlp, config: &CheckpointConfig) -> Result<js_sys::Uint8A
     for (name, shape, tensor) in io::parameters(model) {
         tensors.push(NamedTensor { name, shape, values: read(tensor).await? });
     }
-    let bytes = checkpoint::encode(&tensors, config).map_err(js_error)?;
+    let bytes = model_file::encode(&tensors, config).map_err(js_error)?;
     Ok(js_sys::Uint8Array::from(bytes.as_slice()))
 }
 
@@ -173,9 +175,7 @@ impl Playground {
             ..Default::default()
         };
         config.train = Some(train.clone());
-        let objective = config.objective().map_err(js_error)?;
-        let trainer =
-            DenoiserTrainer::new(&config.model, objective, train, states().xy, &state.device).map_err(js_error)?;
+        let trainer = config.denoiser_trainer(&train, states().xy, &state.device).map_err(js_error)?;
         state.trainer = Some(trainer);
         state.schedule = config.schedule.init().map_err(js_error)?;
         state.config = config;
@@ -200,7 +200,7 @@ impl Playground {
     pub fn load_weights(&self, bytes: &[u8]) -> Result<(), JsError> {
         let mut state = self.state.borrow_mut();
         // Decoded in full before anything is replaced: a bad file leaves the current model alone.
-        let denoiser = checkpoint::decode(bytes, Role::Denoiser, &state.device).map_err(js_error)?;
+        let denoiser = model_file::mlp(bytes, Role::Denoiser, &state.device).map_err(js_error)?;
         state.schedule = denoiser.schedule;
         state.config = denoiser.config;
         state.model = Some(denoiser.mlp);
@@ -232,10 +232,10 @@ impl Playground {
         };
         let config = CheckpointConfig { train: Some(train.clone()), ..CheckpointConfig::classifier() };
         let schedule = config.schedule.init().map_err(js_error)?;
-        let (points, held_out) = state.data.split(train.val_fraction, train.seed).map_err(js_error)?;
-        let trainer =
-            ClassifierTrainer::new(&config.model, schedule.clone(), train, points, &state.device).map_err(js_error)?;
-        let validation = Validation::new(&held_out, &schedule, 10, seed as u64 ^ 0x5eed);
+        let seeds = Seeds::of(train.seed);
+        let (points, held_out) = state.data.split(train.val_fraction, seeds.split).map_err(js_error)?;
+        let trainer = config.classifier_trainer(&train, points, &state.device).map_err(js_error)?;
+        let validation = Validation::new(&held_out, &schedule, 10, seeds.validation);
         state.classifier =
             ClassifierState { trainer: Some(trainer), model: None, config, validation: Some(validation) };
         Ok(())
@@ -287,7 +287,7 @@ impl Playground {
     #[wasm_bindgen(js_name = loadClassifier)]
     pub fn load_classifier(&self, bytes: &[u8]) -> Result<(), JsError> {
         let mut state = self.state.borrow_mut();
-        let loaded = checkpoint::decode(bytes, Role::Classifier, &state.device).map_err(js_error)?;
+        let loaded = model_file::mlp(bytes, Role::Classifier, &state.device).map_err(js_error)?;
         state.classifier =
             ClassifierState { trainer: None, model: Some(loaded.mlp), config: loaded.config, validation: None };
         Ok(())

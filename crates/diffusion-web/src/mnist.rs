@@ -9,12 +9,13 @@ use std::rc::Rc;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use diffusion::data::mnist::{PIXELS, to_model};
-use diffusion::model::cnn::{self, Cnn};
+use diffusion::model::cnn::Cnn;
 use diffusion::model::unet::UNet;
+use diffusion::model_file;
 use diffusion::rng::Rng;
 use diffusion::sde::inpaint::{Known, inpaint_step};
 use diffusion::sde::sampler::{Method, SdeSampler};
-use diffusion::unet_checkpoint::{self, UNetFileConfig};
+use diffusion::unet_checkpoint::UNetFileConfig;
 use wasm_bindgen::prelude::*;
 
 use crate::{js_error, read};
@@ -43,7 +44,7 @@ pub struct MnistModel {
 
 impl MnistModel {
     pub fn load(bytes: &[u8], device: &Device) -> Result<MnistModel, JsError> {
-        let (unet, file) = unet_checkpoint::decode(bytes, device).map_err(js_error)?;
+        let (unet, file) = model_file::unet(bytes, device).map_err(js_error)?;
         let state = State { device: device.clone(), unet, file, judge: None, run: None };
         Ok(MnistModel { state: Rc::new(RefCell::new(state)) })
     }
@@ -76,7 +77,7 @@ impl MnistModel {
     #[wasm_bindgen(js_name = loadJudge)]
     pub fn load_judge(&self, bytes: &[u8]) -> Result<(), JsError> {
         let mut state = self.state.borrow_mut();
-        let (cnn, _) = cnn::decode(bytes, &state.device).map_err(js_error)?;
+        let (cnn, _) = model_file::cnn(bytes, &state.device).map_err(js_error)?;
         state.judge = Some(cnn);
         Ok(())
     }
@@ -147,17 +148,18 @@ impl MnistModel {
         }
         let mut state = self.state.borrow_mut();
         let labels = labels_for(label, n as usize)?;
+        let mut seeds = Rng::new(seed as u64);
         let sampler = SdeSampler::with_dim(
             method,
             state.file.score.sde,
             steps as usize,
             n as usize,
             PIXELS,
-            seed as u64,
+            seeds.next_u64(),
             &state.device,
         )
         .map_err(js_error)?;
-        state.run = Some(Run { sampler, labels, guidance, known, rng: Rng::new(seed as u64 ^ 0x5eed) });
+        state.run = Some(Run { sampler, labels, guidance, known, rng: Rng::new(seeds.next_u64()) });
         Ok(())
     }
 

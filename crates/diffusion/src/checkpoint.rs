@@ -1,30 +1,20 @@
-//! A model file: an MLP's safetensors weights with, in the header metadata, everything needed to
-//! rebuild the network and its schedule, what it is for (denoiser or classifier) and how it was
-//! trained.
+//! The config of a STATES MLP's model file (`model_file`, roles `denoiser` and `classifier`):
+//! everything needed to rebuild the network and its process, and how it was trained.
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::classifier::{ClassifierTrainer, NoisyClassification};
+use crate::data::states::Points;
 use crate::error::{Error, Result};
-use crate::io::{self, NamedTensor};
+pub use crate::io::Role;
 use crate::model::mlp::{Mlp, MlpConfig};
-use crate::objective::Objective;
+use crate::objective::{DenoiserTrainer, Denoising, PointDenoising};
 use crate::schedule::{Schedule, ScheduleConfig};
 use crate::sde::Sde;
 use crate::sde::dsm::ScoreConfig;
 use crate::sde::score::EpsScore;
-use crate::train::TrainConfig;
-
-/// What the network predicts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// ε̂(x_t, t), the DDPM noise prediction (files without a role are denoisers).
-    #[default]
-    Denoiser,
-    /// Logits of f_φ(y | x_t, t), the noisy classifier used for guidance.
-    Classifier,
-}
+use crate::train::{TrainConfig, Trainer};
 
 /// The JSON stored with the weights (and written as `config.json` by the CLI).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -91,11 +81,30 @@ impl CheckpointConfig {
     }
 
     /// The training objective of this denoiser.
-    pub fn objective(&self) -> Result<Objective> {
+    pub fn denoising(&self) -> Result<Denoising> {
         match &self.score {
-            Some(score) => Objective::dsm(score.clone()),
-            None => Ok(Objective::Ddpm(self.schedule.init()?)),
+            Some(score) => Denoising::dsm(score.clone()),
+            None => Ok(Denoising::Ddpm(self.schedule.init()?)),
         }
+    }
+
+    /// A fresh run training this denoiser on `data` (2-D points) with `train`.
+    pub fn denoiser_trainer(
+        &self,
+        train: &TrainConfig,
+        data: Vec<[f32; 2]>,
+        device: &Device,
+    ) -> Result<DenoiserTrainer> {
+        train.validate()?;
+        let objective = PointDenoising::new(self.denoising()?, data, train.batch, &self.model)?;
+        Trainer::new(|device, seed| self.model.init(device, seed), objective, train.plan(), device)
+    }
+
+    /// A fresh run training this noisy classifier on the labelled `data` with `train`.
+    pub fn classifier_trainer(&self, train: &TrainConfig, data: Points, device: &Device) -> Result<ClassifierTrainer> {
+        train.validate()?;
+        let objective = NoisyClassification::new(self.schedule.init()?, data, train.batch, &self.model)?;
+        Trainer::new(|device, seed| self.model.init(device, seed), objective, train.plan(), device)
     }
 
     /// The course's noisy classifier: 100, 200, 500 hidden units, 5 logits, the same T = 500 chain.
@@ -119,95 +128,5 @@ impl Checkpoint {
     /// The loaded denoiser as a score model on its process.
     pub fn eps_score(&self) -> Result<EpsScore<'_>> {
         self.config.eps_score(&self.mlp)
-    }
-}
-
-/// Safetensors bytes of a network whose parameters were read to the host.
-pub fn encode(tensors: &[NamedTensor], config: &CheckpointConfig) -> Result<Vec<u8>> {
-    io::encode(tensors, &config.to_json())
-}
-
-/// Rebuilds a network of the given role from a file's bytes on `device`. A file without config
-/// metadata is read as the course's default architecture for that role; a file of the other role
-/// or any mismatch is an error naming the tensor.
-pub fn decode(bytes: &[u8], role: Role, device: &Device) -> Result<Checkpoint> {
-    let file = io::decode(bytes)?;
-    let config: CheckpointConfig = match &file.config_json {
-        Some(json) => serde_json::from_str(json)
-            .map_err(|e| Error::Weights(format!("the file's config metadata is not a model config: {e}")))?,
-        None => match role {
-            Role::Denoiser => CheckpointConfig::denoiser(),
-            Role::Classifier => CheckpointConfig::classifier(),
-        },
-    };
-    if config.role != role {
-        let name = |r: Role| format!("{r:?}").to_lowercase();
-        return Err(Error::Weights(format!("this file holds a {}, not a {}", name(config.role), name(role))));
-    }
-    let schedule = config.schedule.init()?;
-    let mlp = io::load(config.model.init(device, 0)?, &file.tensors)?;
-    Ok(Checkpoint { mlp, schedule, config })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn host(mlp: &Mlp) -> Vec<NamedTensor> {
-        io::parameters(mlp)
-            .into_iter()
-            .map(|(name, shape, t)| NamedTensor { name, shape, values: t.into_data().try_into_vec().unwrap() })
-            .collect()
-    }
-
-    #[test]
-    fn a_file_rebuilds_its_model() {
-        let device = Device::flex();
-        let config = CheckpointConfig {
-            role: Role::Denoiser,
-            model: MlpConfig { d_input: 3, hidden: vec![4], d_output: 2 },
-            schedule: ScheduleConfig { steps: 10, ..Default::default() },
-            score: None,
-            train: Some(TrainConfig::default()),
-        };
-        let mlp = config.model.init(&device, 3).unwrap();
-        let bytes = encode(&host(&mlp), &config).unwrap();
-        let loaded = decode(&bytes, Role::Denoiser, &device).unwrap();
-        assert_eq!(loaded.config, config);
-        assert_eq!(loaded.schedule.steps, 10);
-        let x = Tensor::<2>::ones([2, 3], &device);
-        assert_eq!(loaded.mlp.forward(x.clone()).into_data(), mlp.forward(x).into_data());
-        // Without metadata the file must fit the course's default network, and this one does not.
-        let bare = io::encode(&host(&mlp), "").unwrap();
-        assert!(decode(&bare, Role::Denoiser, &device).is_err());
-    }
-
-    #[test]
-    fn a_continuous_model_keeps_its_sde_and_embedding() {
-        let device = Device::flex();
-        let config = CheckpointConfig::score_model(Sde::sub_vp());
-        assert_eq!(config.model.d_input, 34);
-        let bytes = encode(&host(&config.model.init(&device, 0).unwrap()), &config).unwrap();
-        let loaded = decode(&bytes, Role::Denoiser, &device).unwrap();
-        assert_eq!(loaded.config, config);
-        assert_eq!(loaded.config.sde(), Sde::sub_vp());
-        assert!(matches!(loaded.config.objective().unwrap(), Objective::Dsm(..)));
-        // A DDPM file (no `score`) still reads, as its chain.
-        assert_eq!(CheckpointConfig::denoiser().sde(), Sde::ddpm(&ScheduleConfig::default()));
-    }
-
-    #[test]
-    fn a_classifier_is_not_loaded_as_a_denoiser() {
-        let device = Device::flex();
-        let config = CheckpointConfig::classifier();
-        let bytes = encode(&host(&config.model.init(&device, 0).unwrap()), &config).unwrap();
-        assert!(decode(&bytes, Role::Classifier, &device).is_ok());
-        let err = decode(&bytes, Role::Denoiser, &device).err().unwrap();
-        assert!(err.to_string().contains("holds a classifier, not a denoiser"), "{err}");
-        // Without metadata, the classifier's shapes do not fit a denoiser, and the error names a tensor.
-        let bare = io::encode(&host(&config.model.init(&device, 0).unwrap()), "").unwrap();
-        let err = decode(&bare, Role::Denoiser, &device).err().unwrap();
-        assert!(err.to_string().contains("layers."), "{err}");
-        assert!(decode(&bare, Role::Classifier, &device).is_ok());
     }
 }

@@ -2,7 +2,6 @@
 //! course handout): an MLP on (x_t, t̄) trained with cross-entropy on points noised by the same
 //! forward process as the denoiser, x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε with t ~ U{0..T} (t = 0: clean).
 
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 
@@ -12,7 +11,7 @@ use crate::model::mlp::{Mlp, MlpConfig};
 use crate::rng::Rng;
 use crate::schedule::Schedule;
 use crate::sde::guidance::log_probs_at;
-use crate::train::TrainConfig;
+use crate::train::Objective;
 
 /// Number of classes (the five states).
 pub const CLASSES: usize = STATE_NAMES.len();
@@ -100,28 +99,19 @@ pub fn cross_entropy(logits: Tensor<2>, one_hot: Tensor<2>) -> Tensor<1> {
     (log_softmax(logits, 1) * one_hot).sum_dim(1).mean().neg()
 }
 
-/// Adam on the cross-entropy of fresh noisy minibatches, one step at a time.
-pub struct ClassifierTrainer {
-    model: Mlp,
-    optim: ModuleOptimizer,
+/// The one trainer on the noisy classifier's objective.
+pub type ClassifierTrainer = crate::train::Trainer<Mlp, NoisyClassification>;
+
+/// The cross-entropy of noisy labelled minibatches of `batch` points of `data`.
+pub struct NoisyClassification {
     schedule: Schedule,
     data: Points,
-    rng: Rng,
-    device: Device,
-    config: TrainConfig,
-    step: usize,
+    batch: usize,
 }
 
-impl ClassifierTrainer {
-    /// `data` must carry labels; training runs on the autodiff twin of `device`.
-    pub fn new(
-        model: &MlpConfig,
-        schedule: Schedule,
-        config: TrainConfig,
-        data: Points,
-        device: &Device,
-    ) -> Result<Self> {
-        config.validate()?;
+impl NoisyClassification {
+    /// `data` must carry labels below the model's outputs.
+    pub fn new(schedule: Schedule, data: Points, batch: usize, model: &MlpConfig) -> Result<Self> {
         match &data.labels {
             None => return Err(Error::Config("the classifier needs labelled points".into())),
             Some(_) if data.is_empty() => return Err(Error::Config("no training data".into())),
@@ -130,34 +120,18 @@ impl ClassifierTrainer {
             }
             Some(_) => {}
         }
-        let device = device.clone().autodiff();
-        let model = model.init(&device, config.seed)?;
-        let optim = AdamConfig::new().with_epsilon(1e-8).init();
-        let rng = Rng::new(config.seed.wrapping_add(1));
-        Ok(Self { model, optim, schedule, data, rng, device, config, step: 0 })
+        if model.d_input != 3 {
+            return Err(Error::Config(format!("the classifier sees (x_t, t̄): 3 inputs, not {}", model.d_input)));
+        }
+        Ok(Self { schedule, data, batch })
     }
+}
 
-    /// One Adam step; returns the minibatch cross-entropy, still on the device.
-    pub fn step(&mut self) -> Tensor<1> {
-        let batch = LabelBatch::draw(&self.data, &self.schedule, self.config.batch, &mut self.rng);
-        let (input, targets) = batch.tensors(&self.device);
-        let loss = cross_entropy(self.model.forward(input), targets);
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        self.model = self.optim.step(self.config.lr_at(self.step), self.model.clone(), grads);
-        self.step += 1;
-        loss.detach().without_autodiff()
-    }
-
-    pub fn steps_done(&self) -> usize {
-        self.step
-    }
-
-    pub fn config(&self) -> &TrainConfig {
-        &self.config
-    }
-
-    pub fn model(&self) -> Mlp {
-        self.model.valid()
+impl Objective<Mlp> for NoisyClassification {
+    fn loss(&self, model: &Mlp, rng: &mut Rng, device: &Device) -> Tensor<1> {
+        let batch = LabelBatch::draw(&self.data, &self.schedule, self.batch, rng);
+        let (input, targets) = batch.tensors(device);
+        cross_entropy(model.forward(input), targets)
     }
 }
 
@@ -212,8 +186,10 @@ impl Validation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checkpoint::CheckpointConfig;
     use crate::data::states::states;
     use crate::schedule::ScheduleConfig;
+    use crate::train::TrainConfig;
 
     #[test]
     fn cross_entropy_of_known_logits() {
@@ -245,9 +221,8 @@ mod tests {
         let device = Device::flex();
         let schedule = ScheduleConfig::default().init().unwrap();
         let (train, val) = states().split(0.1, 0).unwrap();
-        let config = TrainConfig { steps: 400, batch: 1024, lr: 3e-3, ..Default::default() };
-        let mut trainer =
-            ClassifierTrainer::new(&MlpConfig::classifier(), schedule.clone(), config, train, &device).unwrap();
+        let train_config = TrainConfig { steps: 400, batch: 1024, lr: 3e-3, ..Default::default() };
+        let mut trainer = CheckpointConfig::classifier().classifier_trainer(&train_config, train, &device).unwrap();
         let first = trainer.step().into_scalar::<f32>();
         let mut last = first;
         while trainer.steps_done() < 400 {

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use burn::module::{ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
 use safetensors::{Dtype, SafeTensors, View};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
@@ -20,6 +21,33 @@ pub struct NamedTensor {
 
 /// The metadata key that holds the model config (JSON).
 pub const CONFIG_KEY: &str = "config";
+
+/// What a file's network is for: the `role` tag of its config (`model_file`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// ε̂(x_t, t) of a STATES MLP (files without a role are denoisers).
+    #[default]
+    Denoiser,
+    /// Logits of f_φ(y | x_t, t), the STATES noisy classifier used for guidance.
+    Classifier,
+    /// The MNIST UNet's ε̂(x_t, t, y).
+    MnistDenoiser,
+    /// The CNN that judges MNIST samples.
+    MnistClassifier,
+}
+
+impl Role {
+    /// The name files and messages use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Denoiser => "denoiser",
+            Role::Classifier => "classifier",
+            Role::MnistDenoiser => "mnist-denoiser",
+            Role::MnistClassifier => "mnist-classifier",
+        }
+    }
+}
 
 /// Every float parameter of `module` as (path, shape, flattened tensor), in visiting order.
 /// Reading the tensors back is the caller's: synchronously natively, asynchronously in a browser.

@@ -10,6 +10,7 @@ pub mod error;
 pub mod io;
 pub mod metric;
 pub mod model;
+pub mod model_file;
 pub mod objective;
 pub mod rdmc;
 pub mod rng;

@@ -1,4 +1,4 @@
-//! Training objectives.
+//! The denoising objective on 2-D points, an [`Objective`] of the one trainer.
 //!
 //! L_simple (Ho et al. 2020, eq. 14): E_{t, x_0, ε} ‖ε − ε_θ(√ᾱ_t x_0 + √(1−ᾱ_t) ε, t)‖², with
 //! t ~ U{1..T}; we report the mean over elements (PyTorch's `mse_loss`), i.e. ‖·‖² / dim.
@@ -7,31 +7,77 @@
 
 use burn::prelude::*;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::fourier::Fourier;
+use crate::model::mlp::{Mlp, MlpConfig};
 use crate::rng::Rng;
 use crate::schedule::Schedule;
 pub use crate::sde::dsm::EpsBatch;
 use crate::sde::dsm::ScoreConfig;
+use crate::train::Objective;
 
 /// What a denoiser is trained on: the discrete DDPM chain or an SDE's continuous time.
-pub enum Objective {
+pub enum Denoising {
     Ddpm(Schedule),
     Dsm(ScoreConfig, Fourier),
 }
 
-impl Objective {
+impl Denoising {
     pub fn dsm(config: ScoreConfig) -> Result<Self> {
         config.validate()?;
         let fourier = config.fourier.init()?;
-        Ok(Objective::Dsm(config, fourier))
+        Ok(Denoising::Dsm(config, fourier))
     }
 
     pub fn draw(&self, data: &[[f32; 2]], batch: usize, rng: &mut Rng) -> EpsBatch {
         match self {
-            Objective::Ddpm(schedule) => EpsBatch::draw(data, schedule, batch, rng),
-            Objective::Dsm(config, fourier) => config.draw(fourier, data, batch, rng),
+            Denoising::Ddpm(schedule) => EpsBatch::draw(data, schedule, batch, rng),
+            Denoising::Dsm(config, fourier) => config.draw(fourier, data, batch, rng),
         }
+    }
+
+    /// The network input width: (x_t, t̄) on the chain, (c_in x_t, γ(t)) on an SDE.
+    pub fn input_width(&self) -> usize {
+        match self {
+            Denoising::Ddpm(_) => 3,
+            Denoising::Dsm(score, _) => score.input_width(),
+        }
+    }
+}
+
+/// The one trainer on points.
+pub type DenoiserTrainer = crate::train::Trainer<Mlp, PointDenoising>;
+
+/// Denoising minibatches of `batch` points drawn from `data`.
+pub struct PointDenoising {
+    pub denoising: Denoising,
+    data: Vec<[f32; 2]>,
+    batch: usize,
+}
+
+impl PointDenoising {
+    /// Checks that `model` takes the objective's input and predicts a 2-D ε.
+    pub fn new(denoising: Denoising, data: Vec<[f32; 2]>, batch: usize, model: &MlpConfig) -> Result<Self> {
+        if data.is_empty() {
+            return Err(Error::Config("no training data".into()));
+        }
+        if !(1..=1 << 20).contains(&batch) {
+            return Err(Error::Config(format!("batch must be in 1..=1048576, got {batch}")));
+        }
+        let width = denoising.input_width();
+        if model.d_input != width || model.d_output != 2 {
+            return Err(Error::Config(format!(
+                "the objective feeds {width} inputs and wants 2 outputs; the model has {} and {}",
+                model.d_input, model.d_output
+            )));
+        }
+        Ok(Self { denoising, data, batch })
+    }
+}
+
+impl Objective<Mlp> for PointDenoising {
+    fn loss(&self, model: &Mlp, rng: &mut Rng, device: &Device) -> Tensor<1> {
+        self.denoising.draw(&self.data, self.batch, rng).loss(model, device)
     }
 }
 
@@ -57,6 +103,14 @@ impl EpsBatch {
             eps.extend(e);
         }
         Self { input, width: 3, eps, weight: None, batch }
+    }
+}
+
+impl EpsBatch {
+    /// The weighted ε-loss of `model` on this batch (a held-out batch scores the sampling weights).
+    pub fn loss(&self, model: &Mlp, device: &Device) -> Tensor<1> {
+        let (input, eps, weight) = self.tensors(device);
+        weighted_eps_mse(model.forward(input), eps, weight)
     }
 }
 

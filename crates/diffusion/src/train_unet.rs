@@ -6,26 +6,24 @@
 //! uniformly dequantised image y = (b + v)/127.5 − 1, v ~ U[0, 1), the very density that
 //! `diffusion likelihood-mnist` scores (a model of the bare bytes puts its mass on the bins' edges).
 //!
-//! Each step's minibatch is drawn from a generator seeded by (seed, step), so a run stopped and
-//! resumed from a checkpoint (weights, EMA, Adam moments, step) continues exactly.
+//! The run is the one trainer (`train::Trainer`) on this objective; a run stopped and resumed
+//! from a snapshot (weights, EMA, Adam moments, step) continues exactly.
 
-use burn::grad_clipping::GradientClippingConfig;
-use burn::module::{ModuleMapper, Param, ParamId};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::mnist::{Mnist, PIXELS, SCALE_A, SCALE_B, SIDE, to_model};
-use crate::ema::{ema_update, warmup_decay};
 use crate::error::{Error, Result};
 use crate::io;
 use crate::io::host_tensors;
 use crate::metric::bits_per_dim::dequantize;
 use crate::model::fourier::Fourier;
 use crate::model::unet::UNet;
+use crate::model_file;
 use crate::rng::Rng;
 use crate::sde::dsm::{ScoreConfig, TimeSampling, Weighting};
-use crate::unet_checkpoint::{self, UNetFileConfig};
+use crate::train::{Objective, Plan, TrainState, Trainer};
+use crate::unet_checkpoint::UNetFileConfig;
 pub use crate::unet_checkpoint::{T_MIN_RANGE, UNetTrainConfig};
 
 /// One minibatch on the host: network input c_in x_t, γ(t) rows, labels (∅ = `null`), z, weights.
@@ -90,42 +88,17 @@ impl ImageBatch {
     }
 }
 
-/// Gives the parameters fixed ids by visiting order, so Adam's saved moments find their parameters
-/// again in a freshly built network.
-fn number_params(unet: UNet) -> UNet {
-    struct Number(u64);
-    impl ModuleMapper for Number {
-        fn map_float<const D: usize>(&mut self, mut param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-            param.id = ParamId::from(self.0);
-            self.0 += 1;
-            param
-        }
-    }
-    unet.map(&mut Number(1))
-}
-
-/// What `state.json` of a checkpoint directory holds.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct TrainState {
-    file: UNetFileConfig,
-    step: usize,
-}
-
-pub struct UNetTrainer {
-    unet: UNet,
-    ema: UNet,
-    optim: ModuleOptimizer,
-    file: UNetFileConfig,
-    config: UNetTrainConfig,
+/// The UNet's denoising objective: minibatches of `config.batch` images of `data`.
+pub struct ImageDenoising {
+    score: ScoreConfig,
     fourier: Fourier,
+    config: UNetTrainConfig,
+    null: usize,
     data: Mnist,
-    device: Device,
-    step: usize,
 }
 
-impl UNetTrainer {
-    /// A fresh run; `device` is the plain device, training runs on its autodiff twin.
-    pub fn new(file: UNetFileConfig, config: UNetTrainConfig, data: Mnist, device: &Device) -> Result<Self> {
+impl ImageDenoising {
+    pub fn new(file: &UNetFileConfig, config: UNetTrainConfig, data: Mnist) -> Result<Self> {
         config.validate()?;
         file.score.validate()?;
         if config.t_sampling != TimeSampling::Uniform && file.score.weighting == Weighting::Likelihood {
@@ -143,100 +116,119 @@ impl UNetTrainer {
         if file.unet.time_features != file.score.fourier.width() {
             return Err(Error::Config("the UNet's time input must be 2 × the Fourier frequencies".into()));
         }
-        let device = device.clone().autodiff();
-        let unet = number_params(file.unet.init(&device, config.seed)?);
-        let ema = unet.valid();
         let fourier = file.score.fourier.init()?;
-        let optim = AdamConfig::new()
-            .with_epsilon(1e-8)
-            .with_grad_clipping(Some(GradientClippingConfig::Norm(config.clip as f32)))
-            .init();
-        let file = UNetFileConfig { train: Some(config.clone()), ..file };
-        Ok(Self { unet, ema, optim, file, config, fourier, data, device, step: 0 })
+        Ok(Self { score: file.score.clone(), fourier, config, null: file.unet.null_class(), data })
+    }
+}
+
+impl Objective<UNet> for ImageDenoising {
+    fn loss(&self, unet: &UNet, rng: &mut Rng, device: &Device) -> Tensor<1> {
+        ImageBatch::draw(&self.data, &self.score, &self.fourier, &self.config, self.null, rng).loss(unet, device)
+    }
+}
+
+impl UNetTrainConfig {
+    /// Adam at `lr` after a linear warm-up, per-tensor clipping, the EMA.
+    pub fn plan(&self) -> Plan {
+        Plan {
+            steps: self.steps,
+            lr: self.lr,
+            warmup: self.warmup,
+            lr_final_fraction: 1.0,
+            clip: Some(self.clip),
+            ema_decay: self.ema_decay,
+            seed: self.seed,
+        }
+    }
+}
+
+/// What `state.json` of a snapshot holds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct RunState {
+    file: UNetFileConfig,
+    step: usize,
+}
+
+/// A UNet training run: the one trainer on [`ImageDenoising`], with the file config it writes.
+pub struct UNetRun {
+    trainer: Trainer<UNet, ImageDenoising>,
+    file: UNetFileConfig,
+}
+
+impl UNetRun {
+    /// A fresh run; `device` is the plain device, training runs on its autodiff twin.
+    pub fn new(file: UNetFileConfig, config: UNetTrainConfig, data: Mnist, device: &Device) -> Result<Self> {
+        let objective = ImageDenoising::new(&file, config.clone(), data)?;
+        let trainer = Trainer::new(|device, seed| file.unet.init(device, seed), objective, config.plan(), device)?;
+        let file = UNetFileConfig { train: Some(config), ..file };
+        Ok(Self { trainer, file })
     }
 
     /// A fresh run (new optimiser, warm-up, step 0) that starts from the weights of a model file,
     /// both as the trained and as the EMA network; the architecture and SDE are the file's.
     pub fn fine_tune(weights: &[u8], config: UNetTrainConfig, data: Mnist, device: &Device) -> Result<Self> {
-        let (_, file) = unet_checkpoint::decode(weights, device)?;
-        let mut trainer = Self::new(UNetFileConfig { train: None, steps_done: 0, ..file }, config, data, device)?;
-        trainer.unet = io::load(trainer.unet, &io::decode(weights)?.tensors)?;
-        trainer.ema = trainer.unet.valid();
-        Ok(trainer)
+        let (_, file) = model_file::unet(weights, device)?;
+        let mut run = Self::new(UNetFileConfig { train: None, steps_done: 0, ..file }, config, data, device)?;
+        run.trainer.load_weights(&io::decode(weights)?.tensors)?;
+        Ok(run)
     }
 
     /// One Adam step; returns the minibatch loss, still on the device.
     pub fn step(&mut self) -> Tensor<1> {
-        let mut rng = Rng::new(self.config.seed ^ (self.step as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let batch = ImageBatch::draw(
-            &self.data,
-            &self.file.score,
-            &self.fourier,
-            &self.config,
-            self.file.unet.null_class(),
-            &mut rng,
-        );
-        let loss = batch.loss(&self.unet, &self.device);
-        let grads = GradientsParams::from_grads(loss.backward(), &self.unet);
-        self.unet = self.optim.step(self.config.lr_at(self.step), self.unet.clone(), grads);
-        let decay = warmup_decay(self.config.ema_decay, self.step);
-        self.ema = ema_update(self.ema.clone(), &self.unet.valid(), decay);
-        self.step += 1;
-        loss.detach().without_autodiff()
+        self.trainer.step()
     }
 
     pub fn steps_done(&self) -> usize {
-        self.step
+        self.trainer.steps_done()
     }
 
     pub fn config(&self) -> &UNetTrainConfig {
-        &self.config
+        self.file.train.as_ref().expect("a run's file records its training")
     }
 
     /// The EMA weights, for sampling.
-    pub fn ema(&self) -> &UNet {
-        &self.ema
+    pub fn ema(&self) -> UNet {
+        self.trainer.model()
     }
 
     /// The file config of the weights as they are now.
     pub fn file_config(&self) -> UNetFileConfig {
-        UNetFileConfig { steps_done: self.step, ..self.file.clone() }
+        UNetFileConfig { steps_done: self.steps_done(), ..self.file.clone() }
     }
 
     /// The EMA weights as a model file.
     pub fn ema_bytes(&self) -> Result<Vec<u8>> {
-        unet_checkpoint::encode(&host_tensors(&self.ema)?, &self.file_config())
+        model_file::encode(&host_tensors(&self.ema())?, &self.file_config())
     }
 
     /// Everything the run needs to continue (model, EMA, Adam state, step), as bytes for the
     /// caller to store (the CLI writes them as the files of [`Snapshot::FILES`]).
     pub fn snapshot(&self) -> Result<Snapshot> {
-        let model = unet_checkpoint::encode(&host_tensors(&self.unet.valid())?, &self.file_config())?;
-        let optim = self
-            .optim
-            .into_bytes()
-            .map_err(|e| Error::Config(format!("cannot save the optimiser state: {e:?}")))?
-            .to_vec();
-        let state = TrainState { file: self.file_config(), step: self.step };
-        let state = serde_json::to_string_pretty(&state).expect("serialises");
-        Ok(Snapshot { model, ema: self.ema_bytes()?, optim, state })
+        let state = self.trainer.state()?;
+        let file = self.file_config();
+        let model = model_file::encode(&state.model, &file)?;
+        let ema = match &state.ema {
+            Some(ema) => model_file::encode(ema, &file)?,
+            None => model.clone(),
+        };
+        let json = serde_json::to_string_pretty(&RunState { file, step: state.step }).expect("serialises");
+        Ok(Snapshot { model, ema, optim: state.optim, state: json })
     }
 
     /// Continues a run from its snapshot, training up to `steps` in all.
     pub fn resume(snapshot: &Snapshot, steps: usize, data: Mnist, device: &Device) -> Result<Self> {
-        let state: TrainState = serde_json::from_str(&snapshot.state)
+        let state: RunState = serde_json::from_str(&snapshot.state)
             .map_err(|e| Error::Config(format!("state.json is not a training state: {e}")))?;
         let config = UNetTrainConfig { steps, ..state.file.train.clone().unwrap_or_default() };
-        let mut trainer = Self::new(state.file, config, data, device)?;
-        trainer.unet = io::load(trainer.unet, &io::decode(&snapshot.model)?.tensors)?;
-        trainer.ema = io::load(trainer.ema, &io::decode(&snapshot.ema)?.tensors)?;
-        trainer.optim = trainer
-            .optim
-            .from_bytes(burn::tensor::Bytes::from_bytes_vec(snapshot.optim.clone()))
-            .map_err(|e| Error::Config(format!("cannot load the optimiser state: {e:?}")))?;
-        trainer.step = state.step;
-        trainer.file.train = Some(trainer.config.clone());
-        Ok(trainer)
+        let mut run = Self::new(state.file, config.clone(), data, device)?;
+        let saved = TrainState {
+            model: io::decode(&snapshot.model)?.tensors,
+            ema: (config.ema_decay > 0.0).then(|| io::decode(&snapshot.ema).map(|f| f.tensors)).transpose()?,
+            optim: snapshot.optim.clone(),
+            step: state.step,
+        };
+        run.trainer.restore(&saved)?;
+        Ok(run)
     }
 }
 
@@ -280,23 +272,23 @@ mod tests {
     #[test]
     fn resume_continues_exactly() {
         let device = Device::flex();
-        let mut straight = UNetTrainer::new(file(), config(4), tiny_data(), &device).unwrap();
+        let mut straight = UNetRun::new(file(), config(4), tiny_data(), &device).unwrap();
         let losses: Vec<f32> = (0..4).map(|_| straight.step().into_scalar()).collect();
         assert!(losses.iter().all(|l| l.is_finite()));
 
-        let mut first = UNetTrainer::new(file(), config(4), tiny_data(), &device).unwrap();
+        let mut first = UNetRun::new(file(), config(4), tiny_data(), &device).unwrap();
         let mut resumed_losses: Vec<f32> = (0..2).map(|_| first.step().into_scalar()).collect();
         let snapshot = first.snapshot().unwrap();
         drop(first);
-        let mut second = UNetTrainer::resume(&snapshot, 4, tiny_data(), &device).unwrap();
+        let mut second = UNetRun::resume(&snapshot, 4, tiny_data(), &device).unwrap();
         assert_eq!(second.steps_done(), 2);
         resumed_losses.extend((0..2).map(|_| second.step().into_scalar::<f32>()));
         assert_eq!(losses, resumed_losses);
         assert_eq!(straight.ema_bytes().unwrap(), second.ema_bytes().unwrap());
         // A damaged snapshot is an error, not a panic.
         let broken = Snapshot { optim: snapshot.optim[..snapshot.optim.len() / 2].to_vec(), ..snapshot.clone() };
-        assert!(UNetTrainer::resume(&broken, 4, tiny_data(), &device).is_err());
-        assert!(UNetTrainer::resume(&Snapshot { state: "{".into(), ..snapshot }, 4, tiny_data(), &device).is_err());
+        assert!(UNetRun::resume(&broken, 4, tiny_data(), &device).is_err());
+        assert!(UNetRun::resume(&Snapshot { state: "{".into(), ..snapshot }, 4, tiny_data(), &device).is_err());
     }
 
     #[test]
@@ -348,10 +340,10 @@ mod tests {
     #[test]
     fn fine_tuning_starts_from_the_file() {
         let device = Device::flex();
-        let mut run = UNetTrainer::new(file(), config(2), tiny_data(), &device).unwrap();
+        let mut run = UNetRun::new(file(), config(2), tiny_data(), &device).unwrap();
         run.step();
         let bytes = run.ema_bytes().unwrap();
-        let tuned = UNetTrainer::fine_tune(&bytes, config(2), tiny_data(), &device).unwrap();
+        let tuned = UNetRun::fine_tune(&bytes, config(2), tiny_data(), &device).unwrap();
         let values = |b: &[u8]| {
             let mut tensors = io::decode(b).unwrap().tensors;
             tensors.sort_by(|x, y| x.name.cmp(&y.name));
@@ -362,7 +354,7 @@ mod tests {
         for (x, y) in a.iter().zip(&b) {
             assert_eq!((&x.name, &x.values), (&y.name, &y.values));
         }
-        assert!(UNetTrainer::fine_tune(&bytes[..bytes.len() / 2], config(2), tiny_data(), &device).is_err());
+        assert!(UNetRun::fine_tune(&bytes[..bytes.len() / 2], config(2), tiny_data(), &device).is_err());
     }
 
     /// Log-SNR (or mixed) t-sampling with the likelihood weighting would count g²/s² twice: refused;
@@ -376,11 +368,11 @@ mod tests {
         };
         for t_sampling in [TimeSampling::LogSnr, TimeSampling::Mixed] {
             let config = UNetTrainConfig { t_sampling, ..config(2) };
-            let err = UNetTrainer::new(likelihood(file()), config.clone(), tiny_data(), &device).err().unwrap();
+            let err = UNetRun::new(likelihood(file()), config.clone(), tiny_data(), &device).err().unwrap();
             assert!(err.to_string().contains("likelihood weighting"), "{err}");
-            assert!(UNetTrainer::new(file(), config, tiny_data(), &device).is_ok());
+            assert!(UNetRun::new(file(), config, tiny_data(), &device).is_ok());
         }
-        assert!(UNetTrainer::new(likelihood(file()), config(2), tiny_data(), &device).is_ok());
+        assert!(UNetRun::new(likelihood(file()), config(2), tiny_data(), &device).is_ok());
     }
 
     #[test]
@@ -392,7 +384,7 @@ mod tests {
             UNetTrainConfig { clip: 0.0, ..config(4) },
             UNetTrainConfig { t_min: Some(0.0), ..config(4) },
         ] {
-            assert!(UNetTrainer::new(file(), bad, tiny_data(), &Device::flex()).is_err());
+            assert!(UNetRun::new(file(), bad, tiny_data(), &Device::flex()).is_err());
         }
     }
 }

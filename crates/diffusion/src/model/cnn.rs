@@ -1,21 +1,22 @@
 //! The MNIST classifier that judges generated digits: conv 3×3 (32) → ReLU → max-pool →
 //! conv 3×3 (64) → ReLU → max-pool → linear 3136 → 128 (ReLU: the features of the "classifier
 //! FID") → linear 128 → 10 logits. Trained by cross-entropy with Adam on images shifted by up to
-//! ±2 pixels (`CnnTrainer`).
+//! ±2 pixels (`DigitClassification`).
 //! Inputs are images in the model scale [−1, 1] (`data::mnist::to_model`).
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
 use crate::data::mnist::{Mnist, PIXELS, SIDE, to_model};
 use crate::error::{Error, Result};
+use crate::io::Role;
 use crate::rng::Rng;
+use crate::train::{Objective, Plan, Trainer};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CnnConfig {
@@ -78,34 +79,14 @@ impl Cnn {
     }
 }
 
-/// The JSON stored with the classifier's weights.
+/// The config of the judge's model file (`model_file`, role `mnist-classifier`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CnnFile {
-    /// Always "mnist-classifier".
-    pub role: String,
+    /// Always `mnist-classifier`.
+    pub role: Role,
     pub cnn: CnnConfig,
     /// Accuracy on the 10 000 test images, when measured.
     pub test_accuracy: Option<f64>,
-}
-
-/// Safetensors bytes of a classifier whose parameters were read to the host.
-pub fn encode(tensors: &[crate::io::NamedTensor], file: &CnnFile) -> Result<Vec<u8>> {
-    crate::io::encode(tensors, &serde_json::to_string_pretty(file).expect("serialises"))
-}
-
-/// Rebuilds a classifier from its file.
-pub fn decode(bytes: &[u8], device: &Device) -> Result<(Cnn, CnnFile)> {
-    let file = crate::io::decode(bytes)?;
-    let config: CnnFile = file
-        .config_json
-        .as_deref()
-        .and_then(|json| serde_json::from_str(json).ok())
-        .filter(|c: &CnnFile| c.role == "mnist-classifier")
-        .ok_or_else(|| {
-            Error::Weights("not an MNIST classifier file (its config metadata is missing or foreign)".into())
-        })?;
-    let cnn = crate::io::load(config.cnn.init(device, 0)?, &file.tensors)?;
-    Ok((cnn, config))
 }
 
 /// Images `indices` of `data` as model-scale rows [n, 784] on `device`.
@@ -125,36 +106,25 @@ fn shifted(image: &[u8], dy: isize, dx: isize) -> Vec<u8> {
         .collect()
 }
 
-/// Cross-entropy training with Adam (shift-augmented minibatches); each step's minibatch is drawn from (seed, step).
-pub struct CnnTrainer {
-    cnn: Cnn,
-    optim: ModuleOptimizer,
+/// The judge's objective: cross-entropy on minibatches of `batch` images of `data`, each shifted
+/// by up to ±2 pixels in each direction.
+pub struct DigitClassification {
     data: Mnist,
-    device: Device,
-    pub batch: usize,
-    pub lr: f64,
-    seed: u64,
-    step: usize,
+    batch: usize,
 }
 
-impl CnnTrainer {
-    pub fn new(config: &CnnConfig, data: Mnist, batch: usize, lr: f64, seed: u64, device: &Device) -> Result<Self> {
-        if data.is_empty() || !(1..=8192).contains(&batch) || !(lr > 0.0 && lr <= 1.0) {
-            return Err(Error::Config(format!(
-                "bad classifier training: {} images, batch {batch}, lr {lr}",
-                data.len()
-            )));
+impl DigitClassification {
+    pub fn new(data: Mnist, batch: usize) -> Result<Self> {
+        if data.is_empty() || !(1..=8192).contains(&batch) {
+            return Err(Error::Config(format!("bad classifier training: {} images, batch {batch}", data.len())));
         }
-        let device = device.clone().autodiff();
-        let cnn = config.init(&device, seed)?;
-        Ok(Self { cnn, optim: AdamConfig::new().init(), data, device, batch, lr, seed, step: 0 })
+        Ok(Self { data, batch })
     }
+}
 
-    /// One Adam step at learning rate `lr`; the loss on the device.
-    pub fn step(&mut self, lr: f64) -> Tensor<1> {
-        let mut rng = Rng::new(self.seed ^ (self.step as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
+impl Objective<Cnn> for DigitClassification {
+    fn loss(&self, cnn: &Cnn, rng: &mut Rng, device: &Device) -> Tensor<1> {
         let indices: Vec<usize> = (0..self.batch).map(|_| rng.below(self.data.len())).collect();
-        // Augmentation: each image shifted by up to ±2 pixels in each direction.
         let pixels: Vec<f32> = indices
             .iter()
             .flat_map(|&i| {
@@ -162,19 +132,22 @@ impl CnnTrainer {
                 shifted(self.data.image(i), dy, dx).into_iter().map(to_model)
             })
             .collect();
-        let x = Tensor::from_data(TensorData::new(pixels, [self.batch, PIXELS]), &self.device);
+        let x = Tensor::from_data(TensorData::new(pixels, [self.batch, PIXELS]), device);
         let labels: Vec<i64> = indices.iter().map(|&i| self.data.labels[i] as i64).collect();
-        let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [self.batch]), &self.device);
-        let loss = CrossEntropyLossConfig::new().init(&self.device).forward(self.cnn.forward(x), y);
-        let grads = GradientsParams::from_grads(loss.backward(), &self.cnn);
-        self.cnn = self.optim.step(lr, self.cnn.clone(), grads);
-        self.step += 1;
-        loss.detach().without_autodiff()
+        let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [self.batch]), device);
+        CrossEntropyLossConfig::new().init(device).forward(cnn.forward(x), y)
     }
+}
 
-    pub fn model(&self) -> Cnn {
-        self.cnn.valid()
-    }
+/// A fresh run training the judge on `data` with minibatches of `batch`.
+pub fn judge_trainer(
+    config: &CnnConfig,
+    data: Mnist,
+    plan: Plan,
+    batch: usize,
+    device: &Device,
+) -> Result<Trainer<Cnn, DigitClassification>> {
+    Trainer::new(|device, seed| config.init(device, seed), DigitClassification::new(data, batch)?, plan, device)
 }
 
 /// Fraction of `data` that `cnn` labels correctly (batches of 1000).
@@ -210,9 +183,10 @@ mod tests {
             labels.push(if ring { 0 } else { 1 });
         }
         let data = Mnist { images, labels };
-        let mut trainer = CnnTrainer::new(&CnnConfig::default(), data.clone(), 16, 1e-3, 0, &device).unwrap();
+        let plan = Plan::constant(30, 1e-3, 0);
+        let mut trainer = judge_trainer(&CnnConfig::default(), data.clone(), plan, 16, &device).unwrap();
         for _ in 0..30 {
-            trainer.step(1e-3);
+            trainer.step();
         }
         assert_eq!(accuracy(&trainer.model(), &data, &device), 1.0);
         assert_eq!(trainer.model().features(images_of(&data, &device)).dims(), [64, 128]);

@@ -1,0 +1,105 @@
+//! The one model file: safetensors weights (f32, under their module paths; `io`) with, in the
+//! header metadata, a JSON config tagged by its `role` that rebuilds the network, its process and
+//! records its training:
+//!
+//! | role               | config                              | network |
+//! |--------------------|-------------------------------------|---------|
+//! | `denoiser`         | `checkpoint::CheckpointConfig`      | MLP ε̂ on the DDPM chain or an SDE |
+//! | `classifier`       | `checkpoint::CheckpointConfig`      | MLP noisy classifier |
+//! | `mnist-denoiser`   | `unet_checkpoint::UNetFileConfig`   | UNet ε̂ on an SDE |
+//! | `mnist-classifier` | `model::cnn::CnnFile`               | the CNN judge |
+//!
+//! One encoder and one loader: the loader reads the role before anything else, refuses a file of
+//! another role by name, checks the config, then every tensor's name, shape and finiteness
+//! (`io::load`) before a network exists. Files written before the role tag (STATES MLPs without
+//! metadata or without `role`) read as the course's denoiser.
+
+use burn::prelude::*;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::checkpoint::{Checkpoint, CheckpointConfig};
+use crate::error::{Error, Result};
+use crate::io::{self, NamedTensor, Role};
+use crate::model::cnn::{Cnn, CnnFile};
+use crate::model::unet::UNet;
+use crate::unet_checkpoint::UNetFileConfig;
+
+/// Safetensors bytes of parameters read to the host, with `config` (which carries its role).
+pub fn encode(tensors: &[NamedTensor], config: &impl Serialize) -> Result<Vec<u8>> {
+    let json = serde_json::to_string_pretty(config).map_err(|e| Error::Weights(format!("config: {e}")))?;
+    io::encode(tensors, &json)
+}
+
+/// The role of a file's config (`None`: a file without metadata).
+pub fn role(bytes: &[u8]) -> Result<Option<Role>> {
+    io::decode(bytes)?.config_json.as_deref().map(role_of).transpose()
+}
+
+fn role_of(json: &str) -> Result<Role> {
+    let value: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| Error::Weights(format!("the file's config metadata is not JSON: {e}")))?;
+    match value.get("role") {
+        None => Ok(Role::Denoiser),
+        Some(role) => serde_json::from_value(role.clone()).map_err(|_| {
+            Error::Weights(format!(
+                "unknown role {role} in the file's config: denoiser, classifier, mnist-denoiser or mnist-classifier"
+            ))
+        }),
+    }
+}
+
+/// The tensors and parsed config of a file that holds a `want`.
+fn open<C: DeserializeOwned>(bytes: &[u8], want: Role) -> Result<(Vec<NamedTensor>, Option<C>)> {
+    let file = io::decode(bytes)?;
+    let Some(json) = file.config_json else { return Ok((file.tensors, None)) };
+    let role = role_of(&json)?;
+    if role != want {
+        return Err(Error::Weights(format!("this file holds a {}, not a {}", role.name(), want.name())));
+    }
+    let config = serde_json::from_str(&json)
+        .map_err(|e| Error::Weights(format!("the file's config metadata is not a {} config: {e}", want.name())))?;
+    Ok((file.tensors, Some(config)))
+}
+
+/// A STATES MLP of `role` (denoiser or classifier). A file without metadata is read as the
+/// course's default network for that role.
+pub fn mlp(bytes: &[u8], role: Role, device: &Device) -> Result<Checkpoint> {
+    let default = match role {
+        Role::Denoiser => CheckpointConfig::denoiser(),
+        Role::Classifier => CheckpointConfig::classifier(),
+        other => return Err(Error::Config(format!("a {} is not a STATES MLP", other.name()))),
+    };
+    let (tensors, config) = open::<CheckpointConfig>(bytes, role)?;
+    let config = config.unwrap_or(default);
+    if let Some(score) = &config.score {
+        score.validate()?;
+    }
+    let schedule = config.schedule.init()?;
+    let mlp = io::load(config.model.init(device, 0)?, &tensors)?;
+    Ok(Checkpoint { mlp, schedule, config })
+}
+
+/// The MNIST UNet of a file, with its config.
+pub fn unet(bytes: &[u8], device: &Device) -> Result<(UNet, UNetFileConfig)> {
+    let (tensors, config) = open::<UNetFileConfig>(bytes, Role::MnistDenoiser)?;
+    let config = config.ok_or_else(|| {
+        Error::Weights("the file has no config metadata; an MNIST UNet file records its architecture".into())
+    })?;
+    config.score.validate()?;
+    if config.unet.time_features != config.score.fourier.width() {
+        return Err(Error::Weights("the UNet's time input does not match its Fourier features".into()));
+    }
+    Ok((io::load(config.unet.init(device, 0)?, &tensors)?, config))
+}
+
+/// The MNIST judge of a file, with its config.
+pub fn cnn(bytes: &[u8], device: &Device) -> Result<(Cnn, CnnFile)> {
+    let (tensors, config) = open::<CnnFile>(bytes, Role::MnistClassifier)?;
+    let config = config.ok_or_else(|| Error::Weights("not an MNIST classifier file (no config metadata)".into()))?;
+    Ok((io::load(config.cnn.init(device, 0)?, &tensors)?, config))
+}
+
+#[cfg(test)]
+#[path = "model_file_tests.rs"]
+mod tests;

@@ -1,0 +1,135 @@
+use super::*;
+use crate::model::cnn::CnnConfig;
+use crate::model::mlp::{Mlp, MlpConfig};
+use crate::model::unet::UNetConfig;
+use crate::schedule::ScheduleConfig;
+use crate::sde::Sde;
+use crate::sde::dsm::ScoreConfig;
+use crate::train::TrainConfig;
+
+fn host(mlp: &Mlp) -> Vec<NamedTensor> {
+    io::host_tensors(mlp).unwrap()
+}
+
+#[test]
+fn a_file_rebuilds_its_mlp() {
+    let device = Device::flex();
+    let config = CheckpointConfig {
+        role: Role::Denoiser,
+        model: MlpConfig { d_input: 3, hidden: vec![4], d_output: 2 },
+        schedule: ScheduleConfig { steps: 10, ..Default::default() },
+        score: None,
+        train: Some(TrainConfig::default()),
+    };
+    let mlp = config.model.init(&device, 3).unwrap();
+    let bytes = encode(&host(&mlp), &config).unwrap();
+    assert_eq!(role(&bytes).unwrap(), Some(Role::Denoiser));
+    let loaded = super::mlp(&bytes, Role::Denoiser, &device).unwrap();
+    assert_eq!(loaded.config, config);
+    assert_eq!(loaded.schedule.steps, 10);
+    let x = Tensor::<2>::ones([2, 3], &device);
+    assert_eq!(loaded.mlp.forward(x.clone()).into_data(), mlp.forward(x).into_data());
+    // Without metadata the file must fit the course's default network, and this one does not.
+    let bare = io::encode(&host(&mlp), "").unwrap();
+    assert_eq!(role(&bare).unwrap(), None);
+    assert!(super::mlp(&bare, Role::Denoiser, &device).is_err());
+    // A config from before the role tag reads as a denoiser.
+    let untagged = config.to_json().replace("\"role\": \"denoiser\",", "");
+    assert!(!untagged.contains("role"));
+    assert!(super::mlp(&io::encode(&host(&mlp), &untagged).unwrap(), Role::Denoiser, &device).is_ok());
+}
+
+#[test]
+fn a_continuous_model_keeps_its_sde_and_embedding() {
+    let device = Device::flex();
+    let config = CheckpointConfig::score_model(Sde::sub_vp());
+    assert_eq!(config.model.d_input, 34);
+    let bytes = encode(&host(&config.model.init(&device, 0).unwrap()), &config).unwrap();
+    let loaded = super::mlp(&bytes, Role::Denoiser, &device).unwrap();
+    assert_eq!(loaded.config, config);
+    assert_eq!(loaded.config.sde(), Sde::sub_vp());
+    assert!(matches!(loaded.config.denoising().unwrap(), crate::objective::Denoising::Dsm(..)));
+    // A DDPM file (no `score`) still reads, as its chain.
+    assert_eq!(CheckpointConfig::denoiser().sde(), Sde::ddpm(&ScheduleConfig::default()));
+}
+
+#[test]
+fn a_file_of_another_role_is_refused_by_name() {
+    let device = Device::flex();
+    let config = CheckpointConfig::classifier();
+    let bytes = encode(&host(&config.model.init(&device, 0).unwrap()), &config).unwrap();
+    assert!(super::mlp(&bytes, Role::Classifier, &device).is_ok());
+    let err = super::mlp(&bytes, Role::Denoiser, &device).err().unwrap();
+    assert!(err.to_string().contains("holds a classifier, not a denoiser"), "{err}");
+    let err = unet(&bytes, &device).err().unwrap();
+    assert!(err.to_string().contains("holds a classifier, not a mnist-denoiser"), "{err}");
+    assert!(cnn(&bytes, &device).err().unwrap().to_string().contains("not a mnist-classifier"));
+    // Without metadata, the classifier's shapes do not fit a denoiser, and the error names a tensor.
+    let bare = io::encode(&host(&config.model.init(&device, 0).unwrap()), "").unwrap();
+    let err = super::mlp(&bare, Role::Denoiser, &device).err().unwrap();
+    assert!(err.to_string().contains("layers."), "{err}");
+    assert!(super::mlp(&bare, Role::Classifier, &device).is_ok());
+    // An unknown role is named.
+    let foreign = io::encode(&host(&config.model.init(&device, 0).unwrap()), "{\"role\": \"vae\"}").unwrap();
+    let err = super::mlp(&foreign, Role::Denoiser, &device).err().unwrap();
+    assert!(err.to_string().contains("unknown role \"vae\""), "{err}");
+}
+
+#[test]
+fn a_file_rebuilds_its_unet_and_bad_files_are_named() {
+    let device = Device::flex();
+    let unet_config =
+        UNetConfig { channels: vec![8, 16], res_blocks: 1, emb: 16, time_features: 32, classes: 10, groups: 4 };
+    let config = UNetFileConfig::new(unet_config, ScoreConfig::new(Sde::vp()));
+    let network = config.unet.init(&device, 1).unwrap();
+    let tensors = io::host_tensors(&network).unwrap();
+    let bytes = encode(&tensors, &config).unwrap();
+    assert!(config.to_json().contains("\"role\": \"mnist-denoiser\""));
+    let (loaded, loaded_config) = unet(&bytes, &device).unwrap();
+    assert_eq!(loaded_config, config);
+    let x = Tensor::<4>::ones([2, 1, 28, 28], &device);
+    let time = Tensor::<2>::ones([2, 32], &device);
+    let labels = Tensor::<1, Int>::from_data(TensorData::from([3i64, 10]), &device);
+    assert_eq!(
+        loaded.forward(x.clone(), time.clone(), labels.clone()).into_data(),
+        network.forward(x, time, labels).into_data()
+    );
+    // A truncated file, a tensor of the wrong shape, another architecture, no metadata: each says what is wrong.
+    assert!(unet(&bytes[..bytes.len() / 2], &device).unwrap_err().to_string().contains("not a valid"));
+    let mut reshaped = tensors.clone();
+    reshaped[0].shape = vec![reshaped[0].values.len()];
+    let err = unet(&encode(&reshaped, &config).unwrap(), &device).unwrap_err().to_string();
+    assert!(err.contains(&format!("`{}`", reshaped[0].name)), "{err}");
+    let other = UNetFileConfig { unet: UNetConfig { channels: vec![8, 24], ..config.unet.clone() }, ..config.clone() };
+    let err = unet(&encode(&tensors, &other).unwrap(), &device).unwrap_err().to_string();
+    assert!(err.contains("shape"), "{err}");
+    assert!(unet(&io::encode(&tensors, "").unwrap(), &device).is_err());
+    let err = super::mlp(&bytes, Role::Denoiser, &device).err().unwrap().to_string();
+    assert!(err.contains("holds a mnist-denoiser, not a denoiser"), "{err}");
+}
+
+#[test]
+fn a_file_rebuilds_its_judge() {
+    let device = Device::flex();
+    let config = CnnFile { role: Role::MnistClassifier, cnn: CnnConfig::default(), test_accuracy: Some(0.99) };
+    let network = config.cnn.init(&device, 2).unwrap();
+    let bytes = encode(&io::host_tensors(&network).unwrap(), &config).unwrap();
+    let (loaded, loaded_config) = cnn(&bytes, &device).unwrap();
+    assert_eq!(loaded_config, config);
+    let x = Tensor::<2>::ones([1, 784], &device);
+    assert_eq!(loaded.forward(x.clone()).into_data(), network.forward(x).into_data());
+    assert!(cnn(&io::encode(&io::host_tensors(&network).unwrap(), "").unwrap(), &device).is_err());
+}
+
+/// The shipped files (written before the one loader) load through it unchanged.
+#[test]
+fn the_shipped_models_load() {
+    let device = Device::flex();
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/models");
+    let read = |name: &str| std::fs::read(models.join(name)).unwrap();
+    assert!(super::mlp(&read("states-denoiser.safetensors"), Role::Denoiser, &device).is_ok());
+    assert_eq!(super::mlp(&read("states-vp.safetensors"), Role::Denoiser, &device).unwrap().config.sde(), Sde::vp());
+    assert!(super::mlp(&read("states-classifier.safetensors"), Role::Classifier, &device).is_ok());
+    assert!(unet(&read("mnist-vp.safetensors"), &device).is_ok());
+    assert!(cnn(&read("mnist-classifier.safetensors"), &device).is_ok());
+}

@@ -1,0 +1,67 @@
+//! The hyper-parameters of a STATES run (denoiser or noisy classifier), as stored in its model file.
+
+use serde::{Deserialize, Serialize};
+
+use super::Plan;
+use crate::error::{Error, Result};
+
+/// Hyper-parameters of a run. The defaults are the CLI's (measured in the README).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub steps: usize,
+    pub batch: usize,
+    /// Peak Adam learning rate.
+    pub lr: f64,
+    /// Cosine decay of the learning rate from `lr` to `lr · lr_final_fraction` over `steps`.
+    pub lr_final_fraction: f64,
+    pub seed: u64,
+    /// Decay μ of the weights' moving average used for sampling (0 samples the raw weights).
+    pub ema_decay: f64,
+    /// Fraction of the data held out for validation curves (the split is seeded by `seed`).
+    #[serde(default)]
+    pub val_fraction: f64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self { steps: 3000, batch: 4096, lr: 2e-3, lr_final_fraction: 0.05, seed: 0, ema_decay: 0.0, val_fraction: 0.0 }
+    }
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: String| Err(Error::Config(what));
+        if !(1..=10_000_000).contains(&self.steps) {
+            return bad(format!("steps must be in 1..=10000000, got {}", self.steps));
+        }
+        if !(1..=1 << 20).contains(&self.batch) {
+            return bad(format!("batch must be in 1..=1048576, got {}", self.batch));
+        }
+        if !(self.lr > 0.0 && self.lr <= 1.0) {
+            return bad(format!("learning rate must be in (0, 1], got {}", self.lr));
+        }
+        if !(0.0..=1.0).contains(&self.lr_final_fraction) {
+            return bad(format!("lr_final_fraction must be in [0, 1], got {}", self.lr_final_fraction));
+        }
+        if !(0.0..1.0).contains(&self.val_fraction) {
+            return bad(format!("the validation fraction must be in [0, 1), got {}", self.val_fraction));
+        }
+        if !(0.0..1.0).contains(&self.ema_decay) {
+            return bad(format!("ema_decay must be in [0, 1), got {}", self.ema_decay));
+        }
+        Ok(())
+    }
+
+    /// Cosine decay from `lr` to `lr · lr_final_fraction`, no warm-up or clipping.
+    pub fn plan(&self) -> Plan {
+        Plan {
+            steps: self.steps,
+            lr: self.lr,
+            warmup: 0,
+            lr_final_fraction: self.lr_final_fraction,
+            clip: None,
+            ema_decay: self.ema_decay,
+            seed: self.seed,
+        }
+    }
+}

@@ -1,6 +1,7 @@
 // The page: form handling, plots and the animation. All computation runs in web/worker.js.
 
-import { drawDigits, drawEditor, drawEnergy, drawLoss, drawScatter } from './plots.js';
+import { drawEnergy, drawLoss, drawScatter } from './plots.js';
+import { handleMnistMessage, setupMnist } from './mnist-panel.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -11,7 +12,7 @@ const state = {
   device: null, gpu: false, busy: true, ready: false,
   losses: [], samples: null, frames: [], nll: null, errors: [], trainedSteps: 0, loaded: null,
   classifierLosses: [], classifierHeld: [], classifierMetrics: null, classifierTrainedSteps: 0,
-  classifierLoaded: null, hasClassifier: false, onTarget: null, label: -1, maps: {}, nfe: 0,
+  classifierLoaded: null, hasClassifier: false, onTarget: null, requested: null, label: -1, maps: {}, nfe: 0,
   fields: {}, second: null, sde: 'ddpm',
   energy: null, // { target, density, grads, done, rdmc, ula }
   mnist: { loaded: null, describe: '', judge: false, frames: 0, x: null, probs: null, done: false, nfe: 0, seconds: 0 },
@@ -62,9 +63,6 @@ function readNumber(id, { min, max, integer }) {
   return value;
 }
 
-/** The requested label of particle i of n (blocks of the five states for "all"). */
-const requestedLabel = (label) => (label === 5 ? (i, n) => Math.floor((i * 5) / n) : () => label);
-
 /** The prediction map computed for the largest t' ≤ t (maps arrive every few steps of t). */
 function mapAt(t) {
   if (!$('show-map').checked || t === null) return null;
@@ -84,11 +82,11 @@ function fieldAt(t) {
 /** Draws the main run's particles, and the side-by-side run's when `pointsB` is given. */
 function redraw(points, caption, t = null, pointsB = null, captionB = '') {
   if (!data) return;
-  const guided = state.label >= 0 && points;
+  const guided = state.label >= 0 && points && state.requested?.length;
   drawScatter($('scatter'), data, points, caption, {
     map: mapAt(t),
     field: fieldAt(t),
-    colourOf: guided ? requestedLabel(state.label) : null,
+    colourOf: guided ? (i) => state.requested[i] : null,
   });
   $('scatter-b').hidden = !pointsB;
   if (pointsB) drawScatter($('scatter-b'), data, pointsB, captionB, { field: fieldAt(t) });
@@ -97,6 +95,7 @@ function redraw(points, caption, t = null, pointsB = null, captionB = '') {
 const STATES = ['Michigan', 'Idaho', 'Ohio', 'Oklahoma', 'Wisconsin'];
 
 worker.onmessage = ({ data: message }) => {
+  if (handleMnistMessage(message, { $, state, setStatus, setBusy })) return;
   switch (message.type) {
     case 'ready':
       data = message.data;
@@ -171,6 +170,9 @@ worker.onmessage = ({ data: message }) => {
     case 'field':
       state.fields[message.t] = message.rows;
       break;
+    case 'requested':
+      state.requested = message.labels;
+      break;
     case 'frame':
       $('time').value = message.t;
       $('time-label').textContent = `t = ${message.t}`;
@@ -218,39 +220,6 @@ worker.onmessage = ({ data: message }) => {
       setStatus('Energy run finished.');
       setBusy(false);
       break;
-    case 'mnist-loaded':
-      Object.assign(state.mnist, { loaded: message.source, describe: message.describe, judge: message.judge });
-      $('mnist-model').textContent = `${message.source}: ${message.describe}`;
-      setStatus(`Loaded the MNIST model from ${message.source}. Press Sample digits.`);
-      setBusy(false);
-      break;
-    case 'mnist-frame': {
-      const columns = Math.round(Math.sqrt(message.x.length / 784));
-      state.mnist.frames = message.frames;
-      if (message.frames === 1) state.mnist.firstFrame = (performance.now() - state.mnist.started) / 1000;
-      drawDigits($('mnist-grid-canvas'), message.x, columns);
-      $('mnist-status').textContent = `t = ${message.t.toFixed(3)}, ${message.nfe} network evaluations`;
-      break;
-    }
-    case 'mnist-done': {
-      const n = message.x ? message.x.length / 784 : 0;
-      const columns = Math.round(Math.sqrt(n)) || 1;
-      const probs = message.probs;
-      const verdicts = probs ? Array.from({ length: n }, (_, i) => {
-        const p = Array.from(probs.slice(i * 10, i * 10 + 10));
-        const best = p.indexOf(Math.max(...p));
-        return { digit: best, p: p[best] };
-      }) : null;
-      Object.assign(state.mnist, { x: message.x, probs, verdicts, done: true, nfe: message.nfe, seconds: message.seconds, inpaint: message.inpaint });
-      if (message.x) drawDigits($('mnist-grid-canvas'), message.x, columns, verdicts?.map((v) => `${v.digit} (${(100 * v.p).toFixed(0)}%)`));
-      const rate = n / message.seconds;
-      $('mnist-status').textContent = `${message.stopped ? 'Stopped' : 'Done'}: ${n} ${message.inpaint ? 'inpaintings' : 'digits'}, `
-        + `${message.nfe} network evaluations, ${message.seconds.toFixed(1)} s (${rate.toFixed(2)} images/s)`
-        + (verdicts ? `; the judge's mean confidence ${(100 * verdicts.reduce((a, v) => a + v.p, 0) / n).toFixed(0)}%` : '');
-      setStatus('Sampled digits.');
-      setBusy(false);
-      break;
-    }
     case 'loaded':
       state.canSample = true;
       state.loaded = message.source;
@@ -420,108 +389,7 @@ $('load-pretrained-vp').addEventListener('click', async () => {
 });
 wireLoading('load-classifier', 'classifier-file', 'classifier-url', 'load-classifier-url');
 
-// MNIST: the CLI's UNet and judge, sampled in the worker.
-async function fetchBytes(url) {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  return response.arrayBuffer();
-}
-
-function mnistLoad(bytes, judge, source) {
-  clearError();
-  setBusy(true);
-  setStatus(`Loading ${source}…`);
-  const transfer = judge ? [bytes, judge] : [bytes];
-  worker.postMessage({ type: 'mnist-load', bytes, judge, source }, transfer);
-}
-
-$('mnist-load-pretrained').addEventListener('click', async () => {
-  try {
-    const [bytes, judge] = await Promise.all([fetchBytes('web/models/mnist-vp.safetensors'), fetchBytes('web/models/mnist-classifier.safetensors')]);
-    mnistLoad(bytes, judge, 'web/models/mnist-vp.safetensors');
-  } catch (err) {
-    showError(`pre-trained MNIST model: ${err.message}`);
-  }
-});
-$('mnist-file').addEventListener('change', async () => {
-  const file = $('mnist-file').files[0];
-  if (!file) return;
-  let judge = null;
-  try {
-    judge = await fetchBytes('web/models/mnist-classifier.safetensors');
-  } catch {
-    judge = null;
-  }
-  mnistLoad(await file.arrayBuffer(), judge, file.name);
-});
-
-function mnistSettings() {
-  const steps = readNumber('mnist-steps', { min: 1, max: 2000, integer: true });
-  const guidance = readNumber('mnist-guidance', { min: 0, max: 20 });
-  const seed = readNumber('mnist-seed', { min: 0, max: 2 ** 32 - 1, integer: true });
-  if (steps === null || guidance === null || seed === null) return null;
-  return { steps, guidance, seed, sampler: $('mnist-sampler').value, label: Number($('mnist-label').value) };
-}
-
-$('mnist-form').addEventListener('submit', (event) => {
-  event.preventDefault();
-  clearError();
-  const settings = mnistSettings();
-  if (!settings) return;
-  const side = Number($('mnist-grid').value);
-  Object.assign(state.mnist, { frames: 0, done: false, x: null, probs: null, started: performance.now() });
-  setBusy(true);
-  setStatus(`Sampling ${side * side} digits with ${settings.sampler}…`);
-  worker.postMessage({ type: 'mnist-sample', n: side * side, ...settings });
-});
-
-// The inpainting editor: a test digit and its mask (1 = keep).
-const editor = { digits: null, index: 0, image: new Uint8Array(784), mask: new Uint8Array(784).fill(1) };
-state.editor = editor;
-async function showTestDigit(index) {
-  if (!editor.digits) editor.digits = new Uint8Array(await fetchBytes('web/models/mnist-test-100.bin'));
-  editor.index = index % 100;
-  editor.label = editor.digits[editor.index];
-  editor.image = editor.digits.slice(100 + editor.index * 784, 100 + (editor.index + 1) * 784);
-  editor.mask.fill(1);
-  drawEditor($('mnist-editor'), editor.image, editor.mask);
-}
-showTestDigit(0).catch((err) => showError(`test digits: ${err.message}`));
-$('mnist-next-digit').addEventListener('click', () => showTestDigit(editor.index + 1));
-$('mnist-reset-mask').addEventListener('click', () => { editor.mask.fill(1); drawEditor($('mnist-editor'), editor.image, editor.mask); });
-$('mnist-erase-half').addEventListener('click', () => {
-  for (let p = 14 * 28; p < 784; p++) editor.mask[p] = 0;
-  drawEditor($('mnist-editor'), editor.image, editor.mask);
-});
-let erasing = false;
-const erase = (event) => {
-  const rect = $('mnist-editor').getBoundingClientRect();
-  const col = Math.floor(((event.clientX - rect.left) / rect.width) * 28);
-  const row = Math.floor(((event.clientY - rect.top) / rect.height) * 28);
-  for (let dr = -1; dr <= 1; dr++) {
-    for (let dc = -1; dc <= 1; dc++) {
-      const r = row + dr;
-      const c = col + dc;
-      if (r >= 0 && r < 28 && c >= 0 && c < 28) editor.mask[r * 28 + c] = 0;
-    }
-  }
-  drawEditor($('mnist-editor'), editor.image, editor.mask);
-};
-$('mnist-editor').addEventListener('pointerdown', (event) => { erasing = true; erase(event); });
-$('mnist-editor').addEventListener('pointermove', (event) => { if (erasing) erase(event); });
-window.addEventListener('pointerup', () => { erasing = false; });
-$('mnist-inpaint').addEventListener('click', () => {
-  clearError();
-  const settings = mnistSettings();
-  if (!settings) return;
-  Object.assign(state.mnist, { frames: 0, done: false, x: null, probs: null });
-  setBusy(true);
-  setStatus('Inpainting…');
-  const inpaint = { image: editor.image.slice().buffer, mask: editor.mask.slice().buffer };
-  // "all, in turn" means nothing for one digit: complete it unconditionally.
-  const label = settings.label === -1 ? 10 : settings.label;
-  worker.postMessage({ type: 'mnist-sample', n: 4, ...settings, label, inpaint });
-});
+setupMnist({ $, state, worker, readNumber, clearError, setBusy, setStatus, showError });
 
 // ?cpu forces the CPU device (to compare, or where a GPU driver misbehaves).
 worker.postMessage({ type: 'init', forceCpu: params.has('cpu') });

@@ -115,9 +115,6 @@ async function trainClassifier({ steps, batch, lr, seed, evalEvery }) {
   });
 }
 
-/** The requested label of sample i of n: `label` itself, or blocks of the five states for 5 (all). */
-const requested = (label, i, n) => (label === 5 ? Math.floor((i * 5) / n) : label);
-
 /**
  * Runs the reverse process of `rule` (slot 0) and, when `compare` names a second sampler, that one
  * side by side in slot 1 from the same noise, kept at the same t. Posts a frame per chunk (and the
@@ -126,6 +123,8 @@ const requested = (label, i, n) => (label === 5 ? Math.floor((i * 5) / n) : labe
 async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', steps = 100, map = false, field = false, compare = '', preview = false }) {
   let x = await playground.startSampling(n, seed, label, scale, rule, steps, 0);
   let xB = compare ? await playground.startSampling(n, seed, -1, 0, compare, steps, 1) : null;
+  // The state the core requested for each particle (empty when unguided), for the colours.
+  post({ type: 'requested', labels: playground.requestedLabels() });
   const total = playground.samplingT(0);
   const frames = preview ? [] : [{ t: total, x, xB }];
   const chunk = playground.isGpu() ? 5 : 2;
@@ -174,12 +173,7 @@ async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', step
   }
   const nll = playground.nll(x);
   const second = compare ? { rule: compare, x: xB, nll: playground.nll(xB), nfe: playground.nfe(1) } : null;
-  let onTarget = null;
-  if (label >= 0 && !preview) {
-    const nearest = playground.nearestLabels(x);
-    const hits = nearest.reduce((k, l, i) => k + (l === requested(label, i, nearest.length) ? 1 : 0), 0);
-    onTarget = hits / nearest.length;
-  }
+  const onTarget = label >= 0 && !preview ? playground.onTarget(x) ?? null : null;
   post({ type: preview ? 'preview' : 'sampled', x, nll, onTarget, label, rule, nfe: playground.nfe(0), second, frames: preview ? undefined : frames });
 }
 

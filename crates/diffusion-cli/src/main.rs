@@ -13,6 +13,8 @@ mod device;
 mod likelihood;
 mod mnist;
 mod mnist_eval;
+mod mnist_likelihood;
+mod mnist_train;
 mod plot;
 mod rdmc;
 mod report;
@@ -50,7 +52,7 @@ enum Command {
     /// −log p(data) through the probability-flow ODE (nats and bits/dim).
     Likelihood(likelihood::LikelihoodArgs),
     /// Test bits/dim of an MNIST UNet through the probability-flow ODE (Hutchinson).
-    LikelihoodMnist(mnist_eval::LikelihoodArgs),
+    LikelihoodMnist(mnist_likelihood::LikelihoodArgs),
     /// Reverse diffusion Monte Carlo on an energy target (no training).
     Rdmc(rdmc::RdmcArgs),
     /// rdMC against ULA and MALA at equal ∇f budgets: MMD², sliced W₂, mode-mass error.
@@ -67,7 +69,7 @@ enum TrainCommand {
     /// The course's noisy classifier f(y | x_t, t) on the STATES points, for guidance.
     StatesClassifier(classifier::TrainClassifierArgs),
     /// The class-conditional MNIST UNet (score SDE, classifier-free guidance), resumable.
-    Mnist(mnist::TrainArgs),
+    Mnist(mnist_train::TrainArgs),
     /// The small CNN that judges generated digits (accuracy, classifier-FID features).
     MnistClassifier(mnist_eval::TrainClassifierArgs),
 }
@@ -121,11 +123,11 @@ fn main() -> ExitCode {
         Command::Train(TrainCommand::States(args)) => states::train(args),
         Command::Train(TrainCommand::StatesClassifier(args)) => classifier::train(args),
         Command::Sample(SampleCommand::States(args)) => states::sample(args),
-        Command::Train(TrainCommand::Mnist(args)) => mnist::train(args),
+        Command::Train(TrainCommand::Mnist(args)) => mnist_train::train(args),
         Command::Train(TrainCommand::MnistClassifier(args)) => mnist_eval::train_classifier(args),
         Command::Eval(EvalCommand::Mnist(args)) => mnist_eval::eval(args),
         Command::Compare(CompareCommand::Mnist(args)) => mnist_eval::compare(args),
-        Command::LikelihoodMnist(args) => mnist_eval::likelihood(args),
+        Command::LikelihoodMnist(args) => mnist_likelihood::likelihood(args),
         Command::Sample(SampleCommand::Mnist(args)) => mnist::sample(args),
         Command::Report(ReportCommand::States(args)) => report::report(args),
         Command::Likelihood(args) => likelihood::likelihood(args),

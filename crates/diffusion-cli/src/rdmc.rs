@@ -91,7 +91,15 @@ pub fn draw(
     }
     progress.finish_and_clear();
     let per_sample = (rdmc.grads as f64 / n as f64, rdmc.energies as f64 / n as f64);
-    Ok((to_points(rdmc.x())?, per_sample))
+    let points = to_points(rdmc.x())?;
+    let diverged = points.iter().filter(|p| !(p[0].is_finite() && p[1].is_finite())).count();
+    if diverged > 0 {
+        return Err(format!(
+            "rdMC diverged: {diverged} of {n} samples are not finite (the potential's gradient overflowed); \
+             nothing written"
+        ));
+    }
+    Ok((points, per_sample))
 }
 
 /// MMD², sliced W₂ and the largest per-mode mass error (mixtures) against exact samples.

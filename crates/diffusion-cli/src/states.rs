@@ -7,8 +7,8 @@ use std::time::Instant;
 use burn::prelude::*;
 use clap::Args;
 use diffusion::checkpoint::{Checkpoint, CheckpointConfig, Role};
-use diffusion::classifier::{classify, one_hot};
-use diffusion::data::label_blocks;
+use diffusion::classifier::classify;
+use diffusion::data::states::requested_labels;
 use diffusion::data::states::{Points, STATE_CODES, STATE_NAMES, parse_points_csv, states, to_csv};
 use diffusion::metric::kde_nll::Kde;
 use diffusion::metric::on_target::{fraction_on, nearest_labels};
@@ -18,7 +18,6 @@ use diffusion::rdmc::sampler::RdmcConfig;
 use diffusion::rdmc::target::LearnedPotential;
 use diffusion::rng::Rng;
 use diffusion::sde::dsm::Weighting;
-use diffusion::sde::guidance::ClassifierGuided;
 use diffusion::sde::sampler::{Method, SdeSampler};
 use diffusion::sde::score::ScoreModel;
 use diffusion::train::{Seeds, TrainConfig};
@@ -205,14 +204,6 @@ pub fn parse_label(text: &str) -> Result<Option<u8>, String> {
     }
 }
 
-/// The requested label of each of `n` samples: all `label`, or `all` split evenly in blocks.
-pub fn requested_labels(label: Option<u8>, n: usize) -> Vec<u8> {
-    match label {
-        Some(l) => vec![l; n],
-        None => label_blocks(STATE_NAMES.len(), n).into_iter().map(|l| l as u8).collect(),
-    }
-}
-
 /// Samples `n` points from a denoiser with any sampler on its own process (a DDPM file's chain or
 /// its SDE), guided towards `labels` with `scale` when a classifier is given; ends with Tweedie's
 /// x̂₀ when `denoise` is set. Returns x on the host and the network evaluations.
@@ -230,14 +221,7 @@ pub fn draw(
     match guidance {
         None => run(sampler, &model, denoise),
         Some((classifier, labels, scale)) => {
-            let guided = ClassifierGuided {
-                base: &model,
-                sde: model.sde,
-                classifier: &classifier.mlp,
-                classifier_sde: classifier.config.sde(),
-                one_hot: one_hot(labels, device),
-                scale,
-            };
+            let guided = classifier.config.guide(&classifier.mlp, &model, model.sde, labels, scale, device);
             run(sampler, &guided, denoise)
         }
     }
@@ -282,8 +266,7 @@ pub fn draw_rdmc(
     device: &Device,
 ) -> Result<(Vec<[f32; 2]>, usize), String> {
     let potential = LearnedPotential::of(denoiser.eps_score()?);
-    // L ≈ 50 suits the outlines' width (the grader's KDE bandwidth is about 0.15).
-    let config = RdmcConfig { candidates: 0, ..RdmcConfig::new(50.0) };
+    let config = RdmcConfig::for_states();
     let (xy, (grads, _)) = crate::rdmc::draw(&potential, config, n, seed, device)?;
     Ok((xy, grads as usize))
 }

@@ -4,7 +4,7 @@
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::classifier::{ClassifierTrainer, NoisyClassification};
+use crate::classifier::{ClassifierTrainer, NoisyClassification, one_hot};
 use crate::data::states::Points;
 use crate::error::{Error, Result};
 pub use crate::io::Role;
@@ -13,7 +13,8 @@ use crate::objective::{DenoiserTrainer, Denoising, PointDenoising};
 use crate::schedule::{Schedule, ScheduleConfig};
 use crate::sde::Sde;
 use crate::sde::dsm::ScoreConfig;
-use crate::sde::score::EpsScore;
+use crate::sde::guidance::ClassifierGuided;
+use crate::sde::score::{EpsScore, ScoreModel};
 use crate::train::{TrainConfig, Trainer};
 
 /// The JSON stored with the weights (and written as `config.json` by the CLI).
@@ -78,6 +79,28 @@ impl CheckpointConfig {
     /// The denoiser network `mlp` of this config as a score model on its process.
     pub fn eps_score<'a>(&'a self, mlp: &'a Mlp) -> Result<EpsScore<'a>> {
         EpsScore::new(mlp, self.sde(), self.score.as_ref())
+    }
+
+    /// `base`, a score model on `sde`, guided by this noisy classifier (`mlp`) towards `labels`
+    /// (one per sample) with scale s; the classifier is asked at the σ-matched time of its own
+    /// process (`ClassifierGuided`).
+    pub fn guide<'a, M: ScoreModel>(
+        &self,
+        mlp: &'a Mlp,
+        base: &'a M,
+        sde: Sde,
+        labels: &[u8],
+        scale: f64,
+        device: &Device,
+    ) -> ClassifierGuided<'a, M> {
+        ClassifierGuided {
+            base,
+            sde,
+            classifier: mlp,
+            classifier_sde: self.sde(),
+            one_hot: one_hot(labels, device),
+            scale,
+        }
     }
 
     /// The training objective of this denoiser.

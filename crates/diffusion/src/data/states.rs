@@ -92,6 +92,15 @@ pub fn states() -> Points {
 }
 
 /// Parses `x,y[,label]` CSV text. Errors name the 1-based line and what is wrong with it.
+/// The requested state of each of `n` guided samples: all `label`, or (`None`, "all") the five
+/// states in equal contiguous blocks (`label_blocks`).
+pub fn requested_labels(label: Option<u8>, n: usize) -> Vec<u8> {
+    match label {
+        Some(l) => vec![l; n],
+        None => super::label_blocks(STATE_NAMES.len(), n).into_iter().map(|l| l as u8).collect(),
+    }
+}
+
 pub fn parse_points_csv(text: &str) -> Result<Points> {
     let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
     let (_, header) = lines.next().ok_or(Error::Data { line: 1, message: "empty file".into() })?;

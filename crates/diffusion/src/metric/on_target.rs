@@ -13,6 +13,12 @@ pub fn nearest_labels(data: &[[f32; 2]], data_labels: &[u8], samples: &[[f32; 2]
         .collect()
 }
 
+/// The fraction of samples whose label equals the one requested for it.
+pub fn agreement(labels: &[u8], requested: &[u8]) -> f64 {
+    let hits = labels.iter().zip(requested).filter(|(l, r)| l == r).count();
+    hits as f64 / labels.len().min(requested.len()).max(1) as f64
+}
+
 /// The fraction of `labels` equal to `target`.
 pub fn fraction_on<T: PartialEq + Copy>(labels: &[T], target: T) -> f64 {
     labels.iter().filter(|&&l| l == target).count() as f64 / labels.len().max(1) as f64

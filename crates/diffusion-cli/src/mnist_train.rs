@@ -1,0 +1,204 @@
+//! `diffusion train mnist`: the UNet training run, resumable from its snapshot directory.
+
+use crate::common::{bar, create_dir, to_vec, write};
+use crate::device::DeviceArg;
+use burn::prelude::*;
+use clap::Args;
+use diffusion::model::unet::UNetConfig;
+use diffusion::sde::Sde;
+use diffusion::sde::dsm::{ScoreConfig, TimeInput, TimeSampling, Weighting};
+use diffusion::sde::sampler::Method;
+use diffusion::train_unet::{Snapshot, UNetRun, UNetTrainConfig};
+use diffusion::unet_checkpoint::UNetFileConfig;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::mnist::{all_labels, draw, grid_png, load_split};
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// The forward SDE.
+    #[arg(long, default_value = "vp")]
+    sde: String,
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceArg,
+    /// Output directory: unet.safetensors (EMA), checkpoint/, loss.csv, loss.png, grid-*.png.
+    #[arg(long)]
+    out: PathBuf,
+    /// Total optimiser steps (with --resume: the new total).
+    #[arg(long, default_value_t = 10_000)]
+    steps: usize,
+    /// Or total epochs over the 60 000 training images (overrides --steps).
+    #[arg(long)]
+    epochs: Option<f64>,
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    #[arg(long, default_value_t = 2e-4)]
+    lr: f64,
+    #[arg(long, default_value_t = 500)]
+    warmup: usize,
+    #[arg(long, default_value_t = 0.9999)]
+    ema: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// UNet widths per level (28², 14², 7²).
+    #[arg(long, default_value = "16,32,64", value_delimiter = ',')]
+    channels: Vec<usize>,
+    #[arg(long, default_value_t = 1)]
+    res_blocks: usize,
+    /// Continue the run whose checkpoint is in DIR/checkpoint.
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// Fine-tune: a fresh run (new Adam state and warm-up) starting from this model file's
+    /// weights and architecture (--sde, --channels and --res-blocks are then the file's).
+    #[arg(long, conflicts_with = "resume")]
+    init: Option<PathBuf>,
+    /// The smallest t drawn (default: the SDE's, 10⁻³ for VP). Test bits/dim needs a model
+    /// trained down to where s(t) is below a pixel bin (VP: 10⁻⁵).
+    #[arg(long)]
+    t_min: Option<f64>,
+    /// How t is drawn: `uniform`, `log-snr` (uniform in log(m/s): the likelihood weighting,
+    /// importance-sampled) or `mixed` (half each).
+    #[arg(long, default_value = "uniform")]
+    t_sampling: String,
+    /// What the time features see: `t` or `log-snr` (½ − λ/16, which keeps t < 10⁻³ apart;
+    /// for models trained to a small --t-min). Ignored with --resume and --init (the file's).
+    #[arg(long, default_value = "t")]
+    time_input: String,
+    /// Train on uniformly dequantised pixels, (b + v)/127.5 − 1 with v ~ U[0, 1) (what test
+    /// bits/dim scores).
+    #[arg(long)]
+    dequantise: bool,
+    /// Save the checkpoint (and unet.safetensors) every N steps.
+    #[arg(long, default_value_t = 500)]
+    checkpoint_every: usize,
+    /// Write a 10×10 sample grid every N steps and at the end (0: never).
+    #[arg(long, default_value_t = 2000)]
+    grid_every: usize,
+    /// Directory with the MNIST IDX files (default: the `cargo xtask fetch-data mnist` cache).
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+pub fn train(args: TrainArgs) -> Result<(), String> {
+    let device = args.device.device()?;
+    let data = load_split(args.data.as_deref(), true)?;
+    let steps = match args.epochs {
+        Some(e) if e > 0.0 && e <= 10_000.0 => ((e * data.len() as f64) / args.batch.max(1) as f64).ceil() as usize,
+        Some(e) => return Err(format!("--epochs must be in (0, 10000], got {e}")),
+        None => args.steps,
+    };
+    let t_sampling = TimeSampling::named(&args.t_sampling)
+        .ok_or_else(|| format!("unknown --t-sampling `{}`: uniform, log-snr or mixed", args.t_sampling))?;
+    let time_input = TimeInput::named(&args.time_input)
+        .ok_or_else(|| format!("unknown --time-input `{}`: t or log-snr", args.time_input))?;
+    let config = UNetTrainConfig {
+        steps,
+        batch: args.batch,
+        lr: args.lr,
+        warmup: args.warmup,
+        ema_decay: args.ema,
+        seed: args.seed,
+        t_min: args.t_min,
+        t_sampling,
+        dequantise: args.dequantise,
+        init: args.init.as_ref().map(|p| p.display().to_string()),
+        ..Default::default()
+    };
+    let mut trainer = match (&args.resume, &args.init) {
+        (Some(dir), _) => {
+            let snapshot = read_snapshot(&dir.join("checkpoint"))?;
+            UNetRun::resume(&snapshot, steps, data, &device).map_err(|e| format!("{}: {e}", dir.display()))?
+        }
+        (None, Some(path)) => {
+            let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            UNetRun::fine_tune(&bytes, config, data, &device).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        (None, None) => {
+            let sde = Sde::named(&args.sde).ok_or_else(|| format!("unknown SDE `{}`: vp, subvp or ve", args.sde))?;
+            let score = ScoreConfig { weighting: Weighting::Sigma2, time_input, ..ScoreConfig::new(sde) };
+            let unet =
+                UNetConfig { channels: args.channels.clone(), res_blocks: args.res_blocks, ..Default::default() };
+            UNetRun::new(UNetFileConfig::new(unet, score), config, data, &device)?
+        }
+    };
+    create_dir(&args.out)?;
+    let params = trainer.ema().num_params();
+    let first = trainer.steps_done();
+    eprintln!(
+        "MNIST UNet ({params} parameters) on {}: steps {}..{steps}, batch {}",
+        args.device.name(),
+        first,
+        trainer.config().batch
+    );
+    let loss_path = args.out.join("loss.csv");
+    let mut losses = match (&args.resume, std::fs::read_to_string(&loss_path)) {
+        (Some(_), Ok(text)) => {
+            text.lines().skip(1).filter_map(|l| l.split(',').nth(1)?.parse().ok()).take(first).collect()
+        }
+        _ => Vec::new(),
+    };
+    let progress = bar(steps, "{bar:40} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}");
+    progress.set_position(first as u64);
+    let started = Instant::now();
+    let mut pending = Vec::new();
+    let batch = trainer.config().batch;
+    let save = |trainer: &UNetRun, losses: &Vec<f32>| -> Result<(), String> {
+        write_snapshot(&args.out.join("checkpoint"), &trainer.snapshot()?)?;
+        write(&args.out.join("unet.safetensors"), trainer.ema_bytes()?)?;
+        let csv: String = std::iter::once("step,loss\n".to_string())
+            .chain(losses.iter().enumerate().map(|(i, l)| format!("{},{l}\n", i + 1)))
+            .collect();
+        write(&loss_path, csv)
+    };
+    while trainer.steps_done() < steps {
+        pending.push(trainer.step());
+        let done = trainer.steps_done();
+        if pending.len() == 10 || done == steps {
+            let group = to_vec(Tensor::cat(std::mem::take(&mut pending), 0))?;
+            if let Some(bad) = group.iter().find(|l| !l.is_finite()) {
+                return Err(format!("the loss became {bad} at step {done}: lower --lr"));
+            }
+            losses.extend(group);
+            let recent = &losses[losses.len().saturating_sub(100)..];
+            let mean = recent.iter().sum::<f32>() / recent.len() as f32;
+            let rate = (done - first) as f64 * batch as f64 / started.elapsed().as_secs_f64();
+            progress.set_message(format!("loss {mean:.4}  {rate:.1} images/s"));
+            progress.set_position(done as u64);
+        }
+        if done % args.checkpoint_every == 0 || done == steps {
+            save(&trainer, &losses)?;
+        }
+        if args.grid_every > 0 && (done % args.grid_every == 0 || done == steps) {
+            let file = trainer.file_config();
+            let images = draw(&trainer.ema(), &file, &all_labels(100), (Method::DpmSolver2M, 50), 1.0, 0, &device)?;
+            grid_png(&args.out.join(format!("grid-{done:06}.png")), &images, 10)?;
+        }
+    }
+    progress.finish();
+    let seconds = started.elapsed().as_secs_f64();
+    let images = (steps - first) as f64 * batch as f64;
+    eprintln!("trained steps {first}..{steps} in {seconds:.0} s ({:.1} images/s)", images / seconds);
+    let smoothed: Vec<(f64, f64)> = losses
+        .chunks(50)
+        .enumerate()
+        .map(|(i, c)| ((i * 50 + c.len()) as f64, c.iter().map(|&l| l as f64).sum::<f64>() / c.len() as f64))
+        .collect();
+    crate::plot::curves(&args.out.join("loss.png"), &[(&smoothed, crate::plot::LABEL_COLOURS[0])])
+}
+
+/// Writes a training snapshot as the files of [`Snapshot::FILES`] in `dir`.
+fn write_snapshot(dir: &Path, snapshot: &Snapshot) -> Result<(), String> {
+    create_dir(dir)?;
+    let parts: [&[u8]; 4] = [&snapshot.model, &snapshot.ema, &snapshot.optim, snapshot.state.as_bytes()];
+    Snapshot::FILES.iter().zip(parts).try_for_each(|(name, bytes)| write(&dir.join(name), bytes))
+}
+
+/// Reads the snapshot `write_snapshot` wrote.
+fn read_snapshot(dir: &Path) -> Result<Snapshot, String> {
+    let read =
+        |name: &str| std::fs::read(dir.join(name)).map_err(|e| format!("cannot read {name} in {}: {e}", dir.display()));
+    let [model, ema, optim, state] = Snapshot::FILES;
+    let state = String::from_utf8(read(state)?).map_err(|_| format!("{}/state.json is not text", dir.display()))?;
+    Ok(Snapshot { model: read(model)?, ema: read(ema)?, optim: read(optim)?, state })
+}

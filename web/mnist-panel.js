@@ -1,0 +1,150 @@
+// The MNIST panel: the CLI's UNet and judge, sampled in the worker; the inpainting editor.
+
+import { drawDigits, drawEditor } from './plots.js';
+
+/** Handles the worker's MNIST messages; returns whether `message` was one. */
+export function handleMnistMessage(message, { $, state, setStatus, setBusy }) {
+  switch (message.type) {
+    case 'mnist-loaded':
+      Object.assign(state.mnist, { loaded: message.source, describe: message.describe, judge: message.judge });
+      $('mnist-model').textContent = `${message.source}: ${message.describe}`;
+      setStatus(`Loaded the MNIST model from ${message.source}. Press Sample digits.`);
+      setBusy(false);
+      break;
+    case 'mnist-frame': {
+      const columns = Math.round(Math.sqrt(message.x.length / 784));
+      state.mnist.frames = message.frames;
+      if (message.frames === 1) state.mnist.firstFrame = (performance.now() - state.mnist.started) / 1000;
+      drawDigits($('mnist-grid-canvas'), message.x, columns);
+      $('mnist-status').textContent = `t = ${message.t.toFixed(3)}, ${message.nfe} network evaluations`;
+      break;
+    }
+    case 'mnist-done': {
+      const n = message.x ? message.x.length / 784 : 0;
+      const columns = Math.round(Math.sqrt(n)) || 1;
+      const probs = message.probs;
+      const verdicts = probs ? Array.from({ length: n }, (_, i) => {
+        const p = Array.from(probs.slice(i * 10, i * 10 + 10));
+        const best = p.indexOf(Math.max(...p));
+        return { digit: best, p: p[best] };
+      }) : null;
+      Object.assign(state.mnist, { x: message.x, probs, verdicts, done: true, nfe: message.nfe, seconds: message.seconds, inpaint: message.inpaint });
+      if (message.x) drawDigits($('mnist-grid-canvas'), message.x, columns, verdicts?.map((v) => `${v.digit} (${(100 * v.p).toFixed(0)}%)`));
+      const rate = n / message.seconds;
+      $('mnist-status').textContent = `${message.stopped ? 'Stopped' : 'Done'}: ${n} ${message.inpaint ? 'inpaintings' : 'digits'}, `
+        + `${message.nfe} network evaluations, ${message.seconds.toFixed(1)} s (${rate.toFixed(2)} images/s)`
+        + (verdicts ? `; the judge's mean confidence ${(100 * verdicts.reduce((a, v) => a + v.p, 0) / n).toFixed(0)}%` : '');
+      setStatus('Sampled digits.');
+      setBusy(false);
+      break;
+    }
+    default:
+      return false;
+  }
+  return true;
+}
+
+/** Wires the panel's controls; `ui` holds the page's element lookup, state and helpers. */
+export function setupMnist({ $, state, worker, readNumber, clearError, setBusy, setStatus, showError }) {
+  async function fetchBytes(url) {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+    return response.arrayBuffer();
+  }
+
+  function mnistLoad(bytes, judge, source) {
+    clearError();
+    setBusy(true);
+    setStatus(`Loading ${source}…`);
+    const transfer = judge ? [bytes, judge] : [bytes];
+    worker.postMessage({ type: 'mnist-load', bytes, judge, source }, transfer);
+  }
+
+  $('mnist-load-pretrained').addEventListener('click', async () => {
+    try {
+      const [bytes, judge] = await Promise.all([fetchBytes('web/models/mnist-vp.safetensors'), fetchBytes('web/models/mnist-classifier.safetensors')]);
+      mnistLoad(bytes, judge, 'web/models/mnist-vp.safetensors');
+    } catch (err) {
+      showError(`pre-trained MNIST model: ${err.message}`);
+    }
+  });
+  $('mnist-file').addEventListener('change', async () => {
+    const file = $('mnist-file').files[0];
+    if (!file) return;
+    let judge = null;
+    try {
+      judge = await fetchBytes('web/models/mnist-classifier.safetensors');
+    } catch {
+      judge = null;
+    }
+    mnistLoad(await file.arrayBuffer(), judge, file.name);
+  });
+
+  function mnistSettings() {
+    const steps = readNumber('mnist-steps', { min: 1, max: 2000, integer: true });
+    const guidance = readNumber('mnist-guidance', { min: 0, max: 20 });
+    const seed = readNumber('mnist-seed', { min: 0, max: 2 ** 32 - 1, integer: true });
+    if (steps === null || guidance === null || seed === null) return null;
+    return { steps, guidance, seed, sampler: $('mnist-sampler').value, label: Number($('mnist-label').value) };
+  }
+
+  $('mnist-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    clearError();
+    const settings = mnistSettings();
+    if (!settings) return;
+    const side = Number($('mnist-grid').value);
+    Object.assign(state.mnist, { frames: 0, done: false, x: null, probs: null, started: performance.now() });
+    setBusy(true);
+    setStatus(`Sampling ${side * side} digits with ${settings.sampler}…`);
+    worker.postMessage({ type: 'mnist-sample', n: side * side, ...settings });
+  });
+
+  // The inpainting editor: a test digit and its mask (1 = keep).
+  const editor = { digits: null, index: 0, image: new Uint8Array(784), mask: new Uint8Array(784).fill(1) };
+  state.editor = editor;
+  async function showTestDigit(index) {
+    if (!editor.digits) editor.digits = new Uint8Array(await fetchBytes('web/models/mnist-test-100.bin'));
+    editor.index = index % 100;
+    editor.label = editor.digits[editor.index];
+    editor.image = editor.digits.slice(100 + editor.index * 784, 100 + (editor.index + 1) * 784);
+    editor.mask.fill(1);
+    drawEditor($('mnist-editor'), editor.image, editor.mask);
+  }
+  showTestDigit(0).catch((err) => showError(`test digits: ${err.message}`));
+  $('mnist-next-digit').addEventListener('click', () => showTestDigit(editor.index + 1));
+  $('mnist-reset-mask').addEventListener('click', () => { editor.mask.fill(1); drawEditor($('mnist-editor'), editor.image, editor.mask); });
+  $('mnist-erase-half').addEventListener('click', () => {
+    for (let p = 14 * 28; p < 784; p++) editor.mask[p] = 0;
+    drawEditor($('mnist-editor'), editor.image, editor.mask);
+  });
+  let erasing = false;
+  const erase = (event) => {
+    const rect = $('mnist-editor').getBoundingClientRect();
+    const col = Math.floor(((event.clientX - rect.left) / rect.width) * 28);
+    const row = Math.floor(((event.clientY - rect.top) / rect.height) * 28);
+    for (let dr = -1; dr <= 1; dr++) {
+      for (let dc = -1; dc <= 1; dc++) {
+        const r = row + dr;
+        const c = col + dc;
+        if (r >= 0 && r < 28 && c >= 0 && c < 28) editor.mask[r * 28 + c] = 0;
+      }
+    }
+    drawEditor($('mnist-editor'), editor.image, editor.mask);
+  };
+  $('mnist-editor').addEventListener('pointerdown', (event) => { erasing = true; erase(event); });
+  $('mnist-editor').addEventListener('pointermove', (event) => { if (erasing) erase(event); });
+  window.addEventListener('pointerup', () => { erasing = false; });
+  $('mnist-inpaint').addEventListener('click', () => {
+    clearError();
+    const settings = mnistSettings();
+    if (!settings) return;
+    Object.assign(state.mnist, { frames: 0, done: false, x: null, probs: null });
+    setBusy(true);
+    setStatus('Inpainting…');
+    const inpaint = { image: editor.image.slice().buffer, mask: editor.mask.slice().buffer };
+    // "all, in turn" means nothing for one digit: complete it unconditionally.
+    const label = settings.label === -1 ? 10 : settings.label;
+    worker.postMessage({ type: 'mnist-sample', n: 4, ...settings, label, inpaint });
+  });
+}

@@ -9,6 +9,8 @@ use burn::prelude::*;
 use clap::Args;
 use diffusion::checkpoint::Role;
 use diffusion::data::states::states;
+use diffusion::metric::bits_per_dim::nats_to_bits_per_dim;
+use diffusion::metric::image_bits::mean_and_error;
 use diffusion::sde::likelihood::{Divergence, Grid, flow};
 
 use crate::common::{load, to_vec};
@@ -63,13 +65,12 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
     let started = Instant::now();
     let flow = flow(&model, &sde, x, &grid.times(&sde, sde.t_min(), args.steps), how, 0);
     let log_p = to_vec(flow.log_likelihood(&sde))?;
-    let nll = -log_p.iter().map(|&l| l as f64).sum::<f64>() / n as f64;
-    let sd = (log_p.iter().map(|&l| (-(l as f64) - nll).powi(2)).sum::<f64>() / (n as f64 - 1.0).max(1.0)).sqrt();
+    let nlls: Vec<f64> = log_p.iter().map(|&l| -(l as f64)).collect();
+    let (nll, error) = mean_and_error(&nlls);
     println!("{nll:.4}");
     eprintln!(
-        "NLL {nll:.4} ± {:.4} nats ({:.4} bits/dim) over {n} points; {} NFE per point batch, {:.1} s",
-        sd / (n as f64).sqrt(),
-        nll / (2.0 * std::f64::consts::LN_2),
+        "NLL {nll:.4} ± {error:.4} nats ({:.4} bits/dim) over {n} points; {} NFE per point batch, {:.1} s",
+        nats_to_bits_per_dim(nll, 2),
         flow.nfe,
         started.elapsed().as_secs_f64()
     );

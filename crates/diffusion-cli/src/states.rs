@@ -17,10 +17,11 @@ use diffusion::model_file;
 use diffusion::rdmc::sampler::RdmcConfig;
 use diffusion::rdmc::target::LearnedPotential;
 use diffusion::rng::Rng;
+use diffusion::schedule::ScheduleConfig;
 use diffusion::sde::dsm::Weighting;
 use diffusion::sde::sampler::{Method, SdeSampler};
 use diffusion::sde::score::ScoreModel;
-use diffusion::train::{Seeds, TrainConfig};
+use diffusion::train::{EpsLoss, Seeds, TrainConfig};
 
 use crate::common::{Curves, bar, create_dir, load, to_labels, to_points, to_vec, train_loop, write};
 use crate::device::DeviceArg;
@@ -45,6 +46,26 @@ pub struct TrainArgs {
     /// score matching on that SDE's continuous time t ~ U(t_min, 1), input (c_in x, Fourier γ(t)).
     #[arg(long, default_value = "ddpm")]
     pub sde: String,
+    /// The DDPM chain's β schedule (--sde ddpm): linear or cosine (Nichol & Dhariwal eq. 17).
+    #[arg(long, default_value = "linear")]
+    pub schedule: String,
+    /// The DDPM chain's length T (--sde ddpm).
+    #[arg(long, default_value_t = 500)]
+    pub timesteps: usize,
+    /// β_1,β_T of the linear schedule (default 1e-4,0.02; the HSE study's T = 100 uses 4e-4,0.18).
+    #[arg(long)]
+    pub beta_range: Option<String>,
+    /// The ε-loss (--sde ddpm): simple (L_simple) or iwdiff (k draws per (x₀, t), weighted by a
+    /// softmax of their losses).
+    #[arg(long, default_value = "simple")]
+    pub objective: String,
+    /// IWDiff's draws per (x₀, t).
+    #[arg(long, default_value_t = 2)]
+    pub iw_k: usize,
+    /// IWDiff's weights: worst (the seed's softmax(l), the worst draw weighs most) or best
+    /// (IWAE's softmax(−l)).
+    #[arg(long, default_value = "worst")]
+    pub iw_weights: String,
     /// λ(t) of denoising score matching: sigma2 (λ = s(t)², i.e. ‖ε̂ − z‖²) or likelihood (λ = g(t)²).
     #[arg(long, default_value = "sigma2")]
     pub weighting: String,
@@ -133,8 +154,36 @@ pub fn denoiser_config(sde: &str, weighting: &str) -> Result<CheckpointConfig, S
     Ok(config)
 }
 
+/// The chain (`--schedule`, `--timesteps`, `--beta-range`) and ε-loss (`--objective`) of a DDPM run.
+fn chain_options(args: &TrainArgs, config: &mut CheckpointConfig) -> Result<EpsLoss, String> {
+    let beta_range = match &args.beta_range {
+        None => None,
+        Some(text) => match text.split_once(',').map(|(a, b)| (a.trim().parse::<f64>(), b.trim().parse::<f64>())) {
+            Some((Ok(a), Ok(b))) => Some((a, b)),
+            _ => return Err(format!("--beta-range wants two numbers `β_1,β_T`, got `{text}`")),
+        },
+    };
+    let loss = match (args.objective.as_str(), args.iw_weights.as_str()) {
+        ("simple", _) => EpsLoss::Simple,
+        ("iwdiff", "worst") => EpsLoss::Iwdiff { k: args.iw_k, worst_first: true },
+        ("iwdiff", "best") => EpsLoss::Iwdiff { k: args.iw_k, worst_first: false },
+        ("iwdiff", other) => return Err(format!("unknown --iw-weights `{other}`: worst or best")),
+        (other, _) => return Err(format!("unknown --objective `{other}`: simple or iwdiff")),
+    };
+    let custom = args.schedule != "linear" || args.timesteps != 500 || beta_range.is_some();
+    match &config.score {
+        None => config.schedule = ScheduleConfig::named(&args.schedule, args.timesteps, beta_range)?,
+        Some(_) if custom || loss != EpsLoss::Simple => {
+            return Err("--schedule, --timesteps, --beta-range and --objective apply to --sde ddpm".into());
+        }
+        Some(_) => {}
+    }
+    Ok(loss)
+}
+
 pub fn train(args: TrainArgs) -> Result<(), String> {
     let mut config = denoiser_config(&args.sde, &args.weighting)?;
+    let loss = chain_options(&args, &mut config)?;
     let train = TrainConfig {
         steps: args.steps,
         batch: args.batch,
@@ -142,6 +191,7 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
         seed: args.seed,
         ema_decay: args.ema.unwrap_or(config.default_ema_decay()),
         val_fraction: args.val_fraction,
+        loss,
         ..Default::default()
     };
     config.train = Some(train.clone());

@@ -349,3 +349,34 @@ fn rdmc_samples_energy_targets() {
     let out = diffusion(&["rdmc", "--target", "gmm4", "--budget", "0", "--out", s(&dir.join("x.csv"))]);
     assert!(!out.status.success() && text(&out).contains("--budget"), "{}", text(&out));
 }
+
+/// The chain and loss options of `train states`: a cosine T = 100 chain trained with IWDiff, its
+/// file recording both, sampled on its own; bad values are clear errors.
+#[test]
+fn schedules_and_iwdiff_train_and_sample() {
+    let dir = scratch("hse");
+    let run = dir.join("cosine");
+    let flags = ["--steps", "20", "--batch", "256", "--schedule", "cosine", "--timesteps", "100"];
+    let out = diffusion(
+        &[&["train", "states", "--out", s(&run), "--objective", "iwdiff", "--iw-k", "3"], &flags[..]].concat(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let config = std::fs::read_to_string(run.join("config.json")).unwrap();
+    assert!(config.contains("\"cosine\"") && config.contains("\"iwdiff\"") && config.contains("\"k\": 3"), "{config}");
+    let samples = dir.join("samples.csv");
+    let weights = run.join("denoiser.safetensors");
+    let out =
+        diffusion(&["sample", "states", "--weights", s(&weights), "--n", "50", "--steps", "10", "--out", s(&samples)]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&samples).unwrap().lines().count(), 51);
+    for (extra, needle) in [
+        (&["--schedule", "quadratic"][..], "unknown schedule"),
+        (&["--objective", "iwdiff", "--iw-k", "0"][..], "IWDiff's draws"),
+        (&["--objective", "vlb"][..], "unknown --objective"),
+        (&["--beta-range", "0.1"][..], "--beta-range"),
+        (&["--sde", "vp", "--schedule", "cosine"][..], "apply to --sde ddpm"),
+    ] {
+        let out = diffusion(&[&["train", "states", "--out", s(&dir.join("x")), "--steps", "2"], extra].concat());
+        assert!(!out.status.success() && text(&out).contains(needle), "{extra:?}: {}", text(&out));
+    }
+}

@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use burn::prelude::*;
+use diffusion::rdmc::heat_map;
 use diffusion::rdmc::langevin::run_chains;
 use diffusion::rdmc::sampler::{Rdmc, RdmcConfig};
 use diffusion::rdmc::target::Target;
@@ -84,23 +85,10 @@ impl EnergyRun {
         }
         let f = {
             let state = self.state.borrow();
-            let (x, y) = state.target.extent();
-            let size = size as usize;
-            let grid: Vec<f32> = (0..size * size)
-                .flat_map(|i| {
-                    let (col, row) = ((i % size) as f64 + 0.5, (i / size) as f64 + 0.5);
-                    [
-                        (x[0] + (x[1] - x[0]) * col / size as f64) as f32,
-                        (y[1] - (y[1] - y[0]) * row / size as f64) as f32,
-                    ]
-                })
-                .collect();
             let device = state.rdmc.x().device();
-            state.target.energy(Tensor::from_data(TensorData::new(grid, [size * size, 2]), &device))
+            state.target.energy(heat_map::grid(&state.target, size as usize, &device))
         };
-        let f = read(f).await?;
-        let lowest = f.iter().copied().filter(|v| v.is_finite()).fold(f32::INFINITY, f32::min);
-        let density: Vec<f32> = f.iter().map(|v| if v.is_finite() { (lowest - v).exp() } else { 0.0 }).collect();
+        let density = heat_map::relative_density(&read(f).await?);
         Ok(js_sys::Float32Array::from(density.as_slice()))
     }
 

@@ -119,7 +119,7 @@ impl CheckpointConfig {
         device: &Device,
     ) -> Result<DenoiserTrainer> {
         train.validate()?;
-        let objective = PointDenoising::new(self.denoising()?, data, train.batch, &self.model)?;
+        let objective = PointDenoising::new(self.denoising()?, data, train.batch, train.loss, &self.model)?;
         Trainer::new(|device, seed| self.model.init(device, seed), objective, train.plan(), device)
     }
 

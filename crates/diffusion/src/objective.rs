@@ -6,6 +6,7 @@
 //! network ε̂ on batches of (input, ε[, weight]).
 
 use burn::prelude::*;
+use burn::tensor::activation::softmax;
 
 use crate::error::{Error, Result};
 use crate::model::fourier::Fourier;
@@ -14,7 +15,7 @@ use crate::rng::Rng;
 use crate::schedule::Schedule;
 pub use crate::sde::dsm::EpsBatch;
 use crate::sde::dsm::ScoreConfig;
-use crate::train::Objective;
+use crate::train::{EpsLoss, Objective};
 
 /// What a denoiser is trained on: the discrete DDPM chain or an SDE's continuous time.
 pub enum Denoising {
@@ -48,16 +49,23 @@ impl Denoising {
 /// The one trainer on points.
 pub type DenoiserTrainer = crate::train::Trainer<Mlp, PointDenoising>;
 
-/// Denoising minibatches of `batch` points drawn from `data`.
+/// Denoising minibatches of `batch` points drawn from `data`, with L_simple or IWDiff's loss.
 pub struct PointDenoising {
     pub denoising: Denoising,
     data: Vec<[f32; 2]>,
     batch: usize,
+    loss: EpsLoss,
 }
 
 impl PointDenoising {
     /// Checks that `model` takes the objective's input and predicts a 2-D ε.
-    pub fn new(denoising: Denoising, data: Vec<[f32; 2]>, batch: usize, model: &MlpConfig) -> Result<Self> {
+    pub fn new(
+        denoising: Denoising,
+        data: Vec<[f32; 2]>,
+        batch: usize,
+        loss: EpsLoss,
+        model: &MlpConfig,
+    ) -> Result<Self> {
         if data.is_empty() {
             return Err(Error::Config("no training data".into()));
         }
@@ -71,13 +79,23 @@ impl PointDenoising {
                 model.d_input, model.d_output
             )));
         }
-        Ok(Self { denoising, data, batch })
+        if matches!((&denoising, loss), (Denoising::Dsm(..), EpsLoss::Iwdiff { .. })) {
+            return Err(Error::Config("IWDiff is built on the DDPM chain: train it with --sde ddpm".into()));
+        }
+        Ok(Self { denoising, data, batch, loss })
     }
 }
 
 impl Objective<Mlp> for PointDenoising {
     fn loss(&self, model: &Mlp, rng: &mut Rng, device: &Device) -> Tensor<1> {
-        self.denoising.draw(&self.data, self.batch, rng).loss(model, device)
+        match (&self.denoising, self.loss) {
+            (Denoising::Ddpm(schedule), EpsLoss::Iwdiff { k, worst_first }) => {
+                let batch = EpsBatch::draw_k(&self.data, schedule, self.batch, k, rng);
+                let (input, eps, _) = batch.tensors(device);
+                iw_eps_loss(model.forward(input), eps, k, worst_first)
+            }
+            _ => self.denoising.draw(&self.data, self.batch, rng).loss(model, device),
+        }
     }
 }
 
@@ -92,17 +110,25 @@ impl Schedule {
 impl EpsBatch {
     /// Draws `batch` triples (x_0 from `data`, t ~ U{1..T}, ε ~ N(0, I)) and noises x_0 to x_t.
     pub fn draw(data: &[[f32; 2]], schedule: &Schedule, batch: usize, rng: &mut Rng) -> Self {
-        let mut input = Vec::with_capacity(batch * 3);
-        let mut eps = Vec::with_capacity(batch * 2);
-        for _ in 0..batch {
+        Self::draw_k(data, schedule, batch, 1, rng)
+    }
+
+    /// Draws `groups` pairs (x_0 from `data`, t ~ U{1..T}), each with `k` noises ε_i ~ N(0, I):
+    /// `groups · k` rows, the k rows of a pair adjacent (k = 1 is [`EpsBatch::draw`]).
+    pub fn draw_k(data: &[[f32; 2]], schedule: &Schedule, groups: usize, k: usize, rng: &mut Rng) -> Self {
+        let mut input = Vec::with_capacity(groups * k * 3);
+        let mut eps = Vec::with_capacity(groups * k * 2);
+        for _ in 0..groups {
             let x_0 = data[rng.below(data.len())];
             let t = 1 + rng.below(schedule.steps);
-            let e = [rng.normal() as f32, rng.normal() as f32];
-            let x_t = schedule.q_sample(x_0, t, e);
-            input.extend([x_t[0], x_t[1], schedule.t_bar(t)]);
-            eps.extend(e);
+            for _ in 0..k {
+                let e = [rng.normal() as f32, rng.normal() as f32];
+                let x_t = schedule.q_sample(x_0, t, e);
+                input.extend([x_t[0], x_t[1], schedule.t_bar(t)]);
+                eps.extend(e);
+            }
         }
-        Self { input, width: 3, eps, weight: None, batch }
+        Self { input, width: 3, eps, weight: None, batch: groups * k }
     }
 }
 
@@ -114,9 +140,26 @@ impl EpsBatch {
     }
 }
 
-/// mean((ε − ε̂)²) over the batch and both coordinates.
+/// Each row's l = mean over coordinates of (ε̂ − ε)²: [n, 1].
+fn row_mse(eps_hat: Tensor<2>, eps: Tensor<2>) -> Tensor<2> {
+    (eps_hat - eps).square().mean_dim(1)
+}
+
+/// L_simple: the mean over rows of l = mean((ε − ε̂)²).
 pub fn eps_mse(eps_hat: Tensor<2>, eps: Tensor<2>) -> Tensor<1> {
-    (eps_hat - eps).square().mean()
+    row_mse(eps_hat, eps).mean()
+}
+
+/// IWDiff's loss over groups of `k` adjacent rows (one (x₀, t) each): Σ_i w̃_i l_i with
+/// w̃ = softmax(±l) over the group, held constant (no gradient through the weights), averaged over
+/// the groups; + when `worst_first`. With k = 1, w̃ = 1 and this is L_simple.
+pub fn iw_eps_loss(eps_hat: Tensor<2>, eps: Tensor<2>, k: usize, worst_first: bool) -> Tensor<1> {
+    let l = row_mse(eps_hat, eps);
+    let [n, _] = l.dims();
+    let l = l.reshape([n / k, k]);
+    let sign = if worst_first { 1.0 } else { -1.0 };
+    let w = softmax(l.clone().detach().mul_scalar(sign), 1);
+    (w * l).sum_dim(1).mean()
 }
 
 /// mean over rows of w · mean((ε − ε̂)²), or [`eps_mse`] without weights.
@@ -168,5 +211,57 @@ mod tests {
         assert_eq!((a.input.len(), a.eps.len()), (192, 128));
         assert_eq!(a.input, b.input);
         assert!(a.input.chunks(3).all(|row| row[2] > -1.0 && row[2] <= 1.0));
+        // k draws per (x₀, t): the rows of a group share x₀'s t and differ in ε.
+        let grouped = EpsBatch::draw_k(&data, &schedule, 8, 4, &mut Rng::new(3));
+        assert_eq!(grouped.batch, 32);
+        for group in grouped.input.chunks(12) {
+            assert!(group.chunks(3).all(|row| row[2] == group[2]));
+        }
+        assert_ne!(grouped.eps[0..2], grouped.eps[2..4]);
+    }
+
+    fn iw_run(loss: EpsLoss, device: &Device) -> Vec<f32> {
+        use crate::checkpoint::CheckpointConfig;
+        use crate::data::states::states;
+        use crate::train::TrainConfig;
+        let train = TrainConfig { steps: 5, batch: 256, loss, ..Default::default() };
+        let mut trainer = CheckpointConfig::denoiser().denoiser_trainer(&train, states().xy, device).unwrap();
+        (0..5).map(|_| trainer.step().into_scalar::<f32>()).collect()
+    }
+
+    /// IWDiff with one draw per (x₀, t) is L_simple, bit for bit, through a whole (short) run: the
+    /// same minibatches, w̃ = 1, the same reduction.
+    #[test]
+    fn iwdiff_with_one_draw_is_l_simple() {
+        let device = Device::flex();
+        let simple = iw_run(EpsLoss::Simple, &device);
+        assert_eq!(iw_run(EpsLoss::Iwdiff { k: 1, worst_first: true }, &device), simple);
+        assert_eq!(iw_run(EpsLoss::Iwdiff { k: 1, worst_first: false }, &device), simple);
+        assert_ne!(iw_run(EpsLoss::Iwdiff { k: 2, worst_first: true }, &device), simple);
+    }
+
+    /// Two draws with l = (1, 3): the seed's weights softmax(l) = (1, e²)/(1 + e²), IWAE's the
+    /// reverse; the gradient is w̃_i ∂l_i, with no term through the weights.
+    #[test]
+    fn iwdiff_weights_and_gradient() {
+        let device = Device::flex();
+        // One coordinate pair per row: l_1 = (1² + 1²)/2 = 1, l_2 = (√3² + √3²)/2 = 3.
+        let r = 3f32.sqrt();
+        let eps = Tensor::<2>::zeros([2, 2], &device);
+        let (e2, w_worst) = ((2f64).exp(), (2f64).exp() / (1.0 + (2f64).exp()));
+        for (worst_first, w2) in [(true, w_worst), (false, 1.0 - w_worst)] {
+            let eps_hat = Tensor::<2>::from_floats([[1.0, 1.0], [r, r]], &device.clone().autodiff()).require_grad();
+            let loss = iw_eps_loss(eps_hat.clone(), eps.clone().autodiff(), 2, worst_first);
+            let want = (1.0 - w2) * 1.0 + w2 * 3.0;
+            let got = loss.clone().into_scalar::<f32>() as f64;
+            assert!((got - want).abs() < 1e-5, "{worst_first}: {got} vs {want} (e² = {e2})");
+            let grads = loss.backward();
+            let g: Vec<f32> = eps_hat.grad(&grads).unwrap().into_data().try_into_vec().unwrap();
+            // ∂l_i/∂ε̂ = (ε̂ − ε) per coordinate (mean over 2 coordinates of the square).
+            let want = [(1.0 - w2), (1.0 - w2), w2 * r as f64, w2 * r as f64];
+            for (g, w) in g.iter().zip(want) {
+                assert!((*g as f64 - w).abs() < 1e-5, "{worst_first}: {g:?} vs {want:?}");
+            }
+        }
     }
 }

@@ -17,6 +17,12 @@ pub fn bits_per_dim(log_p_y: f64, dim: usize, a: f64) -> f64 {
     -log_p_y / (dim as f64 * std::f64::consts::LN_2) - a.log2() + 8.0
 }
 
+/// A continuous density's −log p in nats over `dim` dimensions as bits per dimension (no
+/// dequantisation: STATES points).
+pub fn nats_to_bits_per_dim(nll: f64, dim: usize) -> f64 {
+    nll / (dim as f64 * std::f64::consts::LN_2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@
 //!   score    ∇log p_t(x) = E_{x_0 ~ q_t(·|x)} [(e^{−t} x_0 − x)/(1 − e^{−2t})],
 //!            q_t(x_0 | x) ∝ exp(−f_*(x_0) − ‖x − e^{−t} x_0‖²/(2(1 − e^{−2t}))).
 
+pub mod heat_map;
 pub mod langevin;
 pub mod sampler;
 pub mod target;

@@ -252,3 +252,54 @@ fn ancestral_beta_and_ddim_beta_tilde_are_exact_for_their_own_data() {
         }
     }
 }
+
+/// Respaced sampling (Nichol & Dhariwal 2021, eq. 10–11): on K of the chain's T steps S_1 < … < S_K,
+/// the ancestral step from S_i to S_{i−1} is the chain's own with β_S = 1 − ᾱ_{S_i}/ᾱ_{S_{i−1}}
+/// (read off the tables, not the process), DDIM at η = 1 adds β̃_S = β_S (1 − ᾱ_{S_{i−1}})/(1 − ᾱ_{S_i});
+/// and K = T gives back β_t itself, step by step. On the linear and the cosine schedule.
+#[test]
+fn respaced_chain_steps_follow_the_tables() {
+    struct Zero;
+    impl ScoreModel for Zero {
+        fn score(&self, x: Tensor<2>, _: f64) -> Tensor<2> {
+            x.zeros_like()
+        }
+    }
+    let device = Device::flex();
+    let first = |x: Tensor<2>| -> f64 { x.narrow(1, 0, 1).into_scalar::<f32>() as f64 };
+    let one = || Tensor::<2>::from_floats([[1.0, 0.0]], &device);
+    let zero = || Tensor::<2>::zeros([1, 2], &device);
+    for config in [ScheduleConfig::default(), ScheduleConfig::named("cosine", 1000, None).unwrap()] {
+        let (sde, tables) = (Sde::ddpm(&config), config.init().unwrap());
+        let big_t = config.steps;
+        for k in [big_t, 10] {
+            let times = grid(Method::Ancestral, &sde, k);
+            assert_eq!(times.len(), k + 1, "K steps then x̂₀");
+            let step = |t: f64| (t * big_t as f64).round() as usize;
+            for pair in times[..k].windows(2).step_by(k / 5) {
+                let (s, s_prev) = (step(pair[0]), step(pair[1]));
+                let beta = 1.0 - tables.alpha_bar[s] / tables.alpha_bar[s_prev];
+                if k == big_t {
+                    assert_eq!(s_prev + 1, s);
+                    assert!((beta - tables.beta[s]).abs() < 1e-9 * tables.beta[s].max(1e-3));
+                }
+                // x' = x/√(1 − β_S) + √β_S z with a zero score.
+                let mean = first(ancestral(&Zero, &sde, one(), (pair[0], pair[1]), None).unwrap());
+                let noise = first(ancestral(&Zero, &sde, zero(), (pair[0], pair[1]), Some(one())).unwrap());
+                let tolerance = 1e-5 * (1.0 + 1.0 / beta.sqrt());
+                assert!((mean - 1.0 / (1.0 - beta).sqrt()).abs() < tolerance * 10.0, "{config:?} K {k} S {s}: {mean}");
+                assert!(
+                    (noise - beta.sqrt()).abs() < tolerance,
+                    "{config:?} K {k} S {s}: σ {noise} vs √β_S {}",
+                    beta.sqrt()
+                );
+                let beta_tilde = beta * (1.0 - tables.alpha_bar[s_prev]) / (1.0 - tables.alpha_bar[s]);
+                let ddim_noise = first(ddim(&Zero, &sde, zero(), (pair[0], pair[1]), 1.0, Some(one())));
+                assert!(
+                    (ddim_noise - beta_tilde.sqrt()).abs() < tolerance,
+                    "{config:?} K {k}: DDIM σ {ddim_noise} vs √β̃_S"
+                );
+            }
+        }
+    }
+}

@@ -5,6 +5,20 @@ use serde::{Deserialize, Serialize};
 use super::Plan;
 use crate::error::{Error, Result};
 
+/// How a denoiser's ε-loss treats the noise draws of one (x₀, t).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum EpsLoss {
+    /// L_simple: one draw ε per (x₀, t), ‖ε − ε̂‖².
+    #[default]
+    Simple,
+    /// IWDiff (the HSE study, §3.1, Algorithm 3): `k` draws ε_i per (x₀, t),
+    /// l_i = ‖ε_i − ε̂(x_{t,i}, t)‖², loss Σ_i w̃_i l_i with w̃ = softmax(±l) held constant. With
+    /// `worst_first` (the seed's form) w̃ = softmax(l) puts the weight on the worst draw; without,
+    /// w̃ = softmax(−l) ∝ e^{−l}, IWAE's weights from likelihoods.
+    Iwdiff { k: usize, worst_first: bool },
+}
+
 /// Hyper-parameters of a run. The defaults are the CLI's (measured in the README).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -20,11 +34,23 @@ pub struct TrainConfig {
     /// Fraction of the data held out for validation curves (the split is seeded by `seed`).
     #[serde(default)]
     pub val_fraction: f64,
+    /// The denoiser's ε-loss (L_simple unless the file says otherwise).
+    #[serde(default)]
+    pub loss: EpsLoss,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        Self { steps: 3000, batch: 4096, lr: 2e-3, lr_final_fraction: 0.05, seed: 0, ema_decay: 0.0, val_fraction: 0.0 }
+        Self {
+            steps: 3000,
+            batch: 4096,
+            lr: 2e-3,
+            lr_final_fraction: 0.05,
+            seed: 0,
+            ema_decay: 0.0,
+            val_fraction: 0.0,
+            loss: EpsLoss::Simple,
+        }
     }
 }
 
@@ -48,6 +74,11 @@ impl TrainConfig {
         }
         if !(0.0..1.0).contains(&self.ema_decay) {
             return bad(format!("ema_decay must be in [0, 1), got {}", self.ema_decay));
+        }
+        if let EpsLoss::Iwdiff { k, .. } = self.loss
+            && !(1..=64).contains(&k)
+        {
+            return bad(format!("IWDiff's draws per (x₀, t) must be in 1..=64, got {k}"));
         }
         Ok(())
     }

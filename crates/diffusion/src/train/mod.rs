@@ -20,7 +20,7 @@ use crate::rng::Rng;
 pub mod config;
 pub mod plan;
 
-pub use config::TrainConfig;
+pub use config::{EpsLoss, TrainConfig};
 pub use plan::Plan;
 
 /// What a run minimises.

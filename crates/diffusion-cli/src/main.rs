@@ -19,6 +19,7 @@ mod plot;
 mod rdmc;
 mod report;
 mod states;
+mod states_config;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,0 +1,54 @@
+//! The denoiser config `train states` builds from its flags: the process (`--sde`, `--weighting`)
+//! and, on the DDPM chain, its schedule and ε-loss.
+
+use diffusion::checkpoint::CheckpointConfig;
+use diffusion::schedule::ScheduleConfig;
+use diffusion::sde::dsm::Weighting;
+use diffusion::train::EpsLoss;
+
+use crate::states::TrainArgs;
+
+/// The denoiser config of `--sde` and `--weighting`.
+pub fn denoiser_config(sde: &str, weighting: &str) -> Result<CheckpointConfig, String> {
+    let mut config = CheckpointConfig::named_denoiser(sde)?;
+    let weighting = match weighting {
+        "sigma2" => Weighting::Sigma2,
+        "likelihood" => Weighting::Likelihood,
+        other => return Err(format!("unknown weighting `{other}`: sigma2 or likelihood")),
+    };
+    match &mut config.score {
+        Some(score) => score.weighting = weighting,
+        None if weighting != Weighting::Sigma2 => {
+            return Err("--weighting applies to the SDEs (--sde vp|subvp|ve)".into());
+        }
+        None => {}
+    }
+    Ok(config)
+}
+
+/// The chain (`--schedule`, `--timesteps`, `--beta-range`) and ε-loss (`--objective`) of a DDPM run.
+pub fn chain_options(args: &TrainArgs, config: &mut CheckpointConfig) -> Result<EpsLoss, String> {
+    let beta_range = match &args.beta_range {
+        None => None,
+        Some(text) => match text.split_once(',').map(|(a, b)| (a.trim().parse::<f64>(), b.trim().parse::<f64>())) {
+            Some((Ok(a), Ok(b))) => Some((a, b)),
+            _ => return Err(format!("--beta-range wants two numbers `β_1,β_T`, got `{text}`")),
+        },
+    };
+    let loss = match (args.objective.as_str(), args.iw_weights.as_str()) {
+        ("simple", _) => EpsLoss::Simple,
+        ("iwdiff", "worst") => EpsLoss::Iwdiff { k: args.iw_k, worst_first: true },
+        ("iwdiff", "best") => EpsLoss::Iwdiff { k: args.iw_k, worst_first: false },
+        ("iwdiff", other) => return Err(format!("unknown --iw-weights `{other}`: worst or best")),
+        (other, _) => return Err(format!("unknown --objective `{other}`: simple or iwdiff")),
+    };
+    let custom = args.schedule != "linear" || args.timesteps != 500 || beta_range.is_some();
+    match &config.score {
+        None => config.schedule = ScheduleConfig::named(&args.schedule, args.timesteps, beta_range)?,
+        Some(_) if custom || loss != EpsLoss::Simple => {
+            return Err("--schedule, --timesteps, --beta-range and --objective apply to --sde ddpm".into());
+        }
+        Some(_) => {}
+    }
+    Ok(loss)
+}

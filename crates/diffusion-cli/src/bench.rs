@@ -47,7 +47,7 @@ pub fn bench_states(args: BenchArgs) -> Result<(), String> {
         let mlp = trainer.model();
         let model = config.eps_score(&mlp)?;
         let started = Instant::now();
-        let sampler = SdeSampler::new(Method::Ancestral, model.sde, schedule.steps, args.n, 0, &device)?;
+        let sampler = SdeSampler::new(Method::ancestral(), model.sde, schedule.steps, args.n, 0, &device)?;
         to_vec(sampler.run(&model))?;
         let sample_seconds = started.elapsed().as_secs_f64();
         println!(

@@ -89,7 +89,7 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
     let sde = denoiser.config.sde();
     let (name, method) = match sde {
         Sde::SubVp { .. } => ("rd", Method::rd()),
-        _ => ("ancestral", Method::Ancestral),
+        _ => ("ancestral", Method::ancestral()),
     };
     let steps = sde.chain_steps().unwrap_or(1000);
     let (xy, nfe) = draw(&denoiser, None, (method, false), steps, args.n, args.seed, &device)?;

@@ -1,6 +1,6 @@
 //! `diffusion likelihood`: −log p(x) of data under a trained denoiser, through the probability-flow
 //! ODE of its SDE (a DDPM network: the chain's own process), with the exact divergence in
-//! 2-D or Hutchinson's estimate.
+//! 2-D or Hutchinson's estimate; with `--bound`, first the DDPM chain's variational bound.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -12,9 +12,12 @@ use diffusion::data::states::states;
 use diffusion::metric::bits_per_dim::nats_to_bits_per_dim;
 use diffusion::metric::image_bits::mean_and_error;
 use diffusion::sde::likelihood::{Divergence, Grid, flow};
+use diffusion::sde::sampler::Method;
+use diffusion::vlb::chain_bound;
 
 use crate::common::{load, to_vec};
 use crate::device::DeviceArg;
+use crate::states_config::variance;
 
 #[derive(Args)]
 pub struct LikelihoodArgs {
@@ -38,6 +41,13 @@ pub struct LikelihoodArgs {
     /// Hutchinson probes per evaluation (0: the exact divergence).
     #[arg(long, default_value_t = 0)]
     probes: usize,
+    /// Also the DDPM chain's variational bound L_T + Σ L_{t−1} + L_0 (a Gaussian decoder), one
+    /// draw of x_t per step and point, with the ancestral variance of `--variance`.
+    #[arg(long)]
+    bound: bool,
+    /// The bound's p_θ variance: beta, beta-tilde or learned (default: the file's own).
+    #[arg(long)]
+    variance: Option<String>,
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     device: DeviceArg,
 }
@@ -62,6 +72,24 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
         0 => Divergence::Exact,
         probes => Divergence::Hutchinson { probes, rademacher: true },
     };
+    if args.bound {
+        let Some(schedule) = denoiser.config.score.is_none().then_some(&denoiser.schedule) else {
+            return Err("--bound is the DDPM chain's: this file is a continuous-time SDE model".into());
+        };
+        let variance = variance(&denoiser.config, args.variance.as_deref(), Method::ancestral())?;
+        let started = Instant::now();
+        let bound = chain_bound(&model, schedule, x.clone(), variance, 0)?;
+        let (nats, error) = mean_and_error(&bound);
+        println!("{nats:.4}");
+        eprintln!(
+            "variational bound {nats:.4} ± {error:.4} nats ({:.4} bits/dim) over {n} points, σ² {variance:?}; {} NFE per point, {:.1} s",
+            nats_to_bits_per_dim(nats, 2),
+            schedule.steps,
+            started.elapsed().as_secs_f64()
+        );
+    } else if args.variance.is_some() {
+        return Err("--variance goes with --bound".into());
+    }
     let started = Instant::now();
     let flow = flow(&model, &sde, x, &grid.times(&sde, sde.t_min(), args.steps), how, 0);
     let log_p = to_vec(flow.log_likelihood(&sde))?;

@@ -24,7 +24,7 @@ use diffusion::train::{Seeds, TrainConfig};
 use crate::common::{Curves, bar, create_dir, load, to_labels, to_points, to_vec, train_loop, write};
 use crate::device::DeviceArg;
 use crate::plot;
-use crate::states_config::{chain_options, denoiser_config};
+use crate::states_config::{chain_options, denoiser_config, variance};
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -54,8 +54,9 @@ pub struct TrainArgs {
     /// β_1,β_T of the linear schedule (default 1e-4,0.02; the HSE study's T = 100 uses 4e-4,0.18).
     #[arg(long)]
     pub beta_range: Option<String>,
-    /// The ε-loss (--sde ddpm): simple (L_simple) or iwdiff (k draws per (x₀, t), weighted by a
-    /// softmax of their losses).
+    /// The ε-loss (--sde ddpm): simple (L_simple), iwdiff (k draws per (x₀, t), weighted by a
+    /// softmax of their losses) or hybrid (L_simple + 0.001 L_vlb with a learned variance: the
+    /// network also outputs v, Σ = exp(v log β + (1 − v) log β̃)).
     #[arg(long, default_value = "simple")]
     pub objective: String,
     /// IWDiff's draws per (x₀, t).
@@ -65,6 +66,13 @@ pub struct TrainArgs {
     /// (IWAE's softmax(−l)).
     #[arg(long, default_value = "worst")]
     pub iw_weights: String,
+    /// How the chain's t is drawn (--sde ddpm): uniform, or importance (p_t ∝ √E[L_t²] from the
+    /// last 10 losses at each t, Nichol & Dhariwal eq. 8–9).
+    #[arg(long, default_value = "uniform")]
+    pub t_sampling: String,
+    /// With importance sampling: extra loss-only batches per step that refresh the history ("IS+2").
+    #[arg(long, default_value_t = 0)]
+    pub is_extra: usize,
     /// λ(t) of denoising score matching: sigma2 (λ = s(t)², i.e. ‖ε̂ − z‖²) or likelihood (λ = g(t)²).
     #[arg(long, default_value = "sigma2")]
     pub weighting: String,
@@ -107,6 +115,10 @@ pub struct SampleArgs {
     /// respaced (500 = all of the course's), then x̂₀; the other rules K intervals down to step 1.
     #[arg(long, default_value_t = 500)]
     steps: usize,
+    /// The ancestral step's noise variance on the chain: beta (σ² = β), beta-tilde (σ² = β̃) or
+    /// learned (a hybrid-trained file's Σ_θ). Default: learned for such a file, else beta.
+    #[arg(long)]
+    variance: Option<String>,
     /// DDIM's stochasticity η ∈ [0, 1] (1: ancestral sampling on the respaced chain).
     #[arg(long, default_value_t = 0.0)]
     eta: f64,
@@ -137,7 +149,7 @@ pub struct SampleArgs {
 
 pub fn train(args: TrainArgs) -> Result<(), String> {
     let mut config = denoiser_config(&args.sde, &args.weighting)?;
-    let loss = chain_options(&args, &mut config)?;
+    let (loss, t_sampling) = chain_options(&args, &mut config)?;
     let train = TrainConfig {
         steps: args.steps,
         batch: args.batch,
@@ -146,6 +158,7 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
         ema_decay: args.ema.unwrap_or(config.default_ema_decay()),
         val_fraction: args.val_fraction,
         loss,
+        t_sampling,
         ..Default::default()
     };
     config.train = Some(train.clone());
@@ -287,7 +300,10 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     let rdmc = args.sampler == "rdmc";
     let method = match rdmc {
         true => None,
-        false => Some(Method::parse(&args.sampler, args.snr, args.eta, &args.corrector)?),
+        false => {
+            let method = Method::parse(&args.sampler, args.snr, args.eta, &args.corrector)?;
+            Some(method.with_variance(variance(&denoiser.config, args.variance.as_deref(), method)?))
+        }
     };
     if rdmc && args.classifier.is_some() {
         return Err("rdmc samples the learned density alone: drop --classifier or pick another sampler".into());

@@ -1,9 +1,12 @@
 //! The denoiser config `train states` builds from its flags: the process (`--sde`, `--weighting`)
-//! and, on the DDPM chain, its schedule and ε-loss.
+//! and, on the DDPM chain, its schedule and ε-loss; and the ancestral variance `sample states` takes.
 
+use diffusion::chain_batch::LAMBDA;
 use diffusion::checkpoint::CheckpointConfig;
+use diffusion::importance::StepSampling;
 use diffusion::schedule::ScheduleConfig;
 use diffusion::sde::dsm::Weighting;
+use diffusion::sde::sampler::{Method, Variance};
 use diffusion::train::EpsLoss;
 
 use crate::states::TrainArgs;
@@ -26,8 +29,9 @@ pub fn denoiser_config(sde: &str, weighting: &str) -> Result<CheckpointConfig, S
     Ok(config)
 }
 
-/// The chain (`--schedule`, `--timesteps`, `--beta-range`) and ε-loss (`--objective`) of a DDPM run.
-pub fn chain_options(args: &TrainArgs, config: &mut CheckpointConfig) -> Result<EpsLoss, String> {
+/// The chain (`--schedule`, `--timesteps`, `--beta-range`), ε-loss (`--objective`) and t-sampling
+/// (`--t-sampling`, `--is-extra`) of a DDPM run.
+pub fn chain_options(args: &TrainArgs, config: &mut CheckpointConfig) -> Result<(EpsLoss, StepSampling), String> {
     let beta_range = match &args.beta_range {
         None => None,
         Some(text) => match text.split_once(',').map(|(a, b)| (a.trim().parse::<f64>(), b.trim().parse::<f64>())) {
@@ -40,15 +44,41 @@ pub fn chain_options(args: &TrainArgs, config: &mut CheckpointConfig) -> Result<
         ("iwdiff", "worst") => EpsLoss::Iwdiff { k: args.iw_k, worst_first: true },
         ("iwdiff", "best") => EpsLoss::Iwdiff { k: args.iw_k, worst_first: false },
         ("iwdiff", other) => return Err(format!("unknown --iw-weights `{other}`: worst or best")),
-        (other, _) => return Err(format!("unknown --objective `{other}`: simple or iwdiff")),
+        ("hybrid", _) => EpsLoss::Hybrid { lambda: LAMBDA },
+        (other, _) => return Err(format!("unknown --objective `{other}`: simple, iwdiff or hybrid")),
+    };
+    let t_sampling = match (args.t_sampling.as_str(), args.is_extra) {
+        ("uniform", 0) => StepSampling::Uniform,
+        ("uniform", _) => return Err("--is-extra goes with --t-sampling importance".into()),
+        ("importance", extra) => StepSampling::Importance { extra },
+        (other, _) => return Err(format!("unknown --t-sampling `{other}`: uniform or importance")),
     };
     let custom = args.schedule != "linear" || args.timesteps != 500 || beta_range.is_some();
     match &config.score {
         None => config.schedule = ScheduleConfig::named(&args.schedule, args.timesteps, beta_range)?,
-        Some(_) if custom || loss != EpsLoss::Simple => {
-            return Err("--schedule, --timesteps, --beta-range and --objective apply to --sde ddpm".into());
+        Some(_) if custom || loss != EpsLoss::Simple || t_sampling != StepSampling::Uniform => {
+            return Err(
+                "--schedule, --timesteps, --beta-range, --objective and --t-sampling apply to --sde ddpm".into()
+            );
         }
         Some(_) => {}
     }
-    Ok(loss)
+    if loss.learns_variance() {
+        *config = config.clone().learned_variance();
+    }
+    Ok((loss, t_sampling))
+}
+
+/// `--variance` for a file and a sampler: the file's default unless named, `learned` only for a
+/// file that learned one, and a choice only for the ancestral rule.
+pub fn variance(config: &CheckpointConfig, name: Option<&str>, method: Method) -> Result<Variance, String> {
+    let Some(name) = name else { return Ok(config.default_variance()) };
+    let variance = Variance::named(name)?;
+    if !matches!(method, Method::Ancestral { .. }) {
+        return Err("--variance chooses the ancestral step's noise (ddim takes --eta)".into());
+    }
+    if variance == Variance::Learned && !config.learns_variance() {
+        return Err("this file has no learned variance (train it with --objective hybrid)".into());
+    }
+    Ok(variance)
 }

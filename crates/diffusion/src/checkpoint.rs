@@ -14,6 +14,7 @@ use crate::schedule::{Schedule, ScheduleConfig};
 use crate::sde::Sde;
 use crate::sde::dsm::ScoreConfig;
 use crate::sde::guidance::ClassifierGuided;
+use crate::sde::method::Variance;
 use crate::sde::score::{EpsScore, ScoreModel};
 use crate::train::{TrainConfig, Trainer};
 
@@ -68,6 +69,23 @@ impl CheckpointConfig {
         if self.score.is_some() { 0.999 } else { TrainConfig::default().ema_decay }
     }
 
+    /// Whether the denoiser outputs a learned variance's v beside ε̂ (trained with L_hybrid).
+    pub fn learns_variance(&self) -> bool {
+        self.role == Role::Denoiser && self.model.d_output == 2 * 2
+    }
+
+    /// The chain's course denoiser with a learned variance: the network outputs ε̂ and v.
+    pub fn learned_variance(mut self) -> Self {
+        self.model.d_output = 4;
+        self
+    }
+
+    /// The ancestral step's variance a file samples with unless told otherwise: its learned one,
+    /// else σ² = β.
+    pub fn default_variance(&self) -> Variance {
+        if self.learns_variance() { Variance::Learned } else { Variance::Beta }
+    }
+
     /// The process the denoiser's samplers run on: its SDE, or its DDPM chain.
     pub fn sde(&self) -> Sde {
         match &self.score {
@@ -119,7 +137,8 @@ impl CheckpointConfig {
         device: &Device,
     ) -> Result<DenoiserTrainer> {
         train.validate()?;
-        let objective = PointDenoising::new(self.denoising()?, data, train.batch, train.loss, &self.model)?;
+        let objective =
+            PointDenoising::new(self.denoising()?, data, (train.batch, train.loss, train.t_sampling), &self.model)?;
         Trainer::new(|device, seed| self.model.init(device, seed), objective, train.plan(), device)
     }
 

@@ -2,11 +2,13 @@
 //! backend-agnostic (the caller picks the `Device`: CPU `flex`, wgpu/WebGPU, CUDA) and free of
 //! I/O, so the native CLI and the browser run the same code.
 
+pub mod chain_batch;
 pub mod checkpoint;
 pub mod classifier;
 pub mod data;
 pub mod ema;
 pub mod error;
+pub mod importance;
 pub mod io;
 pub mod metric;
 pub mod model;
@@ -19,6 +21,7 @@ pub mod sde;
 pub mod train;
 pub mod train_unet;
 pub mod unet_checkpoint;
+pub mod vlb;
 
 #[cfg(test)]
 mod test_device;

@@ -75,6 +75,12 @@ pub fn mlp(bytes: &[u8], role: Role, device: &Device) -> Result<Checkpoint> {
     if let Some(score) = &config.score {
         score.validate()?;
     }
+    if role == Role::Denoiser && config.model.d_output != 2 && !(config.model.d_output == 4 && config.score.is_none()) {
+        return Err(Error::Weights(format!(
+            "a denoiser outputs ε̂ (2 values) or, on the DDPM chain, ε̂ and a learned variance's v (4); this one outputs {}",
+            config.model.d_output
+        )));
+    }
     let schedule = config.schedule.init()?;
     let mlp = io::load(config.model.init(device, 0)?, &tensors)?;
     Ok(Checkpoint { mlp, schedule, config })

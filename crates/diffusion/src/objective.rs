@@ -6,9 +6,12 @@
 //! network ε̂ on batches of (input, ε[, weight]).
 
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
 
+use std::cell::RefCell;
+
+use crate::chain_batch::{ChainBatch, iw_rows, row_mse};
 use crate::error::{Error, Result};
+use crate::importance::{LossHistory, StepDraw, StepSampling};
 use crate::model::fourier::Fourier;
 use crate::model::mlp::{Mlp, MlpConfig};
 use crate::rng::Rng;
@@ -55,6 +58,9 @@ pub struct PointDenoising {
     data: Vec<[f32; 2]>,
     batch: usize,
     loss: EpsLoss,
+    /// On the chain with importance-sampled t: the extra loss-only batches per step and the
+    /// losses seen at each t (updated by every step, so the objective holds state).
+    importance: Option<(usize, RefCell<LossHistory>)>,
 }
 
 impl PointDenoising {
@@ -62,8 +68,7 @@ impl PointDenoising {
     pub fn new(
         denoising: Denoising,
         data: Vec<[f32; 2]>,
-        batch: usize,
-        loss: EpsLoss,
+        (batch, loss, steps): (usize, EpsLoss, StepSampling),
         model: &MlpConfig,
     ) -> Result<Self> {
         if data.is_empty() {
@@ -73,28 +78,76 @@ impl PointDenoising {
             return Err(Error::Config(format!("batch must be in 1..=1048576, got {batch}")));
         }
         let width = denoising.input_width();
-        if model.d_input != width || model.d_output != 2 {
+        let outputs = if loss.learns_variance() { 4 } else { 2 };
+        if model.d_input != width || model.d_output != outputs {
             return Err(Error::Config(format!(
-                "the objective feeds {width} inputs and wants 2 outputs; the model has {} and {}",
+                "the objective feeds {width} inputs and wants {outputs} outputs; the model has {} and {}",
                 model.d_input, model.d_output
             )));
         }
-        if matches!((&denoising, loss), (Denoising::Dsm(..), EpsLoss::Iwdiff { .. })) {
-            return Err(Error::Config("IWDiff is built on the DDPM chain: train it with --sde ddpm".into()));
+        match (&denoising, loss) {
+            (Denoising::Dsm(..), EpsLoss::Iwdiff { .. }) => {
+                return Err(Error::Config("IWDiff is built on the DDPM chain: train it with --sde ddpm".into()));
+            }
+            (Denoising::Dsm(..), EpsLoss::Hybrid { .. }) => {
+                return Err(Error::Config("L_hybrid is the DDPM chain's bound: train it with --sde ddpm".into()));
+            }
+            _ => {}
         }
-        Ok(Self { denoising, data, batch, loss })
+        let importance = match (&denoising, steps) {
+            (_, StepSampling::Uniform) => None,
+            (Denoising::Ddpm(schedule), StepSampling::Importance { extra }) => {
+                Some((extra, RefCell::new(LossHistory::new(schedule.steps))))
+            }
+            (Denoising::Dsm(..), _) => {
+                return Err(Error::Config("importance-sampled t is the DDPM chain's: train it with --sde ddpm".into()));
+            }
+        };
+        Ok(Self { denoising, data, batch, loss, importance })
+    }
+
+    /// The importance distribution p_t (t = 1..=T) the next step draws from; `None` with uniform t.
+    pub fn t_probabilities(&self) -> Option<Vec<f64>> {
+        self.importance.as_ref().map(|(_, history)| history.borrow().probabilities())
+    }
+
+    /// The chain's minibatch loss; with importance-sampled t, t ~ p from the history, each group
+    /// weighted 1/(T p_t), and the groups' losses (and those of `extra` uniform loss-only batches)
+    /// recorded. Recording reads the losses back synchronously: native only.
+    fn chain_loss(&self, model: &Mlp, schedule: &Schedule, loss: EpsLoss, rng: &mut Rng, device: &Device) -> Tensor<1> {
+        let k = match loss {
+            EpsLoss::Iwdiff { k, .. } => k,
+            _ => 1,
+        };
+        let Some((extra, history)) = &self.importance else {
+            let batch = ChainBatch::draw(&self.data, schedule, self.batch, k, None, rng);
+            return batch.loss(batch.group_losses(model.forward(batch.input(schedule, device)), schedule, loss));
+        };
+        let draw = StepDraw::new(history.borrow().probabilities());
+        let batch = ChainBatch::draw(&self.data, schedule, self.batch, k, Some(&draw), rng);
+        let groups = batch.group_losses(model.forward(batch.input(schedule, device)), schedule, loss);
+        let record = |batch: &ChainBatch, groups: Tensor<2>| {
+            if let Ok(values) = groups.detach().into_data().convert::<f32>().try_into_vec::<f32>() {
+                let mut history = history.borrow_mut();
+                batch.group_steps().zip(values).for_each(|(t, l)| history.record(t, l as f64));
+            }
+        };
+        record(&batch, groups.clone());
+        let plain = (*extra > 0).then(|| model.valid());
+        for plain in plain.iter().flat_map(|plain| std::iter::repeat_n(plain, *extra)) {
+            let refresh = ChainBatch::draw(&self.data, schedule, self.batch, k, None, rng);
+            let input = refresh.input(schedule, &device.clone().without_autodiff());
+            record(&refresh, refresh.group_losses(plain.forward(input), schedule, loss));
+        }
+        batch.loss(groups)
     }
 }
 
 impl Objective<Mlp> for PointDenoising {
     fn loss(&self, model: &Mlp, rng: &mut Rng, device: &Device) -> Tensor<1> {
         match (&self.denoising, self.loss) {
-            (Denoising::Ddpm(schedule), EpsLoss::Iwdiff { k, worst_first }) => {
-                let batch = EpsBatch::draw_k(&self.data, schedule, self.batch, k, rng);
-                let (input, eps, _) = batch.tensors(device);
-                iw_eps_loss(model.forward(input), eps, k, worst_first)
-            }
-            _ => self.denoising.draw(&self.data, self.batch, rng).loss(model, device),
+            (Denoising::Ddpm(schedule), loss) => self.chain_loss(model, schedule, loss, rng, device),
+            (Denoising::Dsm(..), _) => self.denoising.draw(&self.data, self.batch, rng).loss(model, device),
         }
     }
 }
@@ -110,39 +163,19 @@ impl Schedule {
 impl EpsBatch {
     /// Draws `batch` triples (x_0 from `data`, t ~ U{1..T}, ε ~ N(0, I)) and noises x_0 to x_t.
     pub fn draw(data: &[[f32; 2]], schedule: &Schedule, batch: usize, rng: &mut Rng) -> Self {
-        Self::draw_k(data, schedule, batch, 1, rng)
-    }
-
-    /// Draws `groups` pairs (x_0 from `data`, t ~ U{1..T}), each with `k` noises ε_i ~ N(0, I):
-    /// `groups · k` rows, the k rows of a pair adjacent (k = 1 is [`EpsBatch::draw`]).
-    pub fn draw_k(data: &[[f32; 2]], schedule: &Schedule, groups: usize, k: usize, rng: &mut Rng) -> Self {
-        let mut input = Vec::with_capacity(groups * k * 3);
-        let mut eps = Vec::with_capacity(groups * k * 2);
-        for _ in 0..groups {
-            let x_0 = data[rng.below(data.len())];
-            let t = 1 + rng.below(schedule.steps);
-            for _ in 0..k {
-                let e = [rng.normal() as f32, rng.normal() as f32];
-                let x_t = schedule.q_sample(x_0, t, e);
-                input.extend([x_t[0], x_t[1], schedule.t_bar(t)]);
-                eps.extend(e);
-            }
-        }
-        Self { input, width: 3, eps, weight: None, batch: groups * k }
+        let rows = ChainBatch::draw(data, schedule, batch, 1, None, rng);
+        let input = rows.x_t.chunks_exact(2).zip(&rows.steps).flat_map(|(x, &t)| [x[0], x[1], schedule.t_bar(t)]);
+        Self { input: input.collect(), width: 3, eps: rows.eps, weight: None, batch }
     }
 }
 
 impl EpsBatch {
-    /// The weighted ε-loss of `model` on this batch (a held-out batch scores the sampling weights).
+    /// The weighted ε-loss of `model` on this batch (a held-out batch scores the sampling weights);
+    /// a learned-variance network's v outputs are not part of it.
     pub fn loss(&self, model: &Mlp, device: &Device) -> Tensor<1> {
         let (input, eps, weight) = self.tensors(device);
-        weighted_eps_mse(model.forward(input), eps, weight)
+        weighted_eps_mse(model.forward(input).narrow(1, 0, 2), eps, weight)
     }
-}
-
-/// Each row's l = mean over coordinates of (ε̂ − ε)²: [n, 1].
-fn row_mse(eps_hat: Tensor<2>, eps: Tensor<2>) -> Tensor<2> {
-    (eps_hat - eps).square().mean_dim(1)
 }
 
 /// L_simple: the mean over rows of l = mean((ε − ε̂)²).
@@ -154,12 +187,7 @@ pub fn eps_mse(eps_hat: Tensor<2>, eps: Tensor<2>) -> Tensor<1> {
 /// w̃ = softmax(±l) over the group, held constant (no gradient through the weights), averaged over
 /// the groups; + when `worst_first`. With k = 1, w̃ = 1 and this is L_simple.
 pub fn iw_eps_loss(eps_hat: Tensor<2>, eps: Tensor<2>, k: usize, worst_first: bool) -> Tensor<1> {
-    let l = row_mse(eps_hat, eps);
-    let [n, _] = l.dims();
-    let l = l.reshape([n / k, k]);
-    let sign = if worst_first { 1.0 } else { -1.0 };
-    let w = softmax(l.clone().detach().mul_scalar(sign), 1);
-    (w * l).sum_dim(1).mean()
+    iw_rows(eps_hat, eps, k, worst_first).mean()
 }
 
 /// mean over rows of w · mean((ε − ε̂)²), or [`eps_mse`] without weights.
@@ -212,11 +240,12 @@ mod tests {
         assert_eq!(a.input, b.input);
         assert!(a.input.chunks(3).all(|row| row[2] > -1.0 && row[2] <= 1.0));
         // k draws per (x₀, t): the rows of a group share x₀'s t and differ in ε.
-        let grouped = EpsBatch::draw_k(&data, &schedule, 8, 4, &mut Rng::new(3));
-        assert_eq!(grouped.batch, 32);
-        for group in grouped.input.chunks(12) {
-            assert!(group.chunks(3).all(|row| row[2] == group[2]));
+        let grouped = ChainBatch::draw(&data, &schedule, 8, 4, None, &mut Rng::new(3));
+        assert_eq!(grouped.steps.len(), 32);
+        for group in grouped.steps.chunks(4) {
+            assert!(group.iter().all(|&t| t == group[0]));
         }
+        assert_eq!(grouped.group_steps().count(), 8);
         assert_ne!(grouped.eps[0..2], grouped.eps[2..4]);
     }
 
@@ -238,6 +267,39 @@ mod tests {
         assert_eq!(iw_run(EpsLoss::Iwdiff { k: 1, worst_first: true }, &device), simple);
         assert_eq!(iw_run(EpsLoss::Iwdiff { k: 1, worst_first: false }, &device), simple);
         assert_ne!(iw_run(EpsLoss::Iwdiff { k: 2, worst_first: true }, &device), simple);
+    }
+
+    /// Importance-sampled t in a real run: p is uniform until every t has 10 losses (here after a
+    /// few steps, the refresh batches helping), then follows the losses; the run stays finite,
+    /// and the same seed gives the same run.
+    #[test]
+    fn importance_sampled_runs_fill_the_history_and_repeat() {
+        use crate::checkpoint::CheckpointConfig;
+        use crate::data::states::states;
+        use crate::importance::StepSampling;
+        use crate::train::TrainConfig;
+        let device = Device::flex();
+        let mut config = CheckpointConfig::denoiser();
+        config.schedule = ScheduleConfig::named("linear", 50, Some((4e-4, 0.18))).unwrap();
+        let train = TrainConfig {
+            steps: 6,
+            batch: 128,
+            t_sampling: StepSampling::Importance { extra: 2 },
+            ..Default::default()
+        };
+        let run = || {
+            let mut trainer = config.denoiser_trainer(&train, states().xy, &device).unwrap();
+            let first = trainer.objective().t_probabilities().unwrap();
+            let losses: Vec<f32> = (0..6).map(|_| trainer.step().into_scalar::<f32>()).collect();
+            (first, trainer.objective().t_probabilities().unwrap(), losses)
+        };
+        let (first, last, losses) = run();
+        assert!(first.iter().all(|&p| p == 1.0 / 50.0));
+        assert!((last.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+        let (lo, hi) = last.iter().fold((1.0f64, 0.0f64), |(lo, hi), &p| (lo.min(p), hi.max(p)));
+        assert!(hi > 1.5 * lo, "p did not leave uniform: {lo} … {hi}");
+        assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+        assert_eq!(run().2, losses);
     }
 
     /// Two draws with l = (1, 3): the seed's weights softmax(l) = (1, e²)/(1 + e²), IWAE's the

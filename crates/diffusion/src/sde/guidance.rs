@@ -61,14 +61,26 @@ impl<M: ScoreModel> ClassifierGuided<'_, M> {
     }
 }
 
-impl<M: ScoreModel> ScoreModel for ClassifierGuided<'_, M> {
-    fn score(&self, x: Tensor<2>, t: f64) -> Tensor<2> {
-        let score = self.base.score(x.clone(), t);
+impl<M: ScoreModel> ClassifierGuided<'_, M> {
+    /// The base score plus s ∇log f_φ(y | x, t) (at the classifier's own time and scale).
+    fn guided(&self, score: Tensor<2>, x: Tensor<2>, t: f64) -> Tensor<2> {
         let Some((t_c, ratio)) = self.classifier_time(t).filter(|_| self.scale != 0.0) else {
             return score;
         };
         let grad = log_prob_grad(self.classifier, x.mul_scalar(ratio), (2.0 * t_c - 1.0) as f32, self.one_hot.clone());
         score + grad.mul_scalar(self.scale * ratio)
+    }
+}
+
+/// Guidance moves the mean; a learned variance is the base model's.
+impl<M: ScoreModel> ScoreModel for ClassifierGuided<'_, M> {
+    fn score(&self, x: Tensor<2>, t: f64) -> Tensor<2> {
+        self.guided(self.base.score(x.clone(), t), x, t)
+    }
+
+    fn score_and_v(&self, x: Tensor<2>, t: f64) -> (Tensor<2>, Option<Tensor<2>>) {
+        let (score, v) = self.base.score_and_v(x.clone(), t);
+        (self.guided(score, x, t), v)
     }
 }
 

@@ -14,6 +14,33 @@ pub enum Predictor {
     None,
 }
 
+/// The noise variance σ² of the chain's ancestral step from t to t' (Ho et al. §3.2; Nichol &
+/// Dhariwal §2.2.1), with β = 1 − ᾱ_t/ᾱ_{t'} the (respaced) step's β and
+/// β̃ = β (1 − ᾱ_{t'})/(1 − ᾱ_t) its posterior variance.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Variance {
+    /// σ² = β, exact for data N(0, I).
+    #[default]
+    Beta,
+    /// σ² = β̃, exact for data at a point.
+    BetaTilde,
+    /// σ² = exp(v log β + (1 − v) log β̃) with the network's v (a learned-variance model; a
+    /// model without v is sampled with σ² = β).
+    Learned,
+}
+
+impl Variance {
+    /// By the CLI's and the page's names: beta, beta-tilde, learned.
+    pub fn named(name: &str) -> Result<Self> {
+        match name {
+            "beta" => Ok(Variance::Beta),
+            "beta-tilde" => Ok(Variance::BetaTilde),
+            "learned" => Ok(Variance::Learned),
+            other => Err(Error::Config(format!("unknown variance `{other}`: beta, beta-tilde or learned"))),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Method {
     /// A predictor, then `corrector_steps` Langevin steps with signal-to-noise ratio `snr`.
@@ -22,8 +49,11 @@ pub enum Method {
         corrector_steps: usize,
         snr: f64,
     },
-    /// Ancestral sampling on the SDE's discrete chain (VE and VP).
-    Ancestral,
+    /// Ancestral sampling on the SDE's discrete chain (VE and VP), with the VP chain's noise
+    /// `variance` (VE's step always takes its posterior variance).
+    Ancestral {
+        variance: Variance,
+    },
     /// DDIM with stochasticity η (0: deterministic).
     Ddim {
         eta: f64,
@@ -42,6 +72,11 @@ pub enum Method {
 }
 
 impl Method {
+    /// Ho et al.'s ancestral step, σ² = β.
+    pub fn ancestral() -> Self {
+        Method::Ancestral { variance: Variance::Beta }
+    }
+
     pub fn em() -> Self {
         Method::Pc { predictor: Predictor::EulerMaruyama, corrector_steps: 0, snr: 0.16 }
     }
@@ -60,7 +95,7 @@ impl Method {
     /// ode-rk4, ode-rk45 (rtol = atol = 1e-5), dpmpp2m, edm-heun.
     pub fn named(name: &str, snr: f64) -> Option<Self> {
         match name {
-            "ancestral" => Some(Method::Ancestral),
+            "ancestral" => Some(Method::ancestral()),
             "ddim" => Some(Method::Ddim { eta: 0.0 }),
             "ode-rk45" => Some(Method::OdeRk45 { rtol: 1e-5, atol: 1e-5 }),
             "em" => Some(Method::em()),
@@ -82,7 +117,7 @@ impl Method {
             Method::Pc { predictor, corrector_steps, .. } => {
                 nfe / (corrector_steps + usize::from(predictor != Predictor::None)).max(1)
             }
-            Method::Ancestral | Method::Ddim { .. } | Method::DpmSolver2M => nfe,
+            Method::Ancestral { .. } | Method::Ddim { .. } | Method::DpmSolver2M => nfe,
             Method::OdeHeun => nfe / 2,
             Method::OdeRk4 => nfe / 4,
             Method::EdmHeun => nfe.div_ceil(2),
@@ -114,6 +149,14 @@ impl Method {
                 .with_corrector(1, snr)
                 .ok_or_else(|| Error::Config(format!("the Langevin corrector combines with em or rd, not `{name}`"))),
             other => Err(Error::Config(format!("unknown corrector `{other}`: langevin or none"))),
+        }
+    }
+
+    /// The ancestral step's noise variance (other methods are unchanged).
+    pub fn with_variance(self, variance: Variance) -> Self {
+        match self {
+            Method::Ancestral { .. } => Method::Ancestral { variance },
+            other => other,
         }
     }
 

@@ -5,6 +5,7 @@
 use burn::prelude::*;
 
 use crate::sde::Sde;
+use crate::sde::method::Variance;
 use crate::sde::score::ScoreModel;
 
 /// Euler–Maruyama: x ← x − (a(t) x − g² s) Δ + g √Δ z, i.e. the reverse step below with the
@@ -65,13 +66,16 @@ fn reverse_step(model: &impl ScoreModel, x: Tensor<2>, t: f64, (f, g2): (f64, f6
 /// Ancestral sampling (Song et al. 2021, appendix F) from t down to t' < t, on the discrete chain
 /// whose marginals are the SDE's, with s = s(t), s' = s(t'), m = m(t), m' = m(t'):
 ///   VE (SMLD):  x ← x + (s² − s'²) ∇log p + √(s'² (s² − s'²)/s²) z;
-///   VP (DDPM):  β = 1 − (m/m')², x ← (x + β ∇log p)/√(1 − β) + √β z.
+///   VP (DDPM):  β = 1 − (m/m')², x ← (x + β ∇log p)/√(1 − β) + σ z, with σ² from `variance`:
+///               β, β̃ = β s'²/s² (Nichol & Dhariwal eq. 10–11 on a respaced grid) or
+///               exp(v log β + (1 − v) log β̃) with the model's v (eq. 15).
 /// sub-VP has no such chain: `None`.
 pub fn ancestral(
     model: &impl ScoreModel,
     sde: &Sde,
     x: Tensor<2>,
     (t, t_next): (f64, f64),
+    variance: Variance,
     z: Option<Tensor<2>>,
 ) -> Option<Tensor<2>> {
     let ((m, s), (m_next, s_next)) = (sde.marginal(t), sde.marginal(t_next));
@@ -79,19 +83,43 @@ pub fn ancestral(
         Sde::Ve { .. } => {
             let (v, v_next) = (s * s, s_next * s_next);
             let score = model.score(x.clone(), t);
-            (x + score.mul_scalar(v - v_next), (v_next * (v - v_next) / v).sqrt())
+            (x + score.mul_scalar(v - v_next), NoiseStd::Scalar((v_next * (v - v_next) / v).sqrt()))
         }
         Sde::Vp { .. } | Sde::Ddpm { .. } => {
             let beta = 1.0 - (m / m_next).powi(2);
-            let score = model.score(x.clone(), t);
-            ((x + score.mul_scalar(beta)).div_scalar((1.0 - beta).sqrt()), beta.sqrt())
+            let beta_tilde = beta * (s_next / s).powi(2);
+            let (score, v) = match variance {
+                Variance::Learned => model.score_and_v(x.clone(), t),
+                _ => (model.score(x.clone(), t), None),
+            };
+            let std = match (variance, v) {
+                (Variance::BetaTilde, _) => NoiseStd::Scalar(beta_tilde.sqrt()),
+                (Variance::Learned, Some(v)) => {
+                    NoiseStd::Rows(Box::new(interpolated_log_variance(v, beta, beta_tilde).mul_scalar(0.5).exp()))
+                }
+                _ => NoiseStd::Scalar(beta.sqrt()),
+            };
+            ((x + score.mul_scalar(beta)).div_scalar((1.0 - beta).sqrt()), std)
         }
         Sde::SubVp { .. } => return None,
     };
-    Some(match z {
-        Some(z) => mean + z.mul_scalar(noise_std),
-        None => mean,
+    Some(match (z, noise_std) {
+        (Some(z), NoiseStd::Scalar(std)) => mean + z.mul_scalar(std),
+        (Some(z), NoiseStd::Rows(std)) => mean + z * *std,
+        (None, _) => mean,
     })
+}
+
+/// A noise scale shared by every coordinate, or one per coordinate.
+enum NoiseStd {
+    Scalar(f64),
+    Rows(Box<Tensor<2>>),
+}
+
+/// log σ² = v log β + (1 − v) log β̃ (Nichol & Dhariwal eq. 15), elementwise in v.
+pub fn interpolated_log_variance(v: Tensor<2>, beta: f64, beta_tilde: f64) -> Tensor<2> {
+    let (log_beta, log_beta_tilde) = (beta.ln(), beta_tilde.ln());
+    v.mul_scalar(log_beta - log_beta_tilde).add_scalar(log_beta_tilde)
 }
 
 #[cfg(test)]
@@ -123,17 +151,25 @@ mod tests {
             for (t, t_next) in [(0.5, 0.45), (0.2, 0.1)] {
                 // Mean and noise are affine: Var' = a² v + σ², with a the coefficient on x.
                 let x = Tensor::<2>::from_floats([[1.0, 0.0]], &device);
-                let a: f32 = ancestral(&target, &sde, x, (t, t_next), None).unwrap().narrow(1, 0, 1).into_scalar();
+                let a: f32 = ancestral(&target, &sde, x, (t, t_next), Variance::Beta, None)
+                    .unwrap()
+                    .narrow(1, 0, 1)
+                    .into_scalar();
                 let zero = Tensor::<2>::zeros([1, 2], &device);
                 let z = Tensor::<2>::from_floats([[1.0, 0.0]], &device);
-                let sigma: f32 =
-                    ancestral(&target, &sde, zero, (t, t_next), Some(z)).unwrap().narrow(1, 0, 1).into_scalar();
+                let sigma: f32 = ancestral(&target, &sde, zero, (t, t_next), Variance::Beta, Some(z))
+                    .unwrap()
+                    .narrow(1, 0, 1)
+                    .into_scalar();
                 let got = (a as f64).powi(2) * target.variance(t) + (sigma as f64).powi(2);
                 let want = target.variance(t_next);
                 assert!((got - want).abs() < 1e-4 * want, "{sde:?} {t} → {t_next}: {got} vs {want}");
             }
         }
         let sub_vp = Gaussian(Sde::sub_vp(), 1.0);
-        assert!(ancestral(&sub_vp, &Sde::sub_vp(), Tensor::zeros([1, 2], &device), (0.5, 0.4), None).is_none());
+        assert!(
+            ancestral(&sub_vp, &Sde::sub_vp(), Tensor::zeros([1, 2], &device), (0.5, 0.4), Variance::Beta, None)
+                .is_none()
+        );
     }
 }

@@ -18,7 +18,7 @@ use crate::sde::ode::{Rk45, heun, rk4};
 use crate::sde::predictor::{ancestral, euler_maruyama, reverse_diffusion};
 use crate::sde::score::ScoreModel;
 
-pub use crate::sde::method::{Method, Predictor};
+pub use crate::sde::method::{Method, Predictor, Variance};
 
 /// The times t_0 = 1 > t_1 > … of `steps` intervals for `method` on `sde`.
 pub fn grid(method: Method, sde: &Sde, steps: usize) -> Vec<f64> {
@@ -37,7 +37,7 @@ pub fn grid(method: Method, sde: &Sde, steps: usize) -> Vec<f64> {
             // go to t = 0 as x̂₀ from step 1; every other rule takes K intervals down to step 1 as
             // on a continuous SDE (its last step adds no noise), on whole steps while K < T.
             Some(t_max) => {
-                let to_zero = matches!(method, Method::Ancestral | Method::Ddim { .. });
+                let to_zero = matches!(method, Method::Ancestral { .. } | Method::Ddim { .. });
                 let times = chain_steps(t_max, if to_zero { steps.min(t_max) } else { steps + 1 });
                 times.into_iter().chain(to_zero.then_some(0.0)).collect()
             }
@@ -111,7 +111,7 @@ impl SdeSampler {
     ) -> Result<Self> {
         sde.validate()?;
         match method {
-            Method::Ancestral if matches!(sde, Sde::SubVp { .. }) => {
+            Method::Ancestral { .. } if matches!(sde, Sde::SubVp { .. }) => {
                 return Err(Error::Config(
                     "ancestral sampling is defined for VE and VP (Song et al. appendix F); use rd or ddim for sub-VP"
                         .into(),
@@ -122,6 +122,13 @@ impl SdeSampler {
             }
             Method::OdeRk45 { rtol, atol } if !(rtol > 1e-12 && rtol < 1.0 && atol > 1e-12 && atol < 1.0) => {
                 return Err(Error::Config(format!("RK45 tolerances must be in (1e-12, 1), got {rtol}, {atol}")));
+            }
+            Method::Ancestral { variance }
+                if variance != Variance::Beta && !matches!(sde, Sde::Vp { .. } | Sde::Ddpm { .. }) =>
+            {
+                return Err(Error::Config(
+                    "a choice of ancestral variance is the VP chain's (VE's step takes its posterior variance)".into(),
+                ));
             }
             _ => {}
         }
@@ -193,10 +200,10 @@ impl SdeSampler {
             return;
         }
         self.x = match self.method {
-            Method::Ancestral => {
+            Method::Ancestral { variance } => {
                 self.nfe += 1;
                 let z = (!last).then(|| self.noise());
-                ancestral(model, &self.sde, x, (t, t_next), z).expect("checked in new")
+                ancestral(model, &self.sde, x, (t, t_next), variance, z).expect("checked in new")
             }
             Method::Ddim { eta } => {
                 self.nfe += 1;

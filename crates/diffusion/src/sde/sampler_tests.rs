@@ -40,7 +40,7 @@ fn every_sampler_reproduces_analytic_mixtures() {
                 (Method::em(), 1000),
                 (Method::rd(), 1000),
                 (Method::pc(), 500),
-                (Method::Ancestral, 1000),
+                (Method::ancestral(), 1000),
                 (Method::Ddim { eta: 0.0 }, 200),
                 (Method::Ddim { eta: 1.0 }, 1000),
                 (Method::OdeRk45 { rtol: 1e-5, atol: 1e-5 }, 1),
@@ -49,7 +49,7 @@ fn every_sampler_reproduces_analytic_mixtures() {
                 (Method::DpmSolver2M, 200),
                 (Method::EdmHeun, 100),
             ] {
-                if method == Method::Ancestral && matches!(sde, Sde::SubVp { .. }) {
+                if matches!(method, Method::Ancestral { .. }) && matches!(sde, Sde::SubVp { .. }) {
                     assert!(SdeSampler::new(method, sde, steps, n, 1, &device).is_err());
                     continue;
                 }
@@ -150,26 +150,26 @@ fn the_ddpm_chain_reproduces_a_gaussian_and_a_point() {
     let sde = Sde::ddpm(&ScheduleConfig::default());
     let target = gaussian([1.0, -0.5], 0.3);
     let model = MixtureScore { mixture: &target, sde: &sde };
-    let (mean, std) = moments(SdeSampler::new(Method::Ancestral, sde, 500, 20_000, 4, &device).unwrap().run(&model));
+    let (mean, std) = moments(SdeSampler::new(Method::ancestral(), sde, 500, 20_000, 4, &device).unwrap().run(&model));
     for d in 0..2 {
         assert!((mean[d] - target.means[0][d]).abs() < 0.01, "mean {mean:?}");
         assert!((std[d] - 0.3).abs() < 0.3 * 0.03, "std {std:?}");
     }
     let point = gaussian([-1.0, 2.0], 1e-5);
     let model = MixtureScore { mixture: &point, sde: &sde };
-    let (mean, std) = moments(SdeSampler::new(Method::Ancestral, sde, 500, 1000, 9, &device).unwrap().run(&model));
+    let (mean, std) = moments(SdeSampler::new(Method::ancestral(), sde, 500, 1000, 9, &device).unwrap().run(&model));
     assert!((mean[0] + 1.0).abs() < 1e-3 && (mean[1] - 2.0).abs() < 1e-3, "{mean:?}");
     assert!(std[0] < 3e-3 && std[1] < 3e-3, "{std:?}");
     // The grid: every step T..1, then x̂₀ to t = 0; T network evaluations.
-    let times = grid(Method::Ancestral, &sde, 500);
+    let times = grid(Method::ancestral(), &sde, 500);
     assert_eq!(times.len(), 501);
     assert!(times.iter().take(500).enumerate().all(|(i, t)| (t * 500.0 - (500 - i) as f64).abs() < 1e-9));
     assert_eq!(*times.last().unwrap(), 0.0);
-    let mut sampler = SdeSampler::new(Method::Ancestral, sde, 500, 5, 1, &device).unwrap();
+    let mut sampler = SdeSampler::new(Method::ancestral(), sde, 500, 5, 1, &device).unwrap();
     sampler.step(&model);
     assert!((sampler.t() - 499.0 / 500.0).abs() < 1e-12);
     let a = sampler.run(&model).into_data();
-    let mut again = SdeSampler::new(Method::Ancestral, sde, 500, 5, 1, &device).unwrap();
+    let mut again = SdeSampler::new(Method::ancestral(), sde, 500, 5, 1, &device).unwrap();
     while !again.done() {
         again.step(&model);
     }
@@ -242,8 +242,8 @@ fn ancestral_beta_and_ddim_beta_tilde_are_exact_for_their_own_data() {
             );
             assert_eq!(ddim_gap < 1e-3, point, "{sde:?} data std {data_std}: DDIM η = 1 gap {ddim_gap}");
             assert!(!(1e-3..=1e-2).contains(&ddim_gap), "{sde:?} data std {data_std}: DDIM gap {ddim_gap}");
-            if let Some(a) = ancestral(&model, &sde, one(), (t, t_next), None) {
-                let sigma = first(ancestral(&model, &sde, zero(), (t, t_next), Some(one())).unwrap());
+            if let Some(a) = ancestral(&model, &sde, one(), (t, t_next), Variance::Beta, None) {
+                let sigma = first(ancestral(&model, &sde, zero(), (t, t_next), Variance::Beta, Some(one())).unwrap());
                 let ancestral_gap = gap(first(a), sigma);
                 let exact = if matches!(sde, Sde::Ve { .. }) { point } else { !point };
                 assert_eq!(ancestral_gap < 1e-3, exact, "{sde:?} data std {data_std}: ancestral gap {ancestral_gap}");
@@ -256,13 +256,18 @@ fn ancestral_beta_and_ddim_beta_tilde_are_exact_for_their_own_data() {
 /// Respaced sampling (Nichol & Dhariwal 2021, eq. 10–11): on K of the chain's T steps S_1 < … < S_K,
 /// the ancestral step from S_i to S_{i−1} is the chain's own with β_S = 1 − ᾱ_{S_i}/ᾱ_{S_{i−1}}
 /// (read off the tables, not the process), DDIM at η = 1 adds β̃_S = β_S (1 − ᾱ_{S_{i−1}})/(1 − ᾱ_{S_i});
-/// and K = T gives back β_t itself, step by step. On the linear and the cosine schedule.
+/// and K = T gives back β_t itself, step by step; the ancestral step with σ² = β̃ adds √β̃_S, and
+/// with a learned v, σ² = β_S^v β̃_S^{1−v}. On the linear and the cosine schedule.
 #[test]
 fn respaced_chain_steps_follow_the_tables() {
     struct Zero;
+    const V: f64 = 0.25;
     impl ScoreModel for Zero {
         fn score(&self, x: Tensor<2>, _: f64) -> Tensor<2> {
             x.zeros_like()
+        }
+        fn score_and_v(&self, x: Tensor<2>, t: f64) -> (Tensor<2>, Option<Tensor<2>>) {
+            (self.score(x.clone(), t), Some(x.ones_like().mul_scalar(V)))
         }
     }
     let device = Device::flex();
@@ -273,7 +278,7 @@ fn respaced_chain_steps_follow_the_tables() {
         let (sde, tables) = (Sde::ddpm(&config), config.init().unwrap());
         let big_t = config.steps;
         for k in [big_t, 10] {
-            let times = grid(Method::Ancestral, &sde, k);
+            let times = grid(Method::ancestral(), &sde, k);
             assert_eq!(times.len(), k + 1, "K steps then x̂₀");
             let step = |t: f64| (t * big_t as f64).round() as usize;
             for pair in times[..k].windows(2).step_by(k / 5) {
@@ -284,8 +289,11 @@ fn respaced_chain_steps_follow_the_tables() {
                     assert!((beta - tables.beta[s]).abs() < 1e-9 * tables.beta[s].max(1e-3));
                 }
                 // x' = x/√(1 − β_S) + √β_S z with a zero score.
-                let mean = first(ancestral(&Zero, &sde, one(), (pair[0], pair[1]), None).unwrap());
-                let noise = first(ancestral(&Zero, &sde, zero(), (pair[0], pair[1]), Some(one())).unwrap());
+                let step_noise = |variance| {
+                    first(ancestral(&Zero, &sde, zero(), (pair[0], pair[1]), variance, Some(one())).unwrap())
+                };
+                let mean = first(ancestral(&Zero, &sde, one(), (pair[0], pair[1]), Variance::Beta, None).unwrap());
+                let noise = step_noise(Variance::Beta);
                 let tolerance = 1e-5 * (1.0 + 1.0 / beta.sqrt());
                 assert!((mean - 1.0 / (1.0 - beta).sqrt()).abs() < tolerance * 10.0, "{config:?} K {k} S {s}: {mean}");
                 assert!(
@@ -298,6 +306,17 @@ fn respaced_chain_steps_follow_the_tables() {
                 assert!(
                     (ddim_noise - beta_tilde.sqrt()).abs() < tolerance,
                     "{config:?} K {k}: DDIM σ {ddim_noise} vs √β̃_S"
+                );
+                let tilde_noise = step_noise(Variance::BetaTilde);
+                assert!(
+                    (tilde_noise - beta_tilde.sqrt()).abs() < tolerance,
+                    "{config:?} K {k}: σ {tilde_noise} vs √β̃_S"
+                );
+                let learned = (beta.powf(V) * beta_tilde.powf(1.0 - V)).sqrt();
+                let learned_noise = step_noise(Variance::Learned);
+                assert!(
+                    (learned_noise - learned).abs() < tolerance,
+                    "{config:?} K {k}: σ {learned_noise} vs {learned}"
                 );
             }
         }

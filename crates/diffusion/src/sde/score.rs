@@ -12,6 +12,12 @@ use crate::sde::mixture::Mixture;
 pub trait ScoreModel {
     /// `x`: [n, 2] at time t ∈ [t_min, 1] → s: [n, 2].
     fn score(&self, x: Tensor<2>, t: f64) -> Tensor<2>;
+
+    /// The score and, for a model with a learned variance (Nichol & Dhariwal §3.1), its
+    /// interpolation v per coordinate, log σ² = v log β + (1 − v) log β̃, from one network pass.
+    fn score_and_v(&self, x: Tensor<2>, t: f64) -> (Tensor<2>, Option<Tensor<2>>) {
+        (self.score(x, t), None)
+    }
 }
 
 /// The exact score of an analytic mixture perturbed by `sde`.
@@ -51,7 +57,13 @@ impl<'a> EpsScore<'a> {
 
     /// ε̂(x, t).
     pub fn eps(&self, x: Tensor<2>, t: f64) -> Tensor<2> {
-        let [n, _] = x.dims();
+        self.eps_and_v(x, t).0
+    }
+
+    /// ε̂(x, t) and, when the network outputs twice the data's width (a learned variance), its v:
+    /// the first `dim` outputs are ε̂, the next `dim` are v.
+    pub fn eps_and_v(&self, x: Tensor<2>, t: f64) -> (Tensor<2>, Option<Tensor<2>>) {
+        let [n, dim] = x.dims();
         let input = match &self.continuous {
             None => Tensor::cat(vec![x.clone(), Tensor::full([n, 1], (2.0 * t - 1.0) as f32, &x.device())], 1),
             Some((config, fourier)) => Tensor::cat(
@@ -59,13 +71,23 @@ impl<'a> EpsScore<'a> {
                 1,
             ),
         };
-        self.mlp.forward(input)
+        let out = self.mlp.forward(input);
+        if out.dims()[1] == 2 * dim {
+            (out.clone().narrow(1, 0, dim), Some(out.narrow(1, dim, dim)))
+        } else {
+            (out, None)
+        }
     }
 }
 
 impl ScoreModel for EpsScore<'_> {
     fn score(&self, x: Tensor<2>, t: f64) -> Tensor<2> {
         self.eps(x, t).div_scalar(-self.sde.marginal(t).1)
+    }
+
+    fn score_and_v(&self, x: Tensor<2>, t: f64) -> (Tensor<2>, Option<Tensor<2>>) {
+        let (eps, v) = self.eps_and_v(x, t);
+        (eps.div_scalar(-self.sde.marginal(t).1), v)
     }
 }
 

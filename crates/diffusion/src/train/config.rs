@@ -4,9 +4,10 @@ use serde::{Deserialize, Serialize};
 
 use super::Plan;
 use crate::error::{Error, Result};
+use crate::importance::StepSampling;
 
 /// How a denoiser's ε-loss treats the noise draws of one (x₀, t).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum EpsLoss {
     /// L_simple: one draw ε per (x₀, t), ‖ε − ε̂‖².
@@ -17,6 +18,16 @@ pub enum EpsLoss {
     /// `worst_first` (the seed's form) w̃ = softmax(l) puts the weight on the worst draw; without,
     /// w̃ = softmax(−l) ∝ e^{−l}, IWAE's weights from likelihoods.
     Iwdiff { k: usize, worst_first: bool },
+    /// L_hybrid = L_simple + λ L_vlb (Nichol & Dhariwal §3.1; `hybrid`) for a network that also
+    /// outputs the variance's v.
+    Hybrid { lambda: f64 },
+}
+
+impl EpsLoss {
+    /// Whether the network outputs v beside ε̂ (a learned variance).
+    pub fn learns_variance(&self) -> bool {
+        matches!(self, EpsLoss::Hybrid { .. })
+    }
 }
 
 /// Hyper-parameters of a run. The defaults are the CLI's (measured in the README).
@@ -37,6 +48,13 @@ pub struct TrainConfig {
     /// The denoiser's ε-loss (L_simple unless the file says otherwise).
     #[serde(default)]
     pub loss: EpsLoss,
+    /// How the chain's t is drawn (uniformly unless the file says otherwise).
+    #[serde(default, skip_serializing_if = "is_uniform")]
+    pub t_sampling: StepSampling,
+}
+
+fn is_uniform(s: &StepSampling) -> bool {
+    *s == StepSampling::Uniform
 }
 
 impl Default for TrainConfig {
@@ -50,6 +68,7 @@ impl Default for TrainConfig {
             ema_decay: 0.0,
             val_fraction: 0.0,
             loss: EpsLoss::Simple,
+            t_sampling: StepSampling::Uniform,
         }
     }
 }
@@ -79,6 +98,16 @@ impl TrainConfig {
             && !(1..=64).contains(&k)
         {
             return bad(format!("IWDiff's draws per (x₀, t) must be in 1..=64, got {k}"));
+        }
+        if let StepSampling::Importance { extra } = self.t_sampling
+            && extra > 16
+        {
+            return bad(format!("importance sampling's extra batches must be at most 16, got {extra}"));
+        }
+        if let EpsLoss::Hybrid { lambda } = self.loss
+            && !(0.0..=1.0).contains(&lambda)
+        {
+            return bad(format!("L_hybrid's λ must be in [0, 1], got {lambda}"));
         }
         Ok(())
     }

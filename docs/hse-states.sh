@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# docs/hse-states.md: STATES, L_simple, cosine schedule, IWDiff k = 2 (both weightings) at the CLI's defaults, seed 0;
+# docs/hse-states.md: STATES, L_simple, cosine schedule, IWDiff k = 2 (both weightings), importance-sampled t
+# (IS, IS+2, IWDiff + IS) and L_hybrid with a learned variance at the CLI's defaults, seed 0;
 # 5000 ancestral samples (all 500 steps) each, graded.
 set -euo pipefail
 B=${CARGO_TARGET_DIR:-$HOME/.cache/diffusion-target}/release/diffusion
+# Usage: hse-states.sh [OUT [NAME...]] (the named rows only; default all).
 out=${1:-/tmp/hse/runs}
+shift || true
 mkdir -p "$out"
 while read -r name flags; do
   [ -z "$name" ] && continue
+  [ $# -gt 0 ] && [[ ! " $* " == *" $name "* ]] && continue
   start=$(date +%s)
   [ -f "$out/$name/denoiser.safetensors" ] || $B train states --out "$out/$name" $flags > "$out/$name.train.log" 2>&1
   end=$(date +%s)
@@ -20,4 +24,8 @@ simple --objective simple
 cosine --schedule cosine
 iw2 --objective iwdiff --iw-k 2
 iw2best --objective iwdiff --iw-k 2 --iw-weights best
+is --t-sampling importance
+is2 --t-sampling importance --is-extra 2
+iw2is --objective iwdiff --iw-k 2 --t-sampling importance
+hybrid --objective hybrid
 RUNS

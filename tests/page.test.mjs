@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { cliClassifier, cliWeights, openPage, screenshots, state, url, waitIdle, wrongShapeSafetensors } from './harness.mjs';
+import { hse } from './hse.mjs';
 import { mnist } from './mnist.mjs';
 import { decodePng, inkedFraction } from './png.mjs';
 
@@ -305,10 +306,12 @@ async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, en
 }
 
 // PAGE_TESTS=cpu (or webgpu) runs one of the two; the default runs both.
-// PAGE_TESTS=mnist-cpu or mnist-webgpu runs only that MNIST check.
+// PAGE_TESTS=mnist-cpu or mnist-webgpu runs only that MNIST check; hse-cpu or hse-webgpu the improved-DDPM controls.
 const only = process.env.PAGE_TESTS;
 if (!only || only === 'webgpu') await run({ name: 'webgpu', webgpu: true, steps: 12, batch: 128, n: 64, guidedN: 64, energyN: 0, energyFrames: 3, classifier: false, timeout: 400_000 });
 if (!only || only === 'cpu') await run({ name: 'cpu', webgpu: false, steps: 30, batch: 256, n: 200, guidedN: 300, pretrainedN: 500, energyN: 300, energyBudget: 4000, timeout: 200_000 });
+if (!only || only === 'hse-webgpu') await hse({ name: 'webgpu', webgpu: true, steps: 10, variances: ['learned'], timeout: 400_000 });
+if (!only || only === 'hse-cpu') await hse({ name: 'cpu', webgpu: false, steps: 60, variances: ['learned', 'beta', 'beta-tilde', ''], timeout: 200_000 });
 // (With the shipped model both devices measure 16/16 digits as requested at 10 steps, judge
 // confidence ≥ 99%.)
 if (!only || only === 'mnist-webgpu') await mnist({ name: 'webgpu', webgpu: true, steps: 10, inpaint: true, minAgree: 13, timeout: 600_000 });

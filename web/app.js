@@ -1,6 +1,7 @@
 // The page: form handling, plots and the animation. All computation runs in web/worker.js.
 
-import { drawEnergy, drawLoss, drawScatter } from './plots.js';
+import { drawLoss, drawScatter, drawVariance } from './plots.js';
+import { handleEnergyMessage, setupEnergy } from './energy-panel.js';
 import { handleMnistMessage, setupMnist } from './mnist-panel.js';
 
 const $ = (id) => document.getElementById(id);
@@ -96,6 +97,7 @@ const STATES = ['Michigan', 'Idaho', 'Ohio', 'Oklahoma', 'Wisconsin'];
 
 worker.onmessage = ({ data: message }) => {
   if (handleMnistMessage(message, { $, state, setStatus, setBusy })) return;
+  if (handleEnergyMessage(message, { $, state, setStatus, setBusy })) return;
   switch (message.type) {
     case 'ready':
       data = message.data;
@@ -129,6 +131,10 @@ worker.onmessage = ({ data: message }) => {
     }
     case 'preview':
       redraw(message.x, `preview after step ${state.trainedSteps} (NLL ${message.nll.toFixed(3)})`);
+      break;
+    case 'variance':
+      $('variance-plot').hidden = message.rows.length === 0;
+      if (message.rows.length) drawVariance($('variance-plot'), message.rows);
       break;
     case 'trained':
       state.canSample = true;
@@ -201,25 +207,6 @@ worker.onmessage = ({ data: message }) => {
       setStatus('Sampled. Drag the t slider to replay the reverse process.');
       setBusy(false);
       break;
-    case 'energy-density':
-      state.energy = { ...state.energy, density: message, grads: 0, done: false };
-      break;
-    case 'energy-frame': {
-      const e = state.energy;
-      e.grads = message.grads;
-      const label = (name) => `${name}: ${message.grads.toFixed(0)} ∇f evaluations per sample (t = ${message.t.toFixed(2)})`;
-      drawEnergy($('energy-rdmc'), e.density, message.rdmc, message.cloud, label('rdMC'));
-      drawEnergy($('energy-ula'), e.density, message.ula, null, label('ULA'));
-      $('energy-status').textContent = `Running: ${message.grads.toFixed(0)} gradient evaluations per sample so far.`;
-      break;
-    }
-    case 'energy-done':
-      Object.assign(state.energy, { done: true, grads: message.grads, rdmc: message.rdmc, ula: message.ula });
-      $('energy-status').textContent = `${message.stopped ? 'Stopped' : 'Done'}: ${message.grads.toFixed(0)} gradient evaluations `
-        + 'per sample for each sampler.';
-      setStatus('Energy run finished.');
-      setBusy(false);
-      break;
     case 'loaded':
       state.canSample = true;
       state.loaded = message.source;
@@ -257,8 +244,11 @@ $('train-form').addEventListener('submit', (event) => {
   setBusy(true);
   setStatus('Training…');
   const previewPoints = state.gpu ? 1000 : 300;
+  const timesteps = readNumber('timesteps', { min: 2, max: 4000, integer: true });
+  if (timesteps === null) return;
   state.sde = $('sde').value;
-  worker.postMessage({ type: 'train', steps, batch, lr, seed, sde: state.sde, previewEvery, previewPoints });
+  const [schedule, objective] = [$('schedule').value, $('objective').value];
+  worker.postMessage({ type: 'train', steps, batch, lr, seed, sde: state.sde, schedule, timesteps, objective, previewEvery, previewPoints });
 });
 
 $('classifier-form').addEventListener('submit', (event) => {
@@ -278,6 +268,13 @@ $('classifier-form').addEventListener('submit', (event) => {
 });
 
 $('stop').addEventListener('click', () => worker.postMessage({ type: 'stop' }));
+
+$('steps-slider').addEventListener('input', () => {
+  $('sde-steps').value = $('steps-slider').value;
+});
+$('sde-steps').addEventListener('input', () => {
+  $('steps-slider').value = $('sde-steps').value;
+});
 
 $('scale').addEventListener('input', () => {
   $('scale-label').textContent = $('scale').value;
@@ -309,21 +306,8 @@ $('sample-form').addEventListener('submit', (event) => {
   setStatus(label >= 0 ? `Sampling ${label === 5 ? 'all states' : STATES[label]} with guidance s = ${scale}…` : 'Sampling…');
   const map = $('show-map').checked && state.hasClassifier;
   const field = $('show-field').checked;
-  worker.postMessage({ type: 'sample', n, seed, label, scale, rule, steps, map, field, compare });
-});
-
-$('energy-form').addEventListener('submit', (event) => {
-  event.preventDefault();
-  clearError();
-  const n = readNumber('energy-n', { min: 1, max: 20000, integer: true });
-  const seed = readNumber('energy-seed', { min: 0, max: 2 ** 32 - 1, integer: true });
-  if (n === null || seed === null) return;
-  const target = $('energy-target').value;
-  const budget = Number($('energy-budget').value);
-  state.energy = { target, grads: 0, done: false };
-  setBusy(true);
-  setStatus(`Running rdMC and ULA on ${target}…`);
-  worker.postMessage({ type: 'energy', target, n, seed, budget });
+  const variance = $('variance').value;
+  worker.postMessage({ type: 'sample', n, seed, label, scale, rule, steps, variance, map, field, compare });
 });
 
 $('time').addEventListener('input', () => {
@@ -390,6 +374,7 @@ $('load-pretrained-vp').addEventListener('click', async () => {
 wireLoading('load-classifier', 'classifier-file', 'classifier-url', 'load-classifier-url');
 
 setupMnist({ $, state, worker, readNumber, clearError, setBusy, setStatus, showError });
+setupEnergy({ $, state, worker, readNumber, clearError, setBusy, setStatus });
 
 // ?cpu forces the CPU device (to compare, or where a GPU driver misbehaves).
 worker.postMessage({ type: 'init', forceCpu: params.has('cpu') });

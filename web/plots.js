@@ -52,6 +52,50 @@ export function drawLoss(canvas, losses, held = []) {
   }
 }
 
+/**
+ * A learned variance over the chain: `rows` holds (t, β_t, β̃_t, Σ_θ(t)) in fours; β (grey,
+ * dashed) and β̃ (grey) bound Σ_θ (blue), on a log scale against t.
+ */
+export function drawVariance(canvas, rows) {
+  const ctx = canvas.getContext('2d');
+  clear(ctx);
+  const m = 36;
+  const w = canvas.width - 2 * m;
+  const h = canvas.height - 2 * m;
+  ctx.strokeStyle = '#999';
+  ctx.strokeRect(m, m, w, h);
+  const n = rows.length / 4;
+  const column = (c) => Array.from({ length: n }, (_, i) => rows[4 * i + c]);
+  const [t, beta, tilde, sigma] = [0, 1, 2, 3].map(column);
+  const logs = [...beta, ...tilde, ...sigma].filter((v) => v > 0).map(Math.log10);
+  const lo = Math.min(...logs);
+  const span = Math.max(Math.max(...logs) - lo, 1e-3);
+  const tMax = t[n - 1];
+  const line = (values, colour, dash) => {
+    ctx.strokeStyle = colour;
+    ctx.setLineDash(dash);
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    values.forEach((v, i) => {
+      const x = m + (t[i] / tMax) * w;
+      const y = m + h - ((Math.log10(Math.max(v, 1e-12)) - lo) / span) * h;
+      if (i === 0) ctx.moveTo(x, y);
+      else ctx.lineTo(x, y);
+    });
+    ctx.stroke();
+    ctx.setLineDash([]);
+  };
+  line(beta, '#888', [4, 3]);
+  line(tilde, '#888', []);
+  line(sigma, '#1f77b4', []);
+  ctx.fillStyle = '#444';
+  ctx.font = '11px sans-serif';
+  ctx.fillText(`${(10 ** (lo + span)).toPrecision(2)}`, 2, m + 4);
+  ctx.fillText(`${(10 ** lo).toPrecision(2)}`, 2, m + h);
+  ctx.fillText(`t = ${tMax}`, m + w - 50, m + h + 16);
+  ctx.fillText('learned Σ_θ(t) (blue) between β̃_t and β_t (dashed), log scale', m + 4, m - 6);
+}
+
 function toPixel(canvas, x, y) {
   const px = ((x - VIEW.x[0]) / (VIEW.x[1] - VIEW.x[0])) * canvas.width;
   const py = canvas.height - ((y - VIEW.y[0]) / (VIEW.y[1] - VIEW.y[0])) * canvas.height;

@@ -82,8 +82,8 @@ async function trainLoop({ steps, chunk, runChunk, lossType, every, doneType }) 
   post({ type: doneType, steps: done, stopped: stopRequested });
 }
 
-async function train({ steps, batch, lr, seed, sde = 'ddpm', previewEvery, previewPoints }) {
-  playground.startTraining(steps, batch, lr, seed, sde);
+async function train({ steps, batch, lr, seed, sde = 'ddpm', schedule, timesteps, objective, previewEvery, previewPoints }) {
+  playground.startTraining(steps, batch, lr, seed, sde, schedule, timesteps, objective);
   await trainLoop({
     steps,
     chunk: playground.isGpu() ? 10 : 2,
@@ -96,6 +96,13 @@ async function train({ steps, batch, lr, seed, sde = 'ddpm', previewEvery, previ
     },
     doneType: 'trained',
   });
+  await postVariance();
+}
+
+// The learned variance's profile Σ_θ(t) between β̃_t and β_t (rows of 4; none without one).
+async function postVariance() {
+  const rows = await playground.varianceProfile();
+  post({ type: 'variance', rows }, [rows.buffer]);
 }
 
 async function trainClassifier({ steps, batch, lr, seed, evalEvery }) {
@@ -120,8 +127,8 @@ async function trainClassifier({ steps, batch, lr, seed, evalEvery }) {
  * side by side in slot 1 from the same noise, kept at the same t. Posts a frame per chunk (and the
  * score field at that t when `field`), then the result with each sampler's grader NLL and NFE.
  */
-async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', steps = 100, map = false, field = false, compare = '', preview = false }) {
-  let x = await playground.startSampling(n, seed, label, scale, rule, steps, 0);
+async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', steps = 100, variance = '', map = false, field = false, compare = '', preview = false }) {
+  let x = await playground.startSampling(n, seed, label, scale, rule, steps, 0, variance || undefined);
   let xB = compare ? await playground.startSampling(n, seed, -1, 0, compare, steps, 1) : null;
   // The state the core requested for each particle (empty when unguided), for the colours.
   post({ type: 'requested', labels: playground.requestedLabels() });
@@ -266,6 +273,7 @@ self.onmessage = async ({ data: message }) => {
       case 'load':
         playground.loadWeights(new Uint8Array(message.bytes));
         post({ type: 'loaded', source: message.source });
+        await postVariance();
         break;
       case 'load-classifier':
         playground.loadClassifier(new Uint8Array(message.bytes));

@@ -17,7 +17,6 @@ use diffusion::vlb::chain_bound;
 
 use crate::common::{load, to_vec};
 use crate::device::DeviceArg;
-use crate::states_config::variance;
 
 #[derive(Args)]
 pub struct LikelihoodArgs {
@@ -76,7 +75,7 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
         let Some(schedule) = denoiser.config.score.is_none().then_some(&denoiser.schedule) else {
             return Err("--bound is the DDPM chain's: this file is a continuous-time SDE model".into());
         };
-        let variance = variance(&denoiser.config, args.variance.as_deref(), Method::ancestral())?;
+        let variance = denoiser.config.sampling_variance(args.variance.as_deref(), Method::ancestral())?;
         let started = Instant::now();
         let bound = chain_bound(&model, schedule, x.clone(), variance, 0)?;
         let (nats, error) = mean_and_error(&bound);

@@ -24,7 +24,7 @@ use diffusion::train::{Seeds, TrainConfig};
 use crate::common::{Curves, bar, create_dir, load, to_labels, to_points, to_vec, train_loop, write};
 use crate::device::DeviceArg;
 use crate::plot;
-use crate::states_config::{chain_options, denoiser_config, variance};
+use crate::states_config::{chain_options, denoiser_config};
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -302,7 +302,7 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
         true => None,
         false => {
             let method = Method::parse(&args.sampler, args.snr, args.eta, &args.corrector)?;
-            Some(method.with_variance(variance(&denoiser.config, args.variance.as_deref(), method)?))
+            Some(method.with_variance(denoiser.config.sampling_variance(args.variance.as_deref(), method)?))
         }
     };
     if rdmc && args.classifier.is_some() {

@@ -1,12 +1,10 @@
 //! The denoiser config `train states` builds from its flags: the process (`--sde`, `--weighting`)
-//! and, on the DDPM chain, its schedule and ε-loss; and the ancestral variance `sample states` takes.
+//! and, on the DDPM chain, its schedule and ε-loss.
 
-use diffusion::chain_batch::LAMBDA;
 use diffusion::checkpoint::CheckpointConfig;
 use diffusion::importance::StepSampling;
 use diffusion::schedule::ScheduleConfig;
 use diffusion::sde::dsm::Weighting;
-use diffusion::sde::sampler::{Method, Variance};
 use diffusion::train::EpsLoss;
 
 use crate::states::TrainArgs;
@@ -39,14 +37,12 @@ pub fn chain_options(args: &TrainArgs, config: &mut CheckpointConfig) -> Result<
             _ => return Err(format!("--beta-range wants two numbers `β_1,β_T`, got `{text}`")),
         },
     };
-    let loss = match (args.objective.as_str(), args.iw_weights.as_str()) {
-        ("simple", _) => EpsLoss::Simple,
-        ("iwdiff", "worst") => EpsLoss::Iwdiff { k: args.iw_k, worst_first: true },
-        ("iwdiff", "best") => EpsLoss::Iwdiff { k: args.iw_k, worst_first: false },
-        ("iwdiff", other) => return Err(format!("unknown --iw-weights `{other}`: worst or best")),
-        ("hybrid", _) => EpsLoss::Hybrid { lambda: LAMBDA },
-        (other, _) => return Err(format!("unknown --objective `{other}`: simple, iwdiff or hybrid")),
+    let worst_first = match args.iw_weights.as_str() {
+        "worst" => true,
+        "best" => false,
+        other => return Err(format!("unknown --iw-weights `{other}`: worst or best")),
     };
+    let loss = EpsLoss::named(&args.objective, args.iw_k, worst_first)?;
     let t_sampling = match (args.t_sampling.as_str(), args.is_extra) {
         ("uniform", 0) => StepSampling::Uniform,
         ("uniform", _) => return Err("--is-extra goes with --t-sampling importance".into()),
@@ -63,22 +59,6 @@ pub fn chain_options(args: &TrainArgs, config: &mut CheckpointConfig) -> Result<
         }
         Some(_) => {}
     }
-    if loss.learns_variance() {
-        *config = config.clone().learned_variance();
-    }
+    *config = config.clone().for_loss(loss);
     Ok((loss, t_sampling))
-}
-
-/// `--variance` for a file and a sampler: the file's default unless named, `learned` only for a
-/// file that learned one, and a choice only for the ancestral rule.
-pub fn variance(config: &CheckpointConfig, name: Option<&str>, method: Method) -> Result<Variance, String> {
-    let Some(name) = name else { return Ok(config.default_variance()) };
-    let variance = Variance::named(name)?;
-    if !matches!(method, Method::Ancestral { .. }) {
-        return Err("--variance chooses the ancestral step's noise (ddim takes --eta)".into());
-    }
-    if variance == Variance::Learned && !config.learns_variance() {
-        return Err("this file has no learned variance (train it with --objective hybrid)".into());
-    }
-    Ok(variance)
 }

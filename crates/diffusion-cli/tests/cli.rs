@@ -387,7 +387,7 @@ fn schedules_and_iwdiff_train_and_sample() {
         (&["--t-sampling", "stratified"][..], "unknown --t-sampling"),
         (&["--schedule", "quadratic"][..], "unknown schedule"),
         (&["--objective", "iwdiff", "--iw-k", "0"][..], "IWDiff's draws"),
-        (&["--objective", "vlb"][..], "unknown --objective"),
+        (&["--objective", "vlb"][..], "unknown objective"),
         (&["--beta-range", "0.1"][..], "--beta-range"),
         (&["--sde", "vp", "--schedule", "cosine"][..], "apply to --sde ddpm"),
         (&["--sde", "vp", "--objective", "hybrid"][..], "apply to --sde ddpm"),
@@ -399,7 +399,7 @@ fn schedules_and_iwdiff_train_and_sample() {
     // ancestral rule's.
     for (extra, needle) in [
         (&["--variance", "learned"][..], "no learned variance"),
-        (&["--variance", "beta-tilde", "--sampler", "ddim"][..], "--eta"),
+        (&["--variance", "beta-tilde", "--sampler", "ddim"][..], "ddim takes η"),
         (&["--variance", "large"][..], "unknown variance"),
     ] {
         let out = diffusion(&[&["sample", "states", "--weights", s(&weights), "--out", s(&samples)], extra].concat());

@@ -14,9 +14,9 @@ use diffusion::metric::kde_nll::Kde;
 use diffusion::model::mlp::Mlp;
 use diffusion::model_file;
 use diffusion::objective::DenoiserTrainer;
-use diffusion::schedule::Schedule;
+use diffusion::schedule::{Schedule, ScheduleConfig};
 use diffusion::sde::sampler::SdeSampler;
-use diffusion::train::TrainConfig;
+use diffusion::train::{EpsLoss, TrainConfig};
 use wasm_bindgen::prelude::*;
 
 mod classifier;
@@ -156,8 +156,11 @@ impl Playground {
 
     /// Starts a new training run (a fresh network); bad hyper-parameters are an error. `sde`:
     /// "ddpm" (the course's T-step chain) or "vp", "subvp", "ve" (denoising score matching on that
-    /// SDE's continuous time, with the weights' EMA 0.999 used for sampling).
+    /// SDE's continuous time, with the weights' EMA 0.999 used for sampling). On the chain:
+    /// `schedule` "linear" or "cosine" over T = `timesteps`, and `objective` "simple", "hybrid"
+    /// (a learned variance) or "iwdiff" (k = 2, the seed's weights).
     #[wasm_bindgen(js_name = startTraining)]
+    #[allow(clippy::too_many_arguments)]
     pub fn start_training(
         &self,
         steps: u32,
@@ -165,16 +168,28 @@ impl Playground {
         lr: f64,
         seed: u32,
         sde: Option<String>,
+        schedule: Option<String>,
+        timesteps: Option<u32>,
+        objective: Option<String>,
     ) -> Result<(), JsError> {
         let mut state = self.state.borrow_mut();
         // A fresh run uses the course's network and schedule, whatever was loaded before.
         let mut config = CheckpointConfig::named_denoiser(sde.as_deref().unwrap_or("ddpm")).map_err(js_error)?;
+        let loss = EpsLoss::named(objective.as_deref().unwrap_or("simple"), 2, true).map_err(js_error)?;
+        if config.score.is_none() {
+            let (name, t) = (schedule.as_deref().unwrap_or("linear"), timesteps.unwrap_or(500) as usize);
+            config.schedule = ScheduleConfig::named(name, t, None).map_err(js_error)?;
+            config = config.for_loss(loss);
+        } else if loss != EpsLoss::Simple {
+            return Err(JsError::new("the objectives other than L_simple are the DDPM chain's"));
+        }
         let train = TrainConfig {
             steps: steps as usize,
             batch: batch as usize,
             lr,
             seed: seed as u64,
             ema_decay: config.default_ema_decay(),
+            loss,
             ..Default::default()
         };
         config.train = Some(train.clone());

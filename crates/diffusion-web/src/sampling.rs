@@ -5,6 +5,7 @@ use burn::prelude::*;
 use diffusion::data::states::requested_labels;
 use diffusion::metric::on_target::{agreement, nearest_labels};
 use diffusion::sde::sampler::{Method, SdeSampler};
+use diffusion::vlb::mean_log_variance;
 use wasm_bindgen::prelude::*;
 
 use crate::{Guidance, Playground, js_error, read, slot_index};
@@ -16,7 +17,8 @@ impl Playground {
     /// unguided, 0..4 guided towards that state, 5 all states in equal blocks; `scale` is the
     /// guidance scale s; `rule` is any sampler ("ancestral", "ddim", "em", "rd", "pc", "ald",
     /// "ode-heun", "ode-rk4", "dpmpp2m", "edm-heun") over `steps` on the model's own process (a
-    /// DDPM network's chain: K of its T steps), guided or not.
+    /// DDPM network's chain: K of its T steps), guided or not. `variance`: the ancestral step's
+    /// "beta", "beta-tilde" or "learned" (default: the model's own).
     #[wasm_bindgen(js_name = startSampling)]
     #[allow(clippy::too_many_arguments)]
     pub async fn start_sampling(
@@ -28,6 +30,7 @@ impl Playground {
         rule: String,
         steps: u32,
         slot: Option<u32>,
+        variance: Option<String>,
     ) -> Result<js_sys::Float32Array, JsError> {
         let slot = slot_index(slot)?;
         let x = {
@@ -44,6 +47,8 @@ impl Playground {
                 ));
             }
             let method = Method::parse(&rule, 0.16, 0.0, "none").map_err(js_error)?;
+            let variance = variance.as_deref().filter(|_| matches!(method, Method::Ancestral { .. }));
+            let method = method.with_variance(state.config.sampling_variance(variance, method).map_err(js_error)?);
             if slot == 1 && label >= 0 {
                 return Err(JsError::new("the side-by-side sampler runs unguided"));
             }
@@ -75,6 +80,31 @@ impl Playground {
             x
         };
         Ok(js_sys::Float32Array::from(read(x).await?.as_slice()))
+    }
+
+    /// A learned variance's profile over the chain: rows (t, β_t, β̃_t, Σ_θ(t)) for 50 steps t from
+    /// 2 to T, Σ_θ the exp of the mean log Σ_θ over x_t ~ q(x_t | x_0) of 500 data points
+    /// (`Float32Array`, 4 per row); empty for a model without one.
+    #[wasm_bindgen(js_name = varianceProfile)]
+    pub async fn variance_profile(&self) -> Result<js_sys::Float32Array, JsError> {
+        let (log_variance, table) = {
+            let state = self.state.borrow();
+            let model = state.model.as_ref().ok_or_else(|| JsError::new("train or load a model first"))?;
+            let score = state.config.eps_score(model).map_err(js_error)?;
+            let schedule = &state.schedule;
+            let big_t = schedule.steps;
+            let mut steps: Vec<usize> = (0..50).map(|i| 2 + (big_t - 2) * i / 49).collect();
+            steps.dedup();
+            let rows: Vec<f32> = (0..500).flat_map(|i| state.data.xy[i * state.data.len() / 500]).collect();
+            let x_0 = Tensor::<2>::from_data(TensorData::new(rows, [500, 2]), &state.device);
+            let table: Vec<[f32; 3]> =
+                steps.iter().map(|&t| [t as f32, schedule.beta[t] as f32, schedule.beta_tilde(t) as f32]).collect();
+            (mean_log_variance(&score, schedule, x_0, &steps, 7), table)
+        };
+        let Some(log_variance) = log_variance else { return Ok(js_sys::Float32Array::new_with_length(0)) };
+        let sigma = read(log_variance.exp()).await?;
+        let rows: Vec<f32> = table.iter().zip(sigma).flat_map(|(row, s)| [row[0], row[1], row[2], s]).collect();
+        Ok(js_sys::Float32Array::from(rows.as_slice()))
     }
 
     /// The sampler's current t on the chain's scale: round(T t), T at the start, at least 1 until

@@ -14,9 +14,9 @@ use crate::schedule::{Schedule, ScheduleConfig};
 use crate::sde::Sde;
 use crate::sde::dsm::ScoreConfig;
 use crate::sde::guidance::ClassifierGuided;
-use crate::sde::method::Variance;
+use crate::sde::method::{Method, Variance};
 use crate::sde::score::{EpsScore, ScoreModel};
-use crate::train::{TrainConfig, Trainer};
+use crate::train::{EpsLoss, TrainConfig, Trainer};
 
 /// The JSON stored with the weights (and written as `config.json` by the CLI).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -74,9 +74,9 @@ impl CheckpointConfig {
         self.role == Role::Denoiser && self.model.d_output == 2 * 2
     }
 
-    /// The chain's course denoiser with a learned variance: the network outputs ε̂ and v.
-    pub fn learned_variance(mut self) -> Self {
-        self.model.d_output = 4;
+    /// This denoiser with the outputs `loss` trains: ε̂ and, for L_hybrid, v (a learned variance).
+    pub fn for_loss(mut self, loss: EpsLoss) -> Self {
+        self.model.d_output = if loss.learns_variance() { 4 } else { 2 };
         self
     }
 
@@ -84,6 +84,21 @@ impl CheckpointConfig {
     /// else σ² = β.
     pub fn default_variance(&self) -> Variance {
         if self.learns_variance() { Variance::Learned } else { Variance::Beta }
+    }
+
+    /// The ancestral variance to sample `method` with, by name (the CLI's `--variance`, the page's
+    /// menu): this file's default unless named; `learned` only for a file that learned one; a
+    /// choice only for the ancestral rule.
+    pub fn sampling_variance(&self, name: Option<&str>, method: Method) -> Result<Variance> {
+        let Some(name) = name else { return Ok(self.default_variance()) };
+        let variance = Variance::named(name)?;
+        if !matches!(method, Method::Ancestral { .. }) {
+            return Err(Error::Config("the variance is the ancestral step's choice (ddim takes η)".into()));
+        }
+        if variance == Variance::Learned && !self.learns_variance() {
+            return Err(Error::Config("this file has no learned variance (train it with the hybrid objective)".into()));
+        }
+        Ok(variance)
     }
 
     /// The process the denoiser's samplers run on: its SDE, or its DDPM chain.

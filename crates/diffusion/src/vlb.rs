@@ -159,6 +159,34 @@ pub fn chain_bound(
     Ok(terms.iter().zip(host.chunks_exact(dim)).map(|(&sum, row)| sum as f64 + schedule.prior_nats(row)).collect())
 }
 
+/// The mean of a learned log Σ_θ at each t of `steps` over x_t ~ q(x_t | x_0) for the rows of
+/// `x_0`: [len], still on the device (the page reads it asynchronously); `None` for a model
+/// without a learned variance. Σ_θ(t) lies between β̃_t (v = 0) and β_t (v = 1) while v ∈ [0, 1].
+pub fn mean_log_variance(
+    model: &impl ScoreModel,
+    schedule: &Schedule,
+    x_0: Tensor<2>,
+    steps: &[usize],
+    seed: u64,
+) -> Option<Tensor<1>> {
+    let [n, dim] = x_0.dims();
+    let device = x_0.device();
+    let mut rng = Rng::new(seed);
+    let means = steps
+        .iter()
+        .map(|&t| {
+            let eps = Tensor::<2>::from_data(TensorData::new(rng.normals(n * dim), [n, dim]), &device);
+            let x_t = x_0.clone().mul_scalar(schedule.alpha_bar[t].sqrt())
+                + eps.mul_scalar((1.0 - schedule.alpha_bar[t]).sqrt());
+            let (_, v) = model.score_and_v(x_t, t as f64 / schedule.steps as f64);
+            let coefs = StepCoefs::new(schedule, &vec![t; n], &device);
+            let like = v.clone()?;
+            Some(coefs.log_variance(Variance::Learned, v, &like).mean())
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(Tensor::cat(means, 0))
+}
+
 #[cfg(test)]
 #[path = "vlb_tests.rs"]
 mod tests;

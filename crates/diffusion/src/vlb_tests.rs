@@ -121,3 +121,36 @@ fn the_bound_of_an_exact_model_closes_on_the_nll_as_t_grows() {
     let (tilde, tilde_se) = run(1000, Variance::BetaTilde);
     assert!(tilde > 0.5 && tilde > 10.0 * tilde_se, "β̃ at T = 1000: {tilde} ± {tilde_se}");
 }
+
+/// The learned variance's profile: a model whose v is 1 everywhere has Σ_θ = β_t, v = 0 gives β̃_t
+/// (clipped at t = 1), and a model without v has none.
+#[test]
+fn the_variance_profile_spans_beta_tilde_to_beta() {
+    struct Constant(f64);
+    impl ScoreModel for Constant {
+        fn score(&self, x: Tensor<2>, _: f64) -> Tensor<2> {
+            x.zeros_like()
+        }
+        fn score_and_v(&self, x: Tensor<2>, t: f64) -> (Tensor<2>, Option<Tensor<2>>) {
+            (self.score(x.clone(), t), Some(x.ones_like().mul_scalar(self.0)))
+        }
+    }
+    struct Fixed;
+    impl ScoreModel for Fixed {
+        fn score(&self, x: Tensor<2>, _: f64) -> Tensor<2> {
+            x.zeros_like()
+        }
+    }
+    let device = Device::flex();
+    let schedule = ScheduleConfig::default().init().unwrap();
+    let x_0 = Tensor::<2>::ones([8, 2], &device);
+    let steps = [1, 2, 250, 500];
+    for v in [1.0, 0.0] {
+        let got = host(mean_log_variance(&Constant(v), &schedule, x_0.clone(), &steps, 1).unwrap().reshape([4, 1]));
+        for (g, &t) in got.iter().zip(&steps) {
+            let want = if v == 1.0 { schedule.beta[t].ln() } else { schedule.log_beta_tilde_clipped(t) };
+            assert!((g - want).abs() < 1e-4, "v {v} t {t}: {g} vs {want}");
+        }
+    }
+    assert!(mean_log_variance(&Fixed, &schedule, x_0, &steps, 1).is_none());
+}

@@ -116,10 +116,12 @@ enum NoiseStd {
     Rows(Box<Tensor<2>>),
 }
 
-/// log σ² = v log β + (1 − v) log β̃ (Nichol & Dhariwal eq. 15), elementwise in v.
+/// log σ² = v log β + (1 − v) log β̃ (Nichol & Dhariwal eq. 15), elementwise in v, capped at 0:
+/// no step of a VP chain adds more than unit variance, and a v far outside [0, 1] (an untrained
+/// network fed a point far from the data) would otherwise overflow the step.
 pub fn interpolated_log_variance(v: Tensor<2>, beta: f64, beta_tilde: f64) -> Tensor<2> {
     let (log_beta, log_beta_tilde) = (beta.ln(), beta_tilde.ln());
-    v.mul_scalar(log_beta - log_beta_tilde).add_scalar(log_beta_tilde)
+    v.mul_scalar(log_beta - log_beta_tilde).add_scalar(log_beta_tilde).clamp_max(0.0)
 }
 
 #[cfg(test)]

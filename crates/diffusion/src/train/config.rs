@@ -24,6 +24,17 @@ pub enum EpsLoss {
 }
 
 impl EpsLoss {
+    /// By the CLI's and the page's names: `simple`, `iwdiff` (with `k` draws; `worst_first` the
+    /// seed's weights) or `hybrid` (λ = 0.001).
+    pub fn named(name: &str, k: usize, worst_first: bool) -> Result<Self> {
+        match name {
+            "simple" => Ok(EpsLoss::Simple),
+            "iwdiff" => Ok(EpsLoss::Iwdiff { k, worst_first }),
+            "hybrid" => Ok(EpsLoss::Hybrid { lambda: crate::chain_batch::LAMBDA }),
+            other => Err(Error::Config(format!("unknown objective `{other}`: simple, iwdiff or hybrid"))),
+        }
+    }
+
     /// Whether the network outputs v beside ε̂ (a learned variance).
     pub fn learns_variance(&self) -> bool {
         matches!(self, EpsLoss::Hybrid { .. })

@@ -1,0 +1,47 @@
+// The energy panel: rdMC and unadjusted Langevin on an analytic target, side by side, in the worker.
+
+import { drawEnergy } from './plots.js';
+
+/** Handles the worker's energy messages; returns whether `message` was one. */
+export function handleEnergyMessage(message, { $, state, setStatus, setBusy }) {
+  switch (message.type) {
+    case 'energy-density':
+      state.energy = { ...state.energy, density: message, grads: 0, done: false };
+      return true;
+    case 'energy-frame': {
+      const e = state.energy;
+      e.grads = message.grads;
+      const label = (name) => `${name}: ${message.grads.toFixed(0)} ∇f evaluations per sample (t = ${message.t.toFixed(2)})`;
+      drawEnergy($('energy-rdmc'), e.density, message.rdmc, message.cloud, label('rdMC'));
+      drawEnergy($('energy-ula'), e.density, message.ula, null, label('ULA'));
+      $('energy-status').textContent = `Running: ${message.grads.toFixed(0)} gradient evaluations per sample so far.`;
+      return true;
+    }
+    case 'energy-done':
+      Object.assign(state.energy, { done: true, grads: message.grads, rdmc: message.rdmc, ula: message.ula });
+      $('energy-status').textContent = `${message.stopped ? 'Stopped' : 'Done'}: ${message.grads.toFixed(0)} gradient evaluations `
+        + 'per sample for each sampler.';
+      setStatus('Energy run finished.');
+      setBusy(false);
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** Wires the energy form to the worker. */
+export function setupEnergy({ $, state, worker, readNumber, clearError, setBusy, setStatus }) {
+  $('energy-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    clearError();
+    const n = readNumber('energy-n', { min: 1, max: 20000, integer: true });
+    const seed = readNumber('energy-seed', { min: 0, max: 2 ** 32 - 1, integer: true });
+    if (n === null || seed === null) return;
+    const target = $('energy-target').value;
+    const budget = Number($('energy-budget').value);
+    state.energy = { target, grads: 0, done: false };
+    setBusy(true);
+    setStatus(`Running rdMC and ULA on ${target}…`);
+    worker.postMessage({ type: 'energy', target, n, seed, budget });
+  });
+}

@@ -9,6 +9,9 @@ use burn::prelude::*;
 
 use std::cell::RefCell;
 
+use burn::optim::{GradientsAccumulator, GradientsParams};
+use burn::tensor::activation::softmax;
+
 use crate::chain_batch::{ChainBatch, iw_rows, row_mse};
 use crate::error::{Error, Result};
 use crate::importance::{LossHistory, StepDraw, StepSampling};
@@ -61,6 +64,9 @@ pub struct PointDenoising {
     /// On the chain with importance-sampled t: the extra loss-only batches per step and the
     /// losses seen at each t (updated by every step, so the objective holds state).
     importance: Option<(usize, RefCell<LossHistory>)>,
+    /// IWDiff with k > 1 and uniform t: the k draws' gradients are accumulated one draw at a
+    /// time, so the autodiff graph holds one draw per (x₀, t) whatever k.
+    accumulate: bool,
 }
 
 impl PointDenoising {
@@ -103,7 +109,43 @@ impl PointDenoising {
                 return Err(Error::Config("importance-sampled t is the DDPM chain's: train it with --sde ddpm".into()));
             }
         };
-        Ok(Self { denoising, data, batch, loss, importance })
+        Ok(Self { denoising, data, batch, loss, importance, accumulate: true })
+    }
+
+    /// The same objective differentiating IWDiff's k draws at once (memory grows with k).
+    pub fn without_accumulation(mut self) -> Self {
+        self.accumulate = false;
+        self
+    }
+
+    /// IWDiff's loss and gradients with memory flat in k: w̃ from one pass without autodiff over
+    /// all k draws, then for each draw i the gradient of mean over groups of w̃_i l_i, accumulated
+    /// (their sum is the gradient of Σ_i w̃_i l_i averaged over the groups).
+    fn iw_accumulated(
+        &self,
+        model: &Mlp,
+        schedule: &Schedule,
+        (k, worst_first): (usize, bool),
+        rng: &mut Rng,
+        device: &Device,
+    ) -> (Tensor<1>, GradientsParams) {
+        let batch = ChainBatch::draw(&self.data, schedule, self.batch, k, None, rng);
+        let plain = device.clone().without_autodiff();
+        let groups = self.batch;
+        let eps = Tensor::<2>::from_data(TensorData::new(batch.eps.clone(), [groups * k, 2]), &plain);
+        let l = row_mse(model.valid().forward(batch.input(schedule, &plain)), eps.clone()).reshape([groups, k]);
+        let w = softmax(l.mul_scalar(if worst_first { 1.0 } else { -1.0 }), 1);
+        let (input, eps) = (batch.input(schedule, &plain).reshape([groups, k, 3]), eps.reshape([groups, k, 2]));
+        let mut accumulator = GradientsAccumulator::<Mlp>::new();
+        let mut total = Tensor::<1>::zeros([1], &plain);
+        for i in 0..k {
+            let draw = |x: &Tensor<3>, width: usize| x.clone().narrow(1, i, 1).reshape([groups, width]).autodiff();
+            let w_i = w.clone().narrow(1, i, 1).autodiff();
+            let loss = (w_i * row_mse(model.forward(draw(&input, 3)), draw(&eps, 2))).mean();
+            accumulator.accumulate(model, GradientsParams::from_grads(loss.backward(), model));
+            total = total + loss.detach().without_autodiff();
+        }
+        (total.autodiff(), accumulator.grads())
     }
 
     /// The importance distribution p_t (t = 1..=T) the next step draws from; `None` with uniform t.
@@ -148,6 +190,21 @@ impl Objective<Mlp> for PointDenoising {
         match (&self.denoising, self.loss) {
             (Denoising::Ddpm(schedule), loss) => self.chain_loss(model, schedule, loss, rng, device),
             (Denoising::Dsm(..), _) => self.denoising.draw(&self.data, self.batch, rng).loss(model, device),
+        }
+    }
+
+    fn loss_and_grads(&self, model: &Mlp, rng: &mut Rng, device: &Device) -> (Tensor<1>, GradientsParams) {
+        match (&self.denoising, self.loss) {
+            (Denoising::Ddpm(schedule), EpsLoss::Iwdiff { k, worst_first })
+                if k > 1 && self.accumulate && self.importance.is_none() =>
+            {
+                self.iw_accumulated(model, schedule, (k, worst_first), rng, device)
+            }
+            _ => {
+                let loss = self.loss(model, rng, device);
+                let grads = GradientsParams::from_grads(loss.backward(), model);
+                (loss, grads)
+            }
         }
     }
 }
@@ -199,131 +256,5 @@ pub fn weighted_eps_mse(eps_hat: Tensor<2>, eps: Tensor<2>, weight: Option<Tenso
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::schedule::ScheduleConfig;
-
-    /// The forward marginals: for fixed x_0 and t, x_t has mean √ᾱ_t x_0 and variance 1 − ᾱ_t.
-    #[test]
-    fn forward_process_has_the_right_marginals() {
-        let schedule = ScheduleConfig::default().init().unwrap();
-        let mut rng = Rng::new(11);
-        let x_0 = [1.5f32, -0.5];
-        let n = 100_000;
-        for t in [1, 50, 250, 500] {
-            let xs: Vec<[f32; 2]> =
-                (0..n).map(|_| schedule.q_sample(x_0, t, [rng.normal() as f32, rng.normal() as f32])).collect();
-            for d in 0..2 {
-                let mean = xs.iter().map(|p| p[d] as f64).sum::<f64>() / n as f64;
-                let var = xs.iter().map(|p| (p[d] as f64 - mean).powi(2)).sum::<f64>() / n as f64;
-                let (want_mean, want_var) = (schedule.alpha_bar[t].sqrt() * x_0[d] as f64, 1.0 - schedule.alpha_bar[t]);
-                // 5 standard errors: √(var/n) for the mean, var·√(2/n) for the variance.
-                assert!(
-                    (mean - want_mean).abs() < 5.0 * (want_var / n as f64).sqrt(),
-                    "t {t}: mean {mean} vs {want_mean}"
-                );
-                assert!(
-                    (var - want_var).abs() < 5.0 * want_var * (2.0 / n as f64).sqrt(),
-                    "t {t}: var {var} vs {want_var}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn batches_are_reproducible_and_well_formed() {
-        let schedule = ScheduleConfig::default().init().unwrap();
-        let data = [[0.0f32, 1.0], [2.0, 3.0]];
-        let a = EpsBatch::draw(&data, &schedule, 64, &mut Rng::new(3));
-        let b = EpsBatch::draw(&data, &schedule, 64, &mut Rng::new(3));
-        assert_eq!((a.input.len(), a.eps.len()), (192, 128));
-        assert_eq!(a.input, b.input);
-        assert!(a.input.chunks(3).all(|row| row[2] > -1.0 && row[2] <= 1.0));
-        // k draws per (x₀, t): the rows of a group share x₀'s t and differ in ε.
-        let grouped = ChainBatch::draw(&data, &schedule, 8, 4, None, &mut Rng::new(3));
-        assert_eq!(grouped.steps.len(), 32);
-        for group in grouped.steps.chunks(4) {
-            assert!(group.iter().all(|&t| t == group[0]));
-        }
-        assert_eq!(grouped.group_steps().count(), 8);
-        assert_ne!(grouped.eps[0..2], grouped.eps[2..4]);
-    }
-
-    fn iw_run(loss: EpsLoss, device: &Device) -> Vec<f32> {
-        use crate::checkpoint::CheckpointConfig;
-        use crate::data::states::states;
-        use crate::train::TrainConfig;
-        let train = TrainConfig { steps: 5, batch: 256, loss, ..Default::default() };
-        let mut trainer = CheckpointConfig::denoiser().denoiser_trainer(&train, states().xy, device).unwrap();
-        (0..5).map(|_| trainer.step().into_scalar::<f32>()).collect()
-    }
-
-    /// IWDiff with one draw per (x₀, t) is L_simple, bit for bit, through a whole (short) run: the
-    /// same minibatches, w̃ = 1, the same reduction.
-    #[test]
-    fn iwdiff_with_one_draw_is_l_simple() {
-        let device = Device::flex();
-        let simple = iw_run(EpsLoss::Simple, &device);
-        assert_eq!(iw_run(EpsLoss::Iwdiff { k: 1, worst_first: true }, &device), simple);
-        assert_eq!(iw_run(EpsLoss::Iwdiff { k: 1, worst_first: false }, &device), simple);
-        assert_ne!(iw_run(EpsLoss::Iwdiff { k: 2, worst_first: true }, &device), simple);
-    }
-
-    /// Importance-sampled t in a real run: p is uniform until every t has 10 losses (here after a
-    /// few steps, the refresh batches helping), then follows the losses; the run stays finite,
-    /// and the same seed gives the same run.
-    #[test]
-    fn importance_sampled_runs_fill_the_history_and_repeat() {
-        use crate::checkpoint::CheckpointConfig;
-        use crate::data::states::states;
-        use crate::importance::StepSampling;
-        use crate::train::TrainConfig;
-        let device = Device::flex();
-        let mut config = CheckpointConfig::denoiser();
-        config.schedule = ScheduleConfig::named("linear", 50, Some((4e-4, 0.18))).unwrap();
-        let train = TrainConfig {
-            steps: 6,
-            batch: 128,
-            t_sampling: StepSampling::Importance { extra: 2 },
-            ..Default::default()
-        };
-        let run = || {
-            let mut trainer = config.denoiser_trainer(&train, states().xy, &device).unwrap();
-            let first = trainer.objective().t_probabilities().unwrap();
-            let losses: Vec<f32> = (0..6).map(|_| trainer.step().into_scalar::<f32>()).collect();
-            (first, trainer.objective().t_probabilities().unwrap(), losses)
-        };
-        let (first, last, losses) = run();
-        assert!(first.iter().all(|&p| p == 1.0 / 50.0));
-        assert!((last.iter().sum::<f64>() - 1.0).abs() < 1e-9);
-        let (lo, hi) = last.iter().fold((1.0f64, 0.0f64), |(lo, hi), &p| (lo.min(p), hi.max(p)));
-        assert!(hi > 1.5 * lo, "p did not leave uniform: {lo} … {hi}");
-        assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
-        assert_eq!(run().2, losses);
-    }
-
-    /// Two draws with l = (1, 3): the seed's weights softmax(l) = (1, e²)/(1 + e²), IWAE's the
-    /// reverse; the gradient is w̃_i ∂l_i, with no term through the weights.
-    #[test]
-    fn iwdiff_weights_and_gradient() {
-        let device = Device::flex();
-        // One coordinate pair per row: l_1 = (1² + 1²)/2 = 1, l_2 = (√3² + √3²)/2 = 3.
-        let r = 3f32.sqrt();
-        let eps = Tensor::<2>::zeros([2, 2], &device);
-        let (e2, w_worst) = ((2f64).exp(), (2f64).exp() / (1.0 + (2f64).exp()));
-        for (worst_first, w2) in [(true, w_worst), (false, 1.0 - w_worst)] {
-            let eps_hat = Tensor::<2>::from_floats([[1.0, 1.0], [r, r]], &device.clone().autodiff()).require_grad();
-            let loss = iw_eps_loss(eps_hat.clone(), eps.clone().autodiff(), 2, worst_first);
-            let want = (1.0 - w2) * 1.0 + w2 * 3.0;
-            let got = loss.clone().into_scalar::<f32>() as f64;
-            assert!((got - want).abs() < 1e-5, "{worst_first}: {got} vs {want} (e² = {e2})");
-            let grads = loss.backward();
-            let g: Vec<f32> = eps_hat.grad(&grads).unwrap().into_data().try_into_vec().unwrap();
-            // ∂l_i/∂ε̂ = (ε̂ − ε) per coordinate (mean over 2 coordinates of the square).
-            let want = [(1.0 - w2), (1.0 - w2), w2 * r as f64, w2 * r as f64];
-            for (g, w) in g.iter().zip(want) {
-                assert!((*g as f64 - w).abs() < 1e-5, "{worst_first}: {g:?} vs {want:?}");
-            }
-        }
-    }
-}
+#[path = "objective_tests.rs"]
+mod tests;

@@ -27,6 +27,17 @@ pub use plan::Plan;
 pub trait Objective<M> {
     /// The loss of `model` on a fresh minibatch drawn from `rng`, on the (autodiff) `device`.
     fn loss(&self, model: &M, rng: &mut Rng, device: &Device) -> Tensor<1>;
+
+    /// The minibatch's loss and its gradients: by default `loss` differentiated at once; an
+    /// objective may accumulate over parts of the minibatch to bound memory.
+    fn loss_and_grads(&self, model: &M, rng: &mut Rng, device: &Device) -> (Tensor<1>, GradientsParams)
+    where
+        M: Module,
+    {
+        let loss = self.loss(model, rng, device);
+        let grads = GradientsParams::from_grads(loss.backward(), model);
+        (loss, grads)
+    }
 }
 
 /// The sub-seeds of a run, drawn in this order from the one stream `Rng::new(seed)`.
@@ -94,8 +105,7 @@ impl<M: Module, O: Objective<M>> Trainer<M, O> {
     /// it when convenient: synchronously natively, with `into_data_async` in the browser).
     pub fn step(&mut self) -> Tensor<1> {
         let mut rng = Rng::keyed(self.minibatches, self.step as u64);
-        let loss = self.objective.loss(&self.model, &mut rng, &self.device);
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let (loss, grads) = self.objective.loss_and_grads(&self.model, &mut rng, &self.device);
         self.model = self.optim.step(self.plan.lr_at(self.step), self.model.clone(), grads);
         if let Some(ema) = self.ema.take() {
             let decay = warmup_decay(self.plan.ema_decay, self.step);

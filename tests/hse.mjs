@@ -57,6 +57,16 @@ export async function hse({ name, webgpu, steps, variances, timeout }) {
     await page.click('#sample');
     await page.waitForFunction(() => /no learned variance/.test(document.getElementById('error').textContent), null, { timeout: 30_000 });
     assert.equal((await state(page)).busy, false);
+    // A diverging run (learning rate 1) is stopped by the guard, says so, and leaves a usable model.
+    await page.fill('#lr', '1');
+    await page.fill('#steps', '100');
+    await page.click('#train');
+    await page.waitForFunction(() => /diverged at step/.test(document.getElementById('error').textContent), null, { timeout });
+    await waitIdle(page, timeout);
+    const diverged = await state(page);
+    assert.ok(diverged.diverged && diverged.trainedSteps < 100, `trained ${diverged.trainedSteps} steps`);
+    assert.match(await page.textContent('#error'), /try a learning rate ≤ 0\.1/);
+    log(`lr 1: ${await page.textContent('#error')}`);
     assert.deepEqual(consoleErrors, [], 'console errors');
     log('ok');
   } finally {

@@ -138,7 +138,9 @@ worker.onmessage = ({ data: message }) => {
       break;
     case 'trained':
       state.canSample = true;
-      setStatus(`Trained ${message.steps} steps${message.stopped ? ' (stopped)' : ''}. Press Sample.`);
+      state.diverged = Boolean(message.diverged);
+      setStatus(message.diverged ? 'Training diverged: the last good weights are kept (see the message below).'
+        : `Trained ${message.steps} steps${message.stopped ? ' (stopped)' : ''}. Press Sample.`);
       setBusy(false);
       break;
     case 'classifier-loss': {

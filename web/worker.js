@@ -72,7 +72,17 @@ async function trainLoop({ steps, chunk, runChunk, lossType, every, doneType }) 
   const t0 = performance.now();
   while (done < steps && !stopRequested) {
     const k = Math.min(chunk, steps - done);
-    const losses = await runChunk(k);
+    let losses;
+    try {
+      losses = await runChunk(k);
+    } catch (error) {
+      // The trainer's divergence guard: the run is back at its last good weights; say so and stop.
+      const message = String(error?.message ?? error);
+      if (!message.includes('diverged')) throw error;
+      post({ type: 'error', during: 'train', message });
+      post({ type: doneType, steps: done, stopped: true, diverged: true });
+      return;
+    }
     done += k;
     const seconds = (performance.now() - t0) / 1000;
     post({ type: lossType, first: done - k + 1, losses, stepsPerSec: done / seconds });

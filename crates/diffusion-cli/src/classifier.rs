@@ -89,6 +89,7 @@ pub fn train(args: TrainClassifierArgs) -> Result<(), String> {
     let curves = train_loop(
         train.steps,
         || trainer.borrow_mut().step(),
+        |losses| trainer.borrow_mut().check(losses),
         args.eval_every.max(1),
         |step| {
             let metrics = evaluate()?;
@@ -96,6 +97,7 @@ pub fn train(args: TrainClassifierArgs) -> Result<(), String> {
             Ok(Some(metrics.loss))
         },
     )?;
+    curves.kept_anything()?;
     let metrics = evaluate()?;
 
     let weights = args.out.join("classifier.safetensors");
@@ -111,6 +113,7 @@ pub fn train(args: TrainClassifierArgs) -> Result<(), String> {
     let table = accuracy_table(&metrics);
     write(&args.out.join("validation.md"), &table)?;
     eprintln!("held-out cross-entropy {:.4}; accuracy by t:\n{table}", metrics.loss);
+    curves.verdict(&weights)?;
     eprintln!("wrote {} (+ config.json, loss.csv, loss.png, accuracy.csv, validation.md)", weights.display());
     Ok(())
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use burn::prelude::*;
 use diffusion::checkpoint::{Checkpoint, Role};
 use diffusion::model_file;
+use diffusion::train::Divergence;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 
 use crate::plot;
@@ -126,6 +127,27 @@ pub fn load(path: &Path, role: Role, device: &Device) -> Result<Checkpoint, Stri
 pub struct Curves {
     pub train: Vec<f32>,
     pub validation: Vec<(usize, f32)>,
+    /// Set when the guard stopped the run (the curves end at the step it went back to).
+    pub diverged: Option<Divergence>,
+}
+
+impl Curves {
+    /// Before anything is written: an error if the run diverged before a single step was kept
+    /// (its weights would be the untrained ones).
+    pub fn kept_anything(&self) -> Result<(), String> {
+        match &self.diverged {
+            Some(d) if d.restored == 0 => Err(format!("{d}; nothing was written")),
+            _ => Ok(()),
+        }
+    }
+
+    /// After the weights are written: an error telling what happened if the run diverged.
+    pub fn verdict(&self, weights: &Path) -> Result<(), String> {
+        match &self.diverged {
+            None => Ok(()),
+            Some(d) => Err(format!("{d} (wrote those to {})", weights.display())),
+        }
+    }
 }
 
 impl Curves {
@@ -144,7 +166,7 @@ impl Curves {
 
     /// Reads what `to_csv` wrote (the report re-plots the curves next to the weights).
     pub fn from_csv(text: &str) -> Result<Self, String> {
-        let mut curves = Curves { train: Vec::new(), validation: Vec::new() };
+        let mut curves = Curves { train: Vec::new(), validation: Vec::new(), diverged: None };
         for (i, row) in text.lines().enumerate().skip(1) {
             let fields: Vec<&str> = row.split(',').collect();
             let number = |s: &str| s.trim().parse::<f32>().map_err(|_| format!("line {}: `{row}`", i + 1));
@@ -174,23 +196,30 @@ impl Curves {
 }
 
 /// Runs `steps` optimisation steps, reading the loss back in groups of 10 (so a GPU is not stalled
-/// after every step) and calling `validate` every `every` steps and at the end.
+/// after every step) and handing each group to the trainer's divergence guard (`check`), and
+/// calling `validate` every `every` steps and at the end. A divergence ends the run early, the
+/// trainer back at its last good state (`Curves::diverged`).
 pub fn train_loop(
     steps: usize,
     mut step: impl FnMut() -> Tensor<1>,
+    mut check: impl FnMut(&[f32]) -> Result<(), Divergence>,
     every: usize,
     mut validate: impl FnMut(usize) -> Result<Option<f32>, String>,
 ) -> Result<Curves, String> {
     let progress = bar(steps, "{bar:40} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}");
     let started = Instant::now();
-    let mut curves = Curves { train: Vec::with_capacity(steps), validation: Vec::new() };
+    let mut curves = Curves { train: Vec::with_capacity(steps), validation: Vec::new(), diverged: None };
     let mut pending = Vec::new();
     for done in 1..=steps {
         pending.push(step());
         if pending.len() == 10 || done == steps {
             let group = to_vec(Tensor::cat(std::mem::take(&mut pending), 0))?;
-            if let Some(bad) = group.iter().find(|l| !l.is_finite()) {
-                return Err(format!("the loss became {bad} at step {done}: lower --lr"));
+            if let Err(divergence) = check(&group) {
+                progress.abandon();
+                curves.train.truncate(divergence.restored);
+                curves.validation.retain(|&(s, _)| s <= divergence.restored);
+                curves.diverged = Some(divergence);
+                return Ok(curves);
             }
             curves.train.extend(group);
             let recent = &curves.train[curves.train.len().saturating_sub(50)..];

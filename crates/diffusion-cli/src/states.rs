@@ -185,6 +185,7 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
     let curves = train_loop(
         train.steps,
         || trainer.borrow_mut().step(),
+        |losses| trainer.borrow_mut().check(losses),
         args.eval_every.max(1),
         |_| {
             validation
@@ -193,6 +194,7 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
                 .transpose()
         },
     )?;
+    curves.kept_anything()?;
     let trainer = trainer.into_inner();
 
     let weights = args.out.join("denoiser.safetensors");
@@ -204,6 +206,7 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
     if let Some(&(_, last)) = curves.validation.last() {
         eprintln!("held-out loss {last:.4}");
     }
+    curves.verdict(&weights)?;
     eprintln!("wrote {} (+ config.json, loss.csv, loss.png)", weights.display());
     Ok(())
 }

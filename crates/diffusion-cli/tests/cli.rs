@@ -471,3 +471,18 @@ fn hybrid_learns_a_variance_the_file_samples_with() {
     let (learned, tilde) = (bound("learned"), bound("beta-tilde"));
     assert!(learned.is_finite() && learned < tilde, "bound: learned {learned}, β̃ {tilde}");
 }
+
+/// A diverging run (learning rate 1) is stopped by the guard with the step, the loss and advice,
+/// and writes nothing (it diverged before a step could be kept).
+#[test]
+fn a_diverging_run_is_stopped_and_writes_nothing() {
+    let dir = scratch("diverge");
+    let out = diffusion(&["train", "states", "--lr", "1", "--steps", "200", "--batch", "256", "--out", s(&dir)]);
+    assert!(!out.status.success());
+    let message = text(&out);
+    assert!(
+        message.contains("learning rate 1 diverged at step") && message.contains("try a learning rate ≤ 0.1"),
+        "{message}"
+    );
+    assert!(!dir.join("denoiser.safetensors").exists(), "a diverged run wrote weights");
+}

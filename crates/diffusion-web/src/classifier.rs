@@ -43,10 +43,17 @@ impl Playground {
             let classifier = &mut state.classifier;
             let trainer = classifier.trainer.as_mut().ok_or_else(|| JsError::new("press Train classifier first"))?;
             let losses: Vec<Tensor<1>> = (0..k.max(1)).map(|_| trainer.step()).collect();
-            classifier.model = Some(trainer.model());
             Tensor::cat(losses, 0)
         };
-        Ok(js_sys::Float32Array::from(read(losses).await?.as_slice()))
+        let losses = read(losses).await?;
+        let mut state = self.state.borrow_mut();
+        let classifier = &mut state.classifier;
+        let trainer = classifier.trainer.as_mut().ok_or_else(|| JsError::new("press Train classifier first"))?;
+        // The divergence guard, as for the denoiser (`trainSteps`).
+        let verdict = trainer.check(&losses);
+        classifier.model = Some(trainer.model());
+        verdict.map_err(|d| JsError::new(&d.to_string()))?;
+        Ok(js_sys::Float32Array::from(losses.as_slice()))
     }
 
     /// Held-out loss and accuracy of the classifier: `{ loss, accuracy, byBucket: [[t_lo, t_hi, acc]] }`.

@@ -200,17 +200,24 @@ impl Playground {
         Ok(())
     }
 
-    /// Runs `k` training steps and resolves to their losses (`Float32Array`).
+    /// Runs `k` training steps and resolves to their losses (`Float32Array`). The trainer's
+    /// divergence guard checks them: a diverged run is back at its last good weights (which
+    /// become the model) and this rejects with what happened ("… diverged at step …").
     #[wasm_bindgen(js_name = trainSteps)]
     pub async fn train_steps(&self, k: u32) -> Result<js_sys::Float32Array, JsError> {
         let losses = {
             let mut state = self.state.borrow_mut();
             let trainer = state.trainer.as_mut().ok_or_else(|| JsError::new("press Train first"))?;
             let losses: Vec<Tensor<1>> = (0..k.max(1)).map(|_| trainer.step()).collect();
-            state.model = Some(state.trainer.as_ref().map(DenoiserTrainer::model).expect("trainer"));
             Tensor::cat(losses, 0)
         };
-        Ok(js_sys::Float32Array::from(read(losses).await?.as_slice()))
+        let losses = read(losses).await?;
+        let mut state = self.state.borrow_mut();
+        let trainer = state.trainer.as_mut().ok_or_else(|| JsError::new("press Train first"))?;
+        let verdict = trainer.check(&losses);
+        state.model = Some(state.trainer.as_ref().map(DenoiserTrainer::model).expect("trainer"));
+        verdict.map_err(|d| JsError::new(&d.to_string()))?;
+        Ok(js_sys::Float32Array::from(losses.as_slice()))
     }
 
     /// Loads a `denoiser.safetensors` written by the CLI (or downloaded from this page).

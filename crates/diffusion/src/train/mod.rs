@@ -16,11 +16,14 @@ use crate::ema::{ema_update, warmup_decay};
 use crate::error::{Error, Result};
 use crate::io::{self, NamedTensor};
 use crate::rng::Rng;
+use guard::Guard;
 
 pub mod config;
+pub mod guard;
 pub mod plan;
 
 pub use config::{EpsLoss, TrainConfig};
+pub use guard::Divergence;
 pub use plan::Plan;
 
 /// What a run minimises.
@@ -79,6 +82,9 @@ pub struct Trainer<M, O> {
     minibatches: u64,
     device: Device,
     step: usize,
+    guard: Guard,
+    /// The last state the guard accepted: (model, EMA, optimiser, step).
+    good: (M, Option<M>, ModuleOptimizer, usize),
 }
 
 impl<M: Module, O: Objective<M>> Trainer<M, O> {
@@ -98,7 +104,28 @@ impl<M: Module, O: Objective<M>> Trainer<M, O> {
             .with_epsilon(1e-8)
             .with_grad_clipping(plan.clip.map(|c| GradientClippingConfig::Norm(c as f32)))
             .init();
-        Ok(Self { model, ema, optim, objective, plan, minibatches: seeds.minibatches, device, step: 0 })
+        let good = (model.clone(), ema.clone(), optim.clone(), 0);
+        let guard = Guard::default();
+        Ok(Self { model, ema, optim, objective, plan, minibatches: seeds.minibatches, device, step: 0, guard, good })
+    }
+
+    /// The divergence guard (`guard`): `losses` are those of the steps since the last check, in
+    /// order, read back by the caller. If one is not finite or far above the running median, the
+    /// run goes back to the weights, EMA and Adam state of the last check that passed (or the
+    /// start) and the divergence is returned; otherwise this state becomes the one to go back to.
+    pub fn check(&mut self, losses: &[f32]) -> std::result::Result<(), Divergence> {
+        match self.guard.check(losses) {
+            None => {
+                self.good = (self.model.clone(), self.ema.clone(), self.optim.clone(), self.step);
+                Ok(())
+            }
+            Some((offset, loss, median)) => {
+                let step = self.step - losses.len() + offset + 1;
+                let (model, ema, optim, restored) = self.good.clone();
+                (self.model, self.ema, self.optim, self.step) = (model, ema, optim, restored);
+                Err(Divergence { step, loss, median, restored, lr: self.plan.lr })
+            }
+        }
     }
 
     /// One Adam step on the minibatch of (seed, step); returns its loss, still on the device (read
@@ -157,6 +184,7 @@ impl<M: Module, O: Objective<M>> Trainer<M, O> {
             .from_bytes(burn::tensor::Bytes::from_bytes_vec(state.optim.clone()))
             .map_err(|e| Error::Config(format!("cannot load the optimiser state: {e:?}")))?;
         (self.model, self.ema, self.optim, self.step) = (model, ema, optim, state.step);
+        self.good = (self.model.clone(), self.ema.clone(), self.optim.clone(), self.step);
         Ok(())
     }
 

@@ -16,8 +16,7 @@ use crate::sde::method::Variance;
 use crate::train::EpsLoss;
 use crate::vlb::StepCoefs;
 
-/// Nichol & Dhariwal's weight of L_vlb.
-pub const LAMBDA: f64 = 0.001;
+pub use crate::train::config::LAMBDA;
 
 /// Groups of `k` rows (x_0, t, ε_i, x_t,i) sharing (x_0, t), on the host.
 pub struct ChainBatch {

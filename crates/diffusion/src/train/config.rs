@@ -6,6 +6,9 @@ use super::Plan;
 use crate::error::{Error, Result};
 use crate::importance::StepSampling;
 
+/// Nichol & Dhariwal's weight λ of L_vlb in L_hybrid.
+pub const LAMBDA: f64 = 0.001;
+
 /// How a denoiser's ε-loss treats the noise draws of one (x₀, t).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -30,7 +33,7 @@ impl EpsLoss {
         match name {
             "simple" => Ok(EpsLoss::Simple),
             "iwdiff" => Ok(EpsLoss::Iwdiff { k, worst_first }),
-            "hybrid" => Ok(EpsLoss::Hybrid { lambda: crate::chain_batch::LAMBDA }),
+            "hybrid" => Ok(EpsLoss::Hybrid { lambda: LAMBDA }),
             other => Err(Error::Config(format!("unknown objective `{other}`: simple, iwdiff or hybrid"))),
         }
     }

@@ -156,8 +156,15 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
         let done = trainer.steps_done();
         if pending.len() == 10 || done == steps {
             let group = to_vec(Tensor::cat(std::mem::take(&mut pending), 0))?;
-            if let Some(bad) = group.iter().find(|l| !l.is_finite()) {
-                return Err(format!("the loss became {bad} at step {done}: lower --lr"));
+            if let Err(divergence) = trainer.check(&group) {
+                // Back at the last accepted step: keep it if this run got past where it started.
+                progress.abandon();
+                losses.truncate(divergence.restored);
+                if divergence.restored > first {
+                    save(&trainer, &losses)?;
+                    return Err(format!("{divergence} (saved as the checkpoint and unet.safetensors)"));
+                }
+                return Err(format!("{divergence}; nothing was written"));
             }
             losses.extend(group);
             let recent = &losses[losses.len().saturating_sub(100)..];

@@ -178,6 +178,11 @@ impl UNetRun {
         self.trainer.step()
     }
 
+    /// The trainer's divergence guard on the losses since the last check (`Trainer::check`).
+    pub fn check(&mut self, losses: &[f32]) -> std::result::Result<(), crate::train::Divergence> {
+        self.trainer.check(losses)
+    }
+
     pub fn steps_done(&self) -> usize {
         self.trainer.steps_done()
     }

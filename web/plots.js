@@ -8,11 +8,8 @@ function clear(ctx) {
   ctx.fillRect(0, 0, ctx.canvas.width, ctx.canvas.height);
 }
 
-/**
- * Training loss against step, log-scaled y axis. `losses` is an array of [step, loss]; `held`
- * (optional) the held-out losses, drawn as orange dots.
- */
-export function drawLoss(canvas, losses, held = []) {
+/** A cleared canvas with a framed plot area: margin m, inner width w and height h. */
+function plotFrame(canvas) {
   const ctx = canvas.getContext('2d');
   clear(ctx);
   const m = 36;
@@ -20,6 +17,15 @@ export function drawLoss(canvas, losses, held = []) {
   const h = canvas.height - 2 * m;
   ctx.strokeStyle = '#999';
   ctx.strokeRect(m, m, w, h);
+  return { ctx, m, w, h };
+}
+
+/**
+ * Training loss against step, log-scaled y axis. `losses` is an array of [step, loss]; `held`
+ * (optional) the held-out losses, drawn as orange dots.
+ */
+export function drawLoss(canvas, losses, held = []) {
+  const { ctx, m, w, h } = plotFrame(canvas);
   const finite = losses.filter(([, l]) => Number.isFinite(l) && l > 0);
   if (finite.length < 2) return;
   const lastStep = finite[finite.length - 1][0];
@@ -57,13 +63,7 @@ export function drawLoss(canvas, losses, held = []) {
  * dashed) and β̃ (grey) bound Σ_θ (blue), on a log scale against t.
  */
 export function drawVariance(canvas, rows) {
-  const ctx = canvas.getContext('2d');
-  clear(ctx);
-  const m = 36;
-  const w = canvas.width - 2 * m;
-  const h = canvas.height - 2 * m;
-  ctx.strokeStyle = '#999';
-  ctx.strokeRect(m, m, w, h);
+  const { ctx, m, w, h } = plotFrame(canvas);
   const n = rows.length / 4;
   const column = (c) => Array.from({ length: n }, (_, i) => rows[4 * i + c]);
   const [t, beta, tilde, sigma] = [0, 1, 2, 3].map(column);

@@ -65,7 +65,7 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
     let sde = model.sde;
     let data = states();
     let n = args.n.clamp(1, data.len());
-    let rows: Vec<f32> = (0..n).flat_map(|i| data.xy[i * data.len() / n]).collect();
+    let rows = data.spread(n);
     let x = Tensor::<2>::from_data(TensorData::new(rows, [n, 2]), &device);
     let how = match args.probes {
         0 => Divergence::Exact,

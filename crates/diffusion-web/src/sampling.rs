@@ -95,7 +95,7 @@ impl Playground {
             let big_t = schedule.steps;
             let mut steps: Vec<usize> = (0..50).map(|i| 2 + (big_t - 2) * i / 49).collect();
             steps.dedup();
-            let rows: Vec<f32> = (0..500).flat_map(|i| state.data.xy[i * state.data.len() / 500]).collect();
+            let rows = state.data.spread(500);
             let x_0 = Tensor::<2>::from_data(TensorData::new(rows, [500, 2]), &state.device);
             let table: Vec<[f32; 3]> =
                 steps.iter().map(|&t| [t as f32, schedule.beta[t] as f32, schedule.beta_tilde(t) as f32]).collect();

@@ -99,7 +99,7 @@ impl ChainBatch {
         let dim = 2;
         let (eps_hat, v) = (out.clone().narrow(1, 0, dim), out.narrow(1, dim, dim));
         let (x_0, x_t) = (self.tensor(&self.x_0, &device), self.tensor(&self.x_t, &device));
-        let simple = (eps_hat.clone() - eps).square().mean_dim(1);
+        let simple = row_mse(eps_hat.clone(), eps);
         let coefs = StepCoefs::new(schedule, &self.steps, &device);
         let mean = coefs.model_mean(x_t.clone(), eps_hat.detach());
         let log_variance = coefs.log_variance(Variance::Learned, Some(v), &mean);
@@ -130,9 +130,13 @@ pub fn iw_rows(eps_hat: Tensor<2>, eps: Tensor<2>, k: usize, worst_first: bool) 
     let l = row_mse(eps_hat, eps);
     let [n, _] = l.dims();
     let l = l.reshape([n / k, k]);
-    let sign = if worst_first { 1.0 } else { -1.0 };
-    let w = softmax(l.clone().detach().mul_scalar(sign), 1);
-    (w * l).sum_dim(1)
+    (iw_weights(l.clone(), worst_first) * l).sum_dim(1)
+}
+
+/// IWDiff's weights w̃ = softmax(±l) over each group's row of losses l ([groups, k]), held constant
+/// (no gradient through them); + when `worst_first`.
+pub fn iw_weights(l: Tensor<2>, worst_first: bool) -> Tensor<2> {
+    softmax(l.detach().mul_scalar(if worst_first { 1.0 } else { -1.0 }), 1)
 }
 
 #[cfg(test)]

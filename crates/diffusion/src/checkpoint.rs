@@ -71,12 +71,12 @@ impl CheckpointConfig {
 
     /// Whether the denoiser outputs a learned variance's v beside ε̂ (trained with L_hybrid).
     pub fn learns_variance(&self) -> bool {
-        self.role == Role::Denoiser && self.model.d_output == 2 * 2
+        self.role == Role::Denoiser && self.model.d_output == 4
     }
 
     /// This denoiser with the outputs `loss` trains: ε̂ and, for L_hybrid, v (a learned variance).
     pub fn for_loss(mut self, loss: EpsLoss) -> Self {
-        self.model.d_output = if loss.learns_variance() { 4 } else { 2 };
+        self.model.d_output = loss.outputs();
         self
     }
 

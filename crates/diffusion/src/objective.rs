@@ -10,9 +10,8 @@ use burn::prelude::*;
 use std::cell::RefCell;
 
 use burn::optim::{GradientsAccumulator, GradientsParams};
-use burn::tensor::activation::softmax;
 
-use crate::chain_batch::{ChainBatch, iw_rows, row_mse};
+use crate::chain_batch::{ChainBatch, iw_rows, iw_weights, row_mse};
 use crate::error::{Error, Result};
 use crate::importance::{LossHistory, StepDraw, StepSampling};
 use crate::model::fourier::Fourier;
@@ -84,7 +83,7 @@ impl PointDenoising {
             return Err(Error::Config(format!("batch must be in 1..=1048576, got {batch}")));
         }
         let width = denoising.input_width();
-        let outputs = if loss.learns_variance() { 4 } else { 2 };
+        let outputs = loss.outputs();
         if model.d_input != width || model.d_output != outputs {
             return Err(Error::Config(format!(
                 "the objective feeds {width} inputs and wants {outputs} outputs; the model has {} and {}",
@@ -133,9 +132,10 @@ impl PointDenoising {
         let plain = device.clone().without_autodiff();
         let groups = self.batch;
         let eps = Tensor::<2>::from_data(TensorData::new(batch.eps.clone(), [groups * k, 2]), &plain);
-        let l = row_mse(model.valid().forward(batch.input(schedule, &plain)), eps.clone()).reshape([groups, k]);
-        let w = softmax(l.mul_scalar(if worst_first { 1.0 } else { -1.0 }), 1);
-        let (input, eps) = (batch.input(schedule, &plain).reshape([groups, k, 3]), eps.reshape([groups, k, 2]));
+        let input = batch.input(schedule, &plain);
+        let l = row_mse(model.valid().forward(input.clone()), eps.clone()).reshape([groups, k]);
+        let w = iw_weights(l, worst_first);
+        let (input, eps) = (input.reshape([groups, k, 3]), eps.reshape([groups, k, 2]));
         let mut accumulator = GradientsAccumulator::<Mlp>::new();
         let mut total = Tensor::<1>::zeros([1], &plain);
         for i in 0..k {

@@ -143,9 +143,8 @@ pub fn chain_bound(
     let mut total = Tensor::<2>::zeros([n, 1], &device);
     let mut rng = Rng::new(seed);
     for t in (1..=schedule.steps).rev() {
-        let eps = Tensor::<2>::from_data(TensorData::new(rng.normals(n * dim), [n, dim]), &device);
-        let (a, s) = (schedule.alpha_bar[t].sqrt(), (1.0 - schedule.alpha_bar[t]).sqrt());
-        let x_t = x_0.clone().mul_scalar(a) + eps.mul_scalar(s);
+        let x_t = noised(schedule, &x_0, t, &mut rng);
+        let s = (1.0 - schedule.alpha_bar[t]).sqrt();
         let (score, v) = match variance {
             Variance::Learned => model.score_and_v(x_t.clone(), t as f64 / schedule.steps as f64),
             _ => (model.score(x_t.clone(), t as f64 / schedule.steps as f64), None),
@@ -159,6 +158,13 @@ pub fn chain_bound(
     Ok(terms.iter().zip(host.chunks_exact(dim)).map(|(&sum, row)| sum as f64 + schedule.prior_nats(row)).collect())
 }
 
+/// One draw x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε ~ q(x_t | x_0) for each row of `x_0`, ε from `rng`.
+fn noised(schedule: &Schedule, x_0: &Tensor<2>, t: usize, rng: &mut Rng) -> Tensor<2> {
+    let [n, dim] = x_0.dims();
+    let eps = Tensor::<2>::from_data(TensorData::new(rng.normals(n * dim), [n, dim]), &x_0.device());
+    x_0.clone().mul_scalar(schedule.alpha_bar[t].sqrt()) + eps.mul_scalar((1.0 - schedule.alpha_bar[t]).sqrt())
+}
+
 /// The mean of a learned log Σ_θ at each t of `steps` over x_t ~ q(x_t | x_0) for the rows of
 /// `x_0`: [len], still on the device (the page reads it asynchronously); `None` for a model
 /// without a learned variance. Σ_θ(t) lies between β̃_t (v = 0) and β_t (v = 1) while v ∈ [0, 1].
@@ -169,15 +175,13 @@ pub fn mean_log_variance(
     steps: &[usize],
     seed: u64,
 ) -> Option<Tensor<1>> {
-    let [n, dim] = x_0.dims();
+    let [n, _] = x_0.dims();
     let device = x_0.device();
     let mut rng = Rng::new(seed);
     let means = steps
         .iter()
         .map(|&t| {
-            let eps = Tensor::<2>::from_data(TensorData::new(rng.normals(n * dim), [n, dim]), &device);
-            let x_t = x_0.clone().mul_scalar(schedule.alpha_bar[t].sqrt())
-                + eps.mul_scalar((1.0 - schedule.alpha_bar[t]).sqrt());
+            let x_t = noised(schedule, &x_0, t, &mut rng);
             let (_, v) = model.score_and_v(x_t, t as f64 / schedule.steps as f64);
             let coefs = StepCoefs::new(schedule, &vec![t; n], &device);
             let like = v.clone()?;

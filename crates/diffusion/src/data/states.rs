@@ -28,6 +28,12 @@ impl Points {
         self.xy.len()
     }
 
+    /// `n` of the points spread evenly through the list, row-major (the file is grouped by state,
+    /// so the first n would be one state only).
+    pub fn spread(&self, n: usize) -> Vec<f32> {
+        (0..n).flat_map(|i| self.xy[i * self.len() / n]).collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.xy.is_empty()
     }

@@ -42,6 +42,11 @@ impl EpsLoss {
     pub fn learns_variance(&self) -> bool {
         matches!(self, EpsLoss::Hybrid { .. })
     }
+
+    /// The network's output width on 2-D points: ε̂, and v for a learned variance.
+    pub fn outputs(&self) -> usize {
+        if self.learns_variance() { 4 } else { 2 }
+    }
 }
 
 /// Hyper-parameters of a run. The defaults are the CLI's (measured in the README).

@@ -11,8 +11,9 @@ use diffusion::data::states::states;
 use diffusion::model_file;
 use diffusion::train::{Seeds, TrainConfig};
 
-use crate::common::{create_dir, to_labels, to_vec, train_loop, write};
-use crate::device::DeviceArg;
+use crate::common::{to_labels, to_vec, train_loop};
+use crate::device::{DeviceArg, check_memory};
+use crate::files::{writable_dir, write};
 
 /// Validation accuracy is reported in this many equal slices of t ∈ 0..=T.
 pub const BUCKETS: usize = 10;
@@ -65,13 +66,16 @@ pub fn train(args: TrainClassifierArgs) -> Result<(), String> {
         ..Default::default()
     };
     let config = CheckpointConfig { train: Some(train.clone()), ..CheckpointConfig::classifier() };
+    train.validate()?;
+    let batch = format!("training at batch {}", train.batch);
+    check_memory(args.device, config.model.training_bytes(train.batch), &batch)?;
+    writable_dir(&args.out)?;
     let device = args.device.device()?;
     let schedule = config.schedule.init()?;
     let seeds = Seeds::of(args.seed);
     let (points, held_out) = states().split(args.val_fraction, seeds.split)?;
     let trainer = config.classifier_trainer(&train, points, &device)?;
     let validation = Validation::new(&held_out, &schedule, BUCKETS, seeds.validation);
-    create_dir(&args.out)?;
     eprintln!(
         "training the STATES noisy classifier on {} ({} steps, batch {}, lr {}, {} points held out)",
         args.device.name(),

@@ -1,4 +1,4 @@
-//! What every command shares: progress bars, file writes, host reads and the training loop.
+//! What every command shares: progress bars, host reads and the training loop.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -93,14 +93,6 @@ impl Drop for LogLines {
             eprintln!("{}", state.text);
         }
     }
-}
-
-pub fn write(path: &Path, bytes: impl AsRef<[u8]>) -> Result<(), String> {
-    std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-pub fn create_dir(path: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Reads a tensor to the host (natively a synchronous read is fine).

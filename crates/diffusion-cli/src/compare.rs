@@ -13,8 +13,9 @@ use diffusion::metric::precision::{precision, support_radius};
 use diffusion::sde::Sde;
 use diffusion::sde::sampler::Method;
 
-use crate::common::{create_dir, load, write};
+use crate::common::load;
 use crate::device::DeviceArg;
+use crate::files::{writable_dir, write};
 use crate::plot;
 use crate::states::{coverage, draw};
 
@@ -55,7 +56,7 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
         .collect::<Result<_, _>>()?;
     let device = args.device.device()?;
     let denoiser = load(&args.weights, Role::Denoiser, &device)?;
-    create_dir(&args.out)?;
+    writable_dir(&args.out)?;
     let data = states().xy;
     let kde = Kde::fit(&data)?;
     let radius = support_radius(&data);

@@ -10,6 +10,7 @@ mod classifier;
 mod common;
 mod compare;
 mod device;
+mod files;
 mod likelihood;
 mod mnist;
 mod mnist_eval;

@@ -14,8 +14,9 @@ use diffusion::rng::Rng;
 use diffusion::sde::sampler::{Method, SdeSampler};
 use diffusion::unet_checkpoint::UNetFileConfig;
 
-use crate::common::{bar, create_dir, to_vec, write};
+use crate::common::{bar, to_vec};
 use crate::device::DeviceArg;
+use crate::files::{writable_dir, write};
 
 /// The training or test split from `dir` (raw IDX, or `.gz` next to it).
 pub fn load_split(dir: Option<&Path>, train: bool) -> Result<Mnist, String> {
@@ -132,12 +133,7 @@ pub fn grid_png(path: &Path, images: &[u8], columns: usize) -> Result<(), String
             pixels[(y0 + j / SIDE) * w + x0 + j % SIDE] = v;
         }
     }
-    let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), w as u32, h as u32);
-    encoder.set_color(png::ColorType::Grayscale);
-    encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
-    writer.write_image_data(&pixels).map_err(|e| e.to_string())
+    write(path, crate::plot::png_bytes(&pixels, (w, h), png::ColorType::Grayscale)?)
 }
 
 /// A NumPy .npy file (format 1.0): `descr` '|u1' or '<i8', C order.
@@ -228,7 +224,7 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
         }
     };
     let labels = labels_for(&args.label, args.n)?;
-    create_dir(&args.out)?;
+    writable_dir(&args.out)?;
     let started = Instant::now();
     let progress = bar(args.n, "{bar:40} {pos}/{len} images [{elapsed_precise}<{eta_precise}]");
     let mut images = Vec::with_capacity(args.n * PIXELS);

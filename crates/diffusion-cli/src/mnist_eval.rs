@@ -16,8 +16,9 @@ use diffusion::rng::Rng;
 use diffusion::sde::sampler::Method;
 use diffusion::train::Plan;
 
-use crate::common::{bar, create_dir, to_vec, write};
+use crate::common::{bar, to_vec};
 use crate::device::DeviceArg;
+use crate::files::{writable_dir, write};
 use crate::mnist::{draw, draw_rdmc, grid_png, labels_for, load_split, load_unet};
 
 #[derive(Args)]
@@ -49,6 +50,7 @@ pub fn train_classifier(args: TrainClassifierArgs) -> Result<(), String> {
     // Cosine decay of the learning rate to 0 over the run.
     let plan = Plan { lr_final_fraction: 0.0, ..Plan::constant(steps.max(1), args.lr, args.seed) };
     let mut trainer = judge_trainer(&config, train, plan, args.batch, &device)?;
+    writable_dir(&args.out)?;
     let started = Instant::now();
     let progress = bar(steps, "{bar:40} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}");
     for step in 0..steps {
@@ -62,7 +64,6 @@ pub fn train_classifier(args: TrainClassifierArgs) -> Result<(), String> {
     let cnn = trainer.model();
     let test_accuracy = accuracy(&cnn, &test, &device);
     eprintln!("{steps} steps in {:.0} s; test accuracy {:.4}", started.elapsed().as_secs_f64(), test_accuracy);
-    create_dir(&args.out)?;
     let file = CnnFile { role: Role::MnistClassifier, cnn: config, test_accuracy: Some(test_accuracy) };
     let tensors = diffusion::io::host_tensors(&cnn)?;
     write(&args.out.join("classifier.safetensors"), model_file::encode(&tensors, &file)?)?;
@@ -211,7 +212,7 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
     let (unet, file) = load_unet(&args.weights, &device)?;
     let cnn = load_cnn(&args.classifier, &device)?;
     let reference = reference_features(&cnn, &load_split(args.data.as_deref(), false)?, &device)?;
-    create_dir(&args.out)?;
+    writable_dir(&args.out)?;
     let labels = labels_for("all", args.n)?;
     let mut table = format!(
         "# MNIST samplers ({}, {} samples per row, guidance w = {})\n\n| sampler | steps | NFE | accuracy | classifier-FID | wall s |\n|---|---|---|---|---|---|\n",

@@ -1,7 +1,8 @@
 //! `diffusion train mnist`: the UNet training run, resumable from its snapshot directory.
 
-use crate::common::{bar, create_dir, to_vec, write};
+use crate::common::{bar, to_vec};
 use crate::device::DeviceArg;
+use crate::files::{writable_dir, write};
 use burn::prelude::*;
 use clap::Args;
 use diffusion::model::unet::UNetConfig;
@@ -81,6 +82,10 @@ pub struct TrainArgs {
 }
 
 pub fn train(args: TrainArgs) -> Result<(), String> {
+    if args.checkpoint_every == 0 {
+        return Err("--checkpoint-every must be at least 1".into());
+    }
+    writable_dir(&args.out)?;
     let device = args.device.device()?;
     let data = load_split(args.data.as_deref(), true)?;
     let steps = match args.epochs {
@@ -122,7 +127,6 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
             UNetRun::new(UNetFileConfig::new(unet, score), config, data, &device)?
         }
     };
-    create_dir(&args.out)?;
     let params = trainer.ema().num_params();
     let first = trainer.steps_done();
     eprintln!(
@@ -144,7 +148,7 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
     let mut pending = Vec::new();
     let batch = trainer.config().batch;
     let save = |trainer: &UNetRun, losses: &Vec<f32>| -> Result<(), String> {
-        write_snapshot(&args.out.join("checkpoint"), &trainer.snapshot()?)?;
+        write_snapshot(&args.out.join("checkpoint"), &trainer.snapshot()?, trainer.steps_done())?;
         write(&args.out.join("unet.safetensors"), trainer.ema_bytes()?)?;
         let csv: String = std::iter::once("step,loss\n".to_string())
             .chain(losses.iter().enumerate().map(|(i, l)| format!("{},{l}\n", i + 1)))
@@ -154,7 +158,9 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
     while trainer.steps_done() < steps {
         pending.push(trainer.step());
         let done = trainer.steps_done();
-        if pending.len() == 10 || done == steps {
+        let checkpoint = done % args.checkpoint_every == 0 || done == steps;
+        // Losses are read back every 10 steps, and before a checkpoint so loss.csv matches it.
+        if pending.len() == 10 || checkpoint {
             let group = to_vec(Tensor::cat(std::mem::take(&mut pending), 0))?;
             if let Err(divergence) = trainer.check(&group) {
                 // Back at the last accepted step: keep it if this run got past where it started.
@@ -173,7 +179,7 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
             progress.set_message(format!("loss {mean:.4}  {rate:.1} images/s"));
             progress.set_position(done as u64);
         }
-        if done % args.checkpoint_every == 0 || done == steps {
+        if checkpoint {
             save(&trainer, &losses)?;
         }
         if args.grid_every > 0 && (done % args.grid_every == 0 || done == steps) {
@@ -194,15 +200,35 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
     crate::plot::curves(&args.out.join("loss.png"), &[(&smoothed, crate::plot::LABEL_COLOURS[0])])
 }
 
-/// Writes a training snapshot as the files of [`Snapshot::FILES`] in `dir`.
-fn write_snapshot(dir: &Path, snapshot: &Snapshot) -> Result<(), String> {
-    create_dir(dir)?;
+/// Writes a training snapshot into `dir` so that a crash at any moment leaves the last complete
+/// one readable: the files of [`Snapshot::FILES`] go into a new folder `step-NNNNNNNN.*`, then the
+/// one-line file `CURRENT` that names the snapshot is replaced atomically, then older folders (and
+/// any a killed write left half-written) are removed.
+fn write_snapshot(dir: &Path, snapshot: &Snapshot, step: usize) -> Result<(), String> {
+    writable_dir(dir)?;
+    let fail = |e: std::io::Error| format!("cannot write a checkpoint in {}: {e}", dir.display());
+    let folder = tempfile::Builder::new().prefix(&format!("step-{step:08}.")).tempdir_in(dir).map_err(fail)?.keep();
     let parts: [&[u8]; 4] = [&snapshot.model, &snapshot.ema, &snapshot.optim, snapshot.state.as_bytes()];
-    Snapshot::FILES.iter().zip(parts).try_for_each(|(name, bytes)| write(&dir.join(name), bytes))
+    Snapshot::FILES.iter().zip(parts).try_for_each(|(name, bytes)| write(&folder.join(name), bytes))?;
+    let name = folder.file_name().and_then(|n| n.to_str()).expect("a name we made").to_string();
+    write(&dir.join("CURRENT"), format!("{name}\n"))?;
+    for entry in std::fs::read_dir(dir).map_err(fail)?.flatten() {
+        let other = entry.file_name().to_string_lossy().into_owned();
+        if other.starts_with("step-") && other != name {
+            std::fs::remove_dir_all(entry.path()).map_err(fail)?;
+        }
+    }
+    Ok(())
 }
 
-/// Reads the snapshot `write_snapshot` wrote.
+/// Reads the snapshot `CURRENT` names in `dir` (or, for checkpoints written before snapshots had
+/// folders, the files in `dir` itself).
 fn read_snapshot(dir: &Path) -> Result<Snapshot, String> {
+    let dir = match std::fs::read_to_string(dir.join("CURRENT")) {
+        Ok(name) if name.trim().starts_with("step-") && !name.trim().contains(['/', '\\']) => dir.join(name.trim()),
+        Ok(_) => return Err(format!("{}/CURRENT does not name a snapshot", dir.display())),
+        Err(_) => dir.to_path_buf(),
+    };
     let read =
         |name: &str| std::fs::read(dir.join(name)).map_err(|e| format!("cannot read {name} in {}: {e}", dir.display()));
     let [model, ema, optim, state] = Snapshot::FILES;

@@ -154,14 +154,21 @@ impl Canvas {
     }
 
     pub fn save(&self, path: &Path) -> Result<(), String> {
-        let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), self.width as u32, self.height as u32);
-        encoder.set_color(png::ColorType::Rgb);
-        encoder.set_depth(png::BitDepth::Eight);
-        let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
-        let bytes: Vec<u8> = self.pixels.iter().flatten().copied().collect();
-        writer.write_image_data(&bytes).map_err(|e| e.to_string())
+        let pixels: Vec<u8> = self.pixels.iter().flatten().copied().collect();
+        crate::files::write(path, png_bytes(&pixels, (self.width, self.height), png::ColorType::Rgb)?)
     }
+}
+
+/// 8-bit pixels, row by row, encoded as a PNG file's bytes.
+pub fn png_bytes(pixels: &[u8], (width, height): (usize, usize), color: png::ColorType) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut bytes, width as u32, height as u32);
+    encoder.set_color(color);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+    writer.write_image_data(pixels).map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| e.to_string())?;
+    Ok(bytes)
 }
 
 fn text_width(text: &str) -> i64 {

@@ -15,8 +15,9 @@ use diffusion::rdmc::sampler::{Inner, Rdmc, RdmcConfig};
 use diffusion::rdmc::target::{Potential, Target};
 use diffusion::rng::Rng;
 
-use crate::common::{bar, create_dir, to_points, write};
+use crate::common::{bar, to_points};
 use crate::device::DeviceArg;
+use crate::files::{writable_dir, writable_file, write};
 use crate::plot;
 
 #[derive(Args)]
@@ -144,6 +145,8 @@ pub fn rdmc(args: RdmcArgs) -> Result<(), String> {
         }
         config = config.with_budget(budget);
     }
+    writable_file(&args.out)?;
+    args.plot.as_deref().map(writable_file).transpose()?;
     let device = args.device.device()?;
     let started = Instant::now();
     let mut seeds = Rng::new(args.seed);
@@ -181,7 +184,7 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
         return Err("--n must be in 10..=100000 and each budget in 10..=10000000".into());
     }
     let device = args.device.device()?;
-    create_dir(&args.out)?;
+    writable_dir(&args.out)?;
     let mut seeds = Rng::new(args.seed);
     // Every method starts from the same particles (the rdMC seed) and its chains share one stream.
     let (start, chains, reference) = (seeds.next_u64(), seeds.next_u64(), seeds.next_u64());

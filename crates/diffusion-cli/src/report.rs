@@ -18,8 +18,9 @@ use diffusion::sde::sampler::Method;
 use diffusion::train::Seeds;
 
 use crate::classifier::{BUCKETS, accuracy_table};
-use crate::common::{create_dir, load, to_labels, to_vec, write};
+use crate::common::{load, to_labels, to_vec};
 use crate::device::DeviceArg;
+use crate::files::{writable_dir, write};
 use crate::plot;
 use crate::states::{coverage, draw, on_target, read_curves};
 
@@ -79,7 +80,7 @@ pub fn report(args: ReportArgs) -> Result<(), String> {
     let device = args.device.device()?;
     let denoiser = load(&args.weights, Role::Denoiser, &device)?;
     let classifier = load(&args.classifier, Role::Classifier, &device)?;
-    create_dir(&args.out)?;
+    writable_dir(&args.out)?;
     let started = Instant::now();
     let data = states();
     let labels = data.labels.clone().expect("labelled");

@@ -21,8 +21,9 @@ use diffusion::sde::sampler::{Method, SdeSampler};
 use diffusion::sde::score::ScoreModel;
 use diffusion::train::{Seeds, TrainConfig};
 
-use crate::common::{Curves, bar, create_dir, load, to_labels, to_points, to_vec, train_loop, write};
-use crate::device::DeviceArg;
+use crate::common::{Curves, bar, load, to_labels, to_points, to_vec, train_loop};
+use crate::device::{DeviceArg, check_memory};
+use crate::files::{writable_dir, writable_file, write};
 use crate::plot;
 use crate::states_config::{chain_options, denoiser_config};
 
@@ -162,6 +163,10 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
         ..Default::default()
     };
     config.train = Some(train.clone());
+    train.validate()?;
+    let batch = format!("training at batch {} ({} rows a step)", train.batch, train.rows_per_step());
+    check_memory(args.device, config.model.training_bytes(train.rows_per_step()), &batch)?;
+    writable_dir(&args.out)?;
     let device = args.device.device()?;
     let seeds = Seeds::of(args.seed);
     let (points, held_out) = states().split(args.val_fraction, seeds.split)?;
@@ -169,7 +174,6 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
     // A fixed held-out batch: 8 (t, ε) draws per held-out point.
     let validation = (!held_out.is_empty())
         .then(|| trainer.objective().denoising.draw(&held_out.xy, held_out.len() * 8, &mut Rng::new(seeds.validation)));
-    create_dir(&args.out)?;
 
     eprintln!(
         "training the STATES denoiser ({}) on {} ({} steps, batch {}, lr {}, EMA {}, {} points held out)",
@@ -298,6 +302,8 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     if !args.scale.is_finite() || args.scale.abs() > 1000.0 {
         return Err(format!("--scale must be a number in [-1000, 1000], got {}", args.scale));
     }
+    writable_file(&args.out)?;
+    args.plot.as_deref().map(writable_file).transpose()?;
     let device = args.device.device()?;
     let denoiser = load(&args.weights, Role::Denoiser, &device)?;
     let rdmc = args.sampler == "rdmc";

@@ -264,6 +264,18 @@ fn bad_input_is_a_clear_error() {
     let out = diffusion(&["train", "states", "--out", s(&dir), "--lr=-1"]);
     assert!(!out.status.success());
     assert!(text(&out).contains("learning rate"), "{}", text(&out));
+
+    // Fail before the work: an output that cannot be written, a batch that cannot fit.
+    let blocked = csv.join("sub");
+    // (The weights are bad too: the output is checked first, before anything is loaded.)
+    let out = diffusion(&["sample", "states", "--weights", s(&weights), "--out", s(&blocked.join("s.csv"))]);
+    assert!(!out.status.success() && text(&out).contains("cannot create the folder"), "{}", text(&out));
+    let out = diffusion(&["train", "states", "--out", s(&blocked), "--steps", "1"]);
+    assert!(!out.status.success() && text(&out).contains("cannot create the folder"), "{}", text(&out));
+    let huge = ["--batch", "1048576", "--objective", "iwdiff", "--iw-k", "64"];
+    let out = diffusion(&[&["train", "states", "--out", s(&dir.join("huge"))], &huge[..]].concat());
+    assert!(!out.status.success() && text(&out).contains("GiB (estimate)"), "{}", text(&out));
+    assert!(!dir.join("huge").exists(), "a refused run creates nothing");
     let out = diffusion(&[
         "sample",
         "states",

@@ -36,17 +36,72 @@ fn fails(args: &[&str], needle: &str) {
     assert!(text(&out).contains(needle), "{args:?}: `{}` lacks `{needle}`", text(&out));
 }
 
+/// A run killed (SIGKILL) halfway through writing its second checkpoint leaves the first one whole:
+/// `--resume` from it ends with the same bytes as a run that was never interrupted.
+#[test]
+fn a_run_killed_mid_checkpoint_resumes_bit_for_bit() {
+    use std::io::BufRead;
+    let dir = scratch("killed");
+    let tiny = ["--channels", "8,16", "--batch", "8", "--checkpoint-every", "2", "--grid-every", "0", "--steps", "6"];
+    let (whole, killed) = (dir.join("whole"), dir.join("killed"));
+    ok(&[&["train", "mnist", "--out", s(&whole)], &tiny[..]].concat());
+
+    // The second write of optim.bpk (the step-4 checkpoint) stops halfway; then the process dies.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_diffusion"))
+        .args([&["train", "mnist", "--out", s(&killed)], &tiny[..]].concat())
+        .env("DIFFUSION_DATA", mnist_dir().parent().unwrap())
+        .env("DIFFUSION_STALL_WRITE", "optim.bpk:2")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut log = String::new();
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        log += &line;
+        if line.starts_with("stalled writing") {
+            break;
+        }
+    }
+    assert!(log.contains("stalled writing"), "the write never stalled: {log}");
+    child.kill().unwrap(); // SIGKILL on unix
+    child.wait().unwrap();
+    let current = std::fs::read_to_string(killed.join("checkpoint/CURRENT")).unwrap();
+    assert!(current.starts_with("step-00000002."), "CURRENT moved past the killed write: {current}");
+    let half = std::fs::read_dir(killed.join("checkpoint"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name().to_string_lossy().starts_with("step-00000004."));
+    assert!(half, "the half-written step-4 snapshot should be on disk beside the good one");
+
+    ok(&[&["train", "mnist", "--out", s(&killed), "--resume", s(&killed)], &tiny[..]].concat());
+    let read = |run: &Path, file: &str| std::fs::read(run.join(file)).unwrap();
+    assert!(read(&whole, "unet.safetensors") == read(&killed, "unet.safetensors"), "resumed weights differ");
+    assert_eq!(read(&whole, "loss.csv"), read(&killed, "loss.csv"));
+    let leftovers: Vec<String> = std::fs::read_dir(killed.join("checkpoint"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("step-"))
+        .collect();
+    assert_eq!(leftovers.len(), 1, "older and half-written snapshots are removed: {leftovers:?}");
+}
+
 #[test]
 fn train_resume_sample_evaluate() {
     let dir = scratch("pipeline");
     let run = dir.join("run");
     let tiny = ["--channels", "8,16", "--batch", "8", "--checkpoint-every", "2", "--grid-every", "3"];
     ok(&[&["train", "mnist", "--out", s(&run), "--steps", "3"], &tiny[..]].concat());
-    for file in
-        ["unet.safetensors", "loss.csv", "loss.png", "grid-000003.png", "checkpoint/optim.bpk", "checkpoint/state.json"]
+    let current = std::fs::read_to_string(run.join("checkpoint/CURRENT")).unwrap();
+    let snapshot = format!("checkpoint/{}", current.trim());
+    for file in ["unet.safetensors", "loss.csv", "loss.png", "grid-000003.png", "checkpoint/CURRENT"]
+        .into_iter()
+        .map(String::from)
+        .chain(["optim.bpk", "state.json"].map(|f| format!("{snapshot}/{f}")))
     {
-        assert!(run.join(file).metadata().map(|m| m.len() > 0).unwrap_or(false), "missing {file}");
+        assert!(run.join(&file).metadata().map(|m| m.len() > 0).unwrap_or(false), "missing {file}");
     }
+    assert!(current.starts_with("step-00000003."), "{current}");
     // --resume continues to the new total and keeps the earlier losses.
     ok(&[&["train", "mnist", "--out", s(&run), "--resume", s(&run), "--steps", "5"], &tiny[..]].concat());
     let losses = std::fs::read_to_string(run.join("loss.csv")).unwrap();

@@ -131,6 +131,15 @@ impl TrainConfig {
         Ok(())
     }
 
+    /// Network inputs a training step differentiates through at once, at most: the batch, k times
+    /// for IWDiff (whose uniform-t path accumulates draw by draw and holds less).
+    pub fn rows_per_step(&self) -> usize {
+        match self.loss {
+            EpsLoss::Iwdiff { k, .. } => self.batch * k,
+            _ => self.batch,
+        }
+    }
+
     /// Cosine decay from `lr` to `lr · lr_final_fraction`, no warm-up or clipping.
     pub fn plan(&self) -> Plan {
         Plan {

@@ -1,10 +1,18 @@
-//! A small static file server for the playground (GET and HEAD only, loopback only). A file with
-//! an up-to-date gzip twin `FILE.gz` (the wasm, written by `write_gzip`) goes out compressed to
-//! clients that accept gzip, as a static host with precompression would send it.
+//! The playground's dev server: axum over tokio, files through tower-http's `ServeDir` (GET and
+//! HEAD, byte ranges, conditional requests, MIME types, and a precompressed `FILE.gz` twin — the
+//! wasm's, written by `write_gzip` — for clients that accept gzip, as a static host with
+//! precompression would send it), bound to loopback only. A twin older than its file is never
+//! sent: a layer drops the request's Accept-Encoding for it, so a stale .gz cannot hide a rebuild.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Component, Path, PathBuf};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::HeaderValue;
+use axum::http::header::{ACCEPT_ENCODING, CACHE_CONTROL};
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::Result;
 
@@ -14,42 +22,58 @@ pub struct Server {
 
 /// Serves `root` on 127.0.0.1:`port` until the process ends.
 pub fn serve(root: &Path, port: u16) -> Result<()> {
-    let listener = TcpListener::bind(("127.0.0.1", port)).map_err(|e| format!("bind 127.0.0.1:{port}: {e}"))?;
+    let listener = bind(port)?;
     eprintln!("xtask: the playground is at http://127.0.0.1:{port}/ (Ctrl-C stops)");
-    accept_loop(listener, root.to_path_buf());
-    Ok(())
+    run(listener, root.to_path_buf())
 }
 
 /// Serves `root` from a background thread (port 0 picks a free port).
 pub fn spawn(root: &Path, port: u16) -> Result<Server> {
-    let listener = TcpListener::bind(("127.0.0.1", port)).map_err(|e| format!("bind: {e}"))?;
+    let listener = bind(port)?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
     let root = root.to_path_buf();
-    std::thread::spawn(move || accept_loop(listener, root));
+    std::thread::spawn(move || run(listener, root));
     Ok(Server { port })
 }
 
-fn accept_loop(listener: TcpListener, root: PathBuf) {
-    for stream in listener.incoming().flatten() {
-        let root = root.clone();
-        std::thread::spawn(move || {
-            let _ = respond(stream, &root);
-        });
-    }
+fn bind(port: u16) -> Result<std::net::TcpListener> {
+    let listener =
+        std::net::TcpListener::bind(("127.0.0.1", port)).map_err(|e| format!("bind 127.0.0.1:{port}: {e}"))?;
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    Ok(listener)
 }
 
-fn content_type(path: &Path) -> &'static str {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("html") => "text/html; charset=utf-8",
-        Some("js" | "mjs") => "text/javascript; charset=utf-8",
-        Some("css") => "text/css; charset=utf-8",
-        Some("wasm") => "application/wasm",
-        Some("json") => "application/json",
-        Some("csv") => "text/csv; charset=utf-8",
-        Some("png") => "image/png",
-        Some("svg") => "image/svg+xml",
-        _ => "application/octet-stream",
+fn run(listener: std::net::TcpListener, root: PathBuf) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_io()
+        .build()
+        .map_err(|e| format!("tokio: {e}"))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
+        axum::serve(listener, app(root)).await.map_err(|e| format!("the server stopped: {e}"))
+    })
+}
+
+fn app(root: PathBuf) -> Router {
+    Router::new()
+        .fallback_service(ServeDir::new(&root).precompressed_gzip())
+        .layer(SetResponseHeaderLayer::overriding(CACHE_CONTROL, HeaderValue::from_static("no-cache")))
+        .layer(axum::middleware::map_request_with_state(root, drop_stale_gzip))
+}
+
+/// Removes Accept-Encoding from a request whose file has no gzip twin at least as new as itself.
+async fn drop_stale_gzip(State(root): State<PathBuf>, mut request: Request) -> Request {
+    let mut file = root.join(request.uri().path().trim_start_matches('/'));
+    if file.is_dir() {
+        file = file.join("index.html");
     }
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let fresh = matches!((modified(&gzip_twin(&file)), modified(&file)), (Some(twin), Some(body)) if twin >= body);
+    if !fresh {
+        request.headers_mut().remove(ACCEPT_ENCODING);
+    }
+    request
 }
 
 /// Writes `path.gz` next to `path` (gzip level 9); returns its size in bytes.
@@ -69,66 +93,20 @@ fn gzip_twin(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// `path.gz` when it exists and is not older than `path`.
-fn fresh_gzip(path: &Path) -> Option<Vec<u8>> {
-    let twin = gzip_twin(path);
-    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    if modified(&twin)? >= modified(path)? { std::fs::read(twin).ok() } else { None }
-}
-
-fn respond(mut stream: TcpStream, root: &Path) -> std::io::Result<()> {
-    let mut reader = BufReader::new(&stream);
-    let mut request = String::new();
-    reader.read_line(&mut request)?;
-    let mut accepts_gzip = false;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            accepts_gzip |= name.trim().eq_ignore_ascii_case("accept-encoding") && value.contains("gzip");
-        }
-    }
-    let mut parts = request.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
-    let path = target.split(['?', '#']).next().unwrap_or("/");
-    let relative = Path::new(path.trim_start_matches('/'));
-    let safe = relative.components().all(|c| matches!(c, Component::Normal(_)));
-    let mut file = root.join(relative);
-    if file.is_dir() {
-        file = file.join("index.html");
-    }
-    let gzipped = (safe && accepts_gzip).then(|| fresh_gzip(&file)).flatten();
-    let encoding = if gzipped.is_some() { "Content-Encoding: gzip\r\n" } else { "" };
-    let (status, body, kind) = match (method, safe, gzipped.map(Ok).unwrap_or_else(|| std::fs::read(&file))) {
-        ("GET" | "HEAD", true, Ok(body)) => ("200 OK", body, content_type(&file)),
-        ("GET" | "HEAD", _, _) => ("404 Not Found", b"not found".to_vec(), "text/plain"),
-        _ => ("405 Method Not Allowed", b"GET only".to_vec(), "text/plain"),
-    };
-    let header = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\n{encoding}Vary: Accept-Encoding\r\nContent-Length: {}\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(header.as_bytes())?;
-    if method != "HEAD" {
-        stream.write_all(&body)?;
-    }
-    stream.flush()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Read;
+    use std::net::TcpStream;
 
     fn get(port: u16, path: &str, extra: &str) -> (String, Vec<u8>) {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n{extra}\r\n").unwrap();
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}\r\n").unwrap();
         let mut reply = Vec::new();
         stream.read_to_end(&mut reply).unwrap();
         let split = reply.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-        (String::from_utf8_lossy(&reply[..split]).into_owned(), reply[split + 4..].to_vec())
+        // Header names compared case-insensitively (HTTP/1.1 says they are; hyper sends lower case).
+        (String::from_utf8_lossy(&reply[..split]).to_lowercase(), reply[split + 4..].to_vec())
     }
 
     /// The gzip twin goes only to clients that accept it, only while it is fresh, and decodes to
@@ -144,10 +122,10 @@ mod tests {
         let server = spawn(&root, 0).unwrap();
 
         let (head, plain) = get(server.port, "/m.wasm", "");
-        assert!(head.contains("200 OK") && head.contains("application/wasm") && !head.contains("gzip"), "{head}");
+        assert!(head.contains("200 ok") && head.contains("application/wasm") && !head.contains("gzip"), "{head}");
         assert_eq!(plain, body);
         let (head, zipped) = get(server.port, "/m.wasm?v=1", "Accept-Encoding: gzip, deflate, br\r\n");
-        assert!(head.contains("Content-Encoding: gzip") && head.contains("application/wasm"), "{head}");
+        assert!(head.contains("content-encoding: gzip") && head.contains("application/wasm"), "{head}");
         let mut unpacked = Vec::new();
         flate2::read::GzDecoder::new(&zipped[..]).read_to_end(&mut unpacked).unwrap();
         assert_eq!(unpacked, body);
@@ -156,10 +134,14 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(root.join("m.wasm"), b"new").unwrap();
         let (head, plain) = get(server.port, "/m.wasm", "Accept-Encoding: gzip\r\n");
-        assert!(!head.contains("Content-Encoding"), "{head}");
+        assert!(!head.contains("content-encoding"), "{head}");
         assert_eq!(plain, b"new");
         let (head, _) = get(server.port, "/../etc/passwd", "");
         assert!(head.contains("404"), "{head}");
+        // What the crate brings beyond the old loop: byte ranges, and the no-cache header kept.
+        let (head, part) = get(server.port, "/m.wasm", "Range: bytes=0-1\r\n");
+        assert!(head.contains("206") && head.contains("cache-control: no-cache"), "{head}");
+        assert_eq!(part, b"ne");
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

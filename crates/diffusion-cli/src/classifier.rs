@@ -109,7 +109,7 @@ pub fn train(args: TrainClassifierArgs) -> Result<(), String> {
     write(&weights, model_file::encode(&diffusion::io::host_tensors(&model)?, &config)?)?;
     write(&args.out.join("config.json"), config.to_json())?;
     write(&args.out.join("loss.csv"), curves.to_csv())?;
-    curves.plot(&args.out.join("loss.png"))?;
+    curves.plot(&args.out.join("loss.png"), "STATES noisy classifier training loss")?;
     let csv: String = std::iter::once("step,validation_accuracy\n".to_string())
         .chain(accuracy.borrow().iter().map(|(s, a)| format!("{s},{a}\n")))
         .collect();

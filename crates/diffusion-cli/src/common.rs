@@ -175,7 +175,7 @@ impl Curves {
     }
 
     /// Training loss (mean of each 10 steps, blue) and validation loss (orange) against the step.
-    pub fn plot(&self, path: &Path) -> Result<(), String> {
+    pub fn plot(&self, path: &Path, title: &str) -> Result<(), String> {
         let smoothed: Vec<(f64, f64)> = self
             .train
             .chunks(10)
@@ -183,7 +183,13 @@ impl Curves {
             .map(|(i, c)| ((i * 10 + c.len()) as f64, c.iter().map(|&l| l as f64).sum::<f64>() / c.len() as f64))
             .collect();
         let validation: Vec<(f64, f64)> = self.validation.iter().map(|&(s, l)| (s as f64, l as f64)).collect();
-        plot::curves(path, &[(&smoothed, plot::LABEL_COLOURS[0]), (&validation, plot::LABEL_COLOURS[1])])
+        let titles = plot::Titles { title, x: "step", y: "loss" };
+        let colours = plot::LABEL_COLOURS;
+        plot::curves(
+            path,
+            titles,
+            &[("training (mean of 10 steps)", &smoothed, colours[0]), ("held-out", &validation, colours[1])],
+        )
     }
 }
 

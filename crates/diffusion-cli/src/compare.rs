@@ -16,7 +16,7 @@ use diffusion::sde::sampler::Method;
 use crate::common::load;
 use crate::device::DeviceArg;
 use crate::files::{writable_dir, write};
-use crate::plot;
+use crate::plot::{self, Titles};
 use crate::states::{coverage, draw};
 
 #[derive(Args)]
@@ -64,12 +64,12 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
         "| sampler | steps | NFE | grader NLL | coverage | precision | wall time (s) |\n|---|---|---|---|---|---|---|\n",
     );
     let columns = if args.nfe.is_empty() { args.steps.len() } else { args.nfe.len() }.max(1);
-    let mut panels: Vec<Vec<[f32; 2]>> = Vec::new();
+    let mut panels: Vec<(String, Vec<[f32; 2]>)> = Vec::new();
     let mut row = |name: &str, steps: usize, nfe: usize, xy: &[[f32; 2]], seconds: f64| -> Result<(), String> {
-        panels.push(xy.to_vec());
+        panels.push((format!("{name}, {nfe} NFE"), xy.to_vec()));
         if panels.len() == 1 {
             // The reference gets a row of its own.
-            panels.resize(columns, Vec::new());
+            panels.resize(columns, (String::new(), Vec::new()));
         }
         if let Some(bad) = xy.iter().position(|p| !(p[0].is_finite() && p[1].is_finite())) {
             let _ =
@@ -80,7 +80,8 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
         let nll = kde.nll(xy)?;
         let (coverage, precision) = (coverage(xy, &data)?, precision(xy, &data, radius));
         let _ = writeln!(md, "| {name} | {steps} | {nfe} | {nll:.4} | {coverage:.4} | {precision:.3} | {seconds:.1} |");
-        plot::scatter_over_data(&args.out.join(format!("{name}-{steps}.png")), &data, xy, None)?;
+        let title = format!("{name}, {steps} steps ({nfe} NFE): grader NLL {nll:.3}");
+        plot::scatter_over_data(&args.out.join(format!("{name}-{steps}.png")), Titles::plane(&title), &data, xy, None)?;
         eprintln!("{name} {steps} steps: {nfe} NFE, grader NLL {nll:.4}, {seconds:.1} s");
         Ok(())
     };
@@ -122,7 +123,8 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
         args.seed,
         args.device.name()
     ));
-    plot::scatter_grid(&args.out.join("grid.png"), &data, &panels, columns)?;
+    let title = "STATES samples: the reference row, then one row per sampler";
+    plot::scatter_grid(&args.out.join("grid.png"), title, &data, &panels, columns)?;
     write(&args.out.join("compare.md"), &md)?;
     println!("{md}");
     Ok(())

@@ -16,6 +16,7 @@ mod mnist;
 mod mnist_eval;
 mod mnist_likelihood;
 mod mnist_train;
+mod npy;
 mod plot;
 mod rdmc;
 mod report;

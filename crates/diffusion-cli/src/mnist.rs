@@ -17,6 +17,7 @@ use diffusion::unet_checkpoint::UNetFileConfig;
 use crate::common::{bar, to_vec};
 use crate::device::DeviceArg;
 use crate::files::{writable_dir, write};
+use crate::npy;
 
 /// The training or test split from `dir` (raw IDX, or `.gz` next to it).
 pub fn load_split(dir: Option<&Path>, train: bool) -> Result<Mnist, String> {
@@ -136,25 +137,6 @@ pub fn grid_png(path: &Path, images: &[u8], columns: usize) -> Result<(), String
     write(path, crate::plot::png_bytes(&pixels, (w, h), png::ColorType::Grayscale)?)
 }
 
-/// A NumPy .npy file (format 1.0): `descr` '|u1' or '<i8', C order.
-pub fn npy(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
-    let shape = match shape {
-        [n] => format!("({n},)"),
-        _ => format!("({})", shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
-    };
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    // Magic (6) + version (2) + length (2) + header + '\n' is a multiple of 64.
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend((header.len() as u16).to_le_bytes());
-    out.extend(header.as_bytes());
-    out.extend(data);
-    out
-}
-
 #[derive(Args)]
 pub struct SampleArgs {
     /// An MNIST UNet file (`train mnist` writes DIR/unet.safetensors).
@@ -240,9 +222,8 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     }
     progress.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
-    write(&args.out.join("samples.npy"), npy("|u1", &[args.n, SIDE, SIDE], &images))?;
-    let label_bytes: Vec<u8> = labels.iter().flat_map(|l| l.to_le_bytes()).collect();
-    write(&args.out.join("labels.npy"), npy("<i8", &[args.n], &label_bytes))?;
+    write(&args.out.join("samples.npy"), npy::encode(&[args.n, SIDE, SIDE], &images)?)?;
+    write(&args.out.join("labels.npy"), npy::encode(&[args.n], &labels)?)?;
     grid_png(&args.out.join("grid.png"), &grid_sample(&images, &labels), 10)?;
     eprintln!("{} images in {seconds:.1} s ({:.2} images/s) → {}", args.n, args.n as f64 / seconds, args.out.display());
     Ok(())

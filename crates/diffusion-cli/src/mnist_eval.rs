@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use clap::Args;
-use diffusion::data::mnist::{Mnist, PIXELS, to_model};
+use diffusion::data::mnist::{Mnist, PIXELS, SIDE, to_model};
 use diffusion::io::Role;
 use diffusion::metric::fid::fid;
 use diffusion::model::cnn::{Cnn, CnnConfig, CnnFile, accuracy, judge_trainer};
@@ -134,33 +134,13 @@ pub struct EvalArgs {
     device: DeviceArg,
 }
 
-/// The data of an .npy file written by `sample mnist` (header checked loosely: descr and length).
-fn read_npy(path: &Path, descr: &str, item: usize) -> Result<Vec<u8>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return Err(format!("{}: not an .npy file", path.display()));
-    }
-    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
-    let header = std::str::from_utf8(bytes.get(10..10 + header_len).unwrap_or_default()).unwrap_or_default();
-    if !header.contains(&format!("'descr': '{descr}'")) {
-        return Err(format!("{}: expected dtype {descr}, header {header}", path.display()));
-    }
-    let data = bytes[10 + header_len..].to_vec();
-    if data.len() % item != 0 {
-        return Err(format!("{}: truncated data", path.display()));
-    }
-    Ok(data)
-}
-
 pub fn eval(args: EvalArgs) -> Result<(), String> {
     let device = args.device.device()?;
-    let images = read_npy(&args.samples.join("samples.npy"), "|u1", PIXELS)?;
-    let labels: Vec<i64> = read_npy(&args.samples.join("labels.npy"), "<i8", 8)?
-        .chunks_exact(8)
-        .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
-        .collect();
-    if labels.len() * PIXELS != images.len() {
-        return Err(format!("{} images but {} labels", images.len() / PIXELS, labels.len()));
+    let side = SIDE as u64;
+    let (n, images) = crate::npy::read::<u8>(&args.samples.join("samples.npy"), &[side, side])?;
+    let (n_labels, labels) = crate::npy::read::<i64>(&args.samples.join("labels.npy"), &[])?;
+    if n_labels != n {
+        return Err(format!("{n} images but {n_labels} labels"));
     }
     let cnn = load_cnn(&args.classifier, &device)?;
     let test = load_split(args.data.as_deref(), false)?;

@@ -197,7 +197,9 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
         .enumerate()
         .map(|(i, c)| ((i * 50 + c.len()) as f64, c.iter().map(|&l| l as f64).sum::<f64>() / c.len() as f64))
         .collect();
-    crate::plot::curves(&args.out.join("loss.png"), &[(&smoothed, crate::plot::LABEL_COLOURS[0])])
+    let titles = crate::plot::Titles { title: "MNIST UNet training loss", x: "step", y: "loss" };
+    let series = [("training (mean of 50 steps)", smoothed.as_slice(), crate::plot::LABEL_COLOURS[0])];
+    crate::plot::curves(&args.out.join("loss.png"), titles, &series)
 }
 
 /// Writes a training snapshot into `dir` so that a crash at any moment leaves the last complete

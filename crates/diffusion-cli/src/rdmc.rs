@@ -18,7 +18,7 @@ use diffusion::rng::Rng;
 use crate::common::{bar, to_points};
 use crate::device::DeviceArg;
 use crate::files::{writable_dir, writable_file, write};
-use crate::plot;
+use crate::plot::{self, Titles};
 
 #[derive(Args)]
 pub struct RdmcArgs {
@@ -173,7 +173,8 @@ pub fn rdmc(args: RdmcArgs) -> Result<(), String> {
         show(scores.mode_error, 3)
     );
     if let Some(path) = &args.plot {
-        plot::scatter_over_data(path, reference.as_deref().unwrap_or(&[]), &samples, None)?;
+        let title = format!("rdMC on {} ({} inner particles)", args.target, args.inner);
+        plot::scatter_over_data(path, Titles::plane(&title), reference.as_deref().unwrap_or(&[]), &samples, None)?;
     }
     Ok(())
 }
@@ -233,7 +234,7 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
                 show(s.sw2, 4),
                 show(s.mode_error, 3)
             );
-            panels.push(samples);
+            panels.push((format!("{method}, {budget} ∇f"), samples));
         }
     }
     md.push_str(&format!(
@@ -248,7 +249,9 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
         args.seed,
         reference.as_ref().map_or(0, Vec::len),
     ));
-    plot::scatter_grid(&args.out.join("grid.png"), reference.as_deref().unwrap_or(&[]), &panels, args.budgets.len())?;
+    let title = format!("{}: samplers (rows) by ∇f budget (columns), exact samples in grey", args.target);
+    let reference = reference.as_deref().unwrap_or(&[]);
+    plot::scatter_grid(&args.out.join("grid.png"), &title, reference, &panels, args.budgets.len())?;
     write(&args.out.join("compare.md"), &md)?;
     println!("{md}");
     Ok(())

@@ -21,7 +21,7 @@ use crate::classifier::{BUCKETS, accuracy_table};
 use crate::common::{load, to_labels, to_vec};
 use crate::device::DeviceArg;
 use crate::files::{writable_dir, write};
-use crate::plot;
+use crate::plot::{self, Titles};
 use crate::states::{coverage, draw, on_target, read_curves};
 
 #[derive(Args)]
@@ -121,7 +121,14 @@ pub fn report(args: ReportArgs) -> Result<(), String> {
     eprintln!("unconditional: {} samples", args.n);
     let steps = denoiser.schedule.steps;
     let (unconditional, _) = draw(&denoiser, None, (method, false), steps, args.n, seeds.next_u64(), &device)?;
-    plot::scatter_over_data(&args.out.join("unconditional.png"), &data.xy, &unconditional, None)?;
+    let title = format!("Unconditional samples ({}, {steps} steps) over the data", args.sampler);
+    plot::scatter_over_data(
+        &args.out.join("unconditional.png"),
+        Titles::plane(&title),
+        &data.xy,
+        &unconditional,
+        None,
+    )?;
     write(&args.out.join("unconditional.csv"), to_csv_xy(&unconditional, None))?;
     let (u_nll, floor) = (nll(&unconditional)?, nll(&data.xy)?);
     let _ = writeln!(
@@ -140,7 +147,14 @@ pub fn report(args: ReportArgs) -> Result<(), String> {
         let guidance = Some((&classifier, requested.as_slice(), args.scale));
         let (xy, _) = draw(&denoiser, guidance, (method, false), steps, args.n, seeds.next_u64(), &device)?;
         let name = format!("state-{}", STATE_CODES[l as usize]);
-        plot::scatter_over_data(&args.out.join(format!("{name}.png")), &data.xy, &xy, Some(&requested))?;
+        let title = format!("Guided towards {} (scale {})", STATE_NAMES[l as usize], args.scale);
+        plot::scatter_over_data(
+            &args.out.join(format!("{name}.png")),
+            Titles::plane(&title),
+            &data.xy,
+            &xy,
+            Some(&requested),
+        )?;
         write(&args.out.join(format!("{name}.csv")), to_csv_xy(&xy, Some(l)))?;
         let own = data.with_label(l);
         let (g_nll, floor) = (nll(&xy)?, nll(&own.xy)?);
@@ -159,7 +173,14 @@ pub fn report(args: ReportArgs) -> Result<(), String> {
         all_guided.extend(xy);
         all_labels.extend(requested);
     }
-    plot::scatter_over_data(&args.out.join("guided-all.png"), &data.xy, &all_guided, Some(&all_labels))?;
+    let title = format!("Guided samples, {} per state (scale {})", args.n, args.scale);
+    plot::scatter_over_data(
+        &args.out.join("guided-all.png"),
+        Titles::plane(&title),
+        &data.xy,
+        &all_guided,
+        Some(&all_labels),
+    )?;
 
     md.push_str("\n## Figures\n\n");
     md.push_str("![unconditional](unconditional.png)\n\n![all states, guided](guided-all.png)\n\n");
@@ -171,7 +192,7 @@ pub fn report(args: ReportArgs) -> Result<(), String> {
         let csv = weights.parent().unwrap_or(Path::new(".")).join("loss.csv");
         match read_curves(&csv) {
             Ok(curves) => {
-                curves.plot(&args.out.join(format!("{what}-loss.png")))?;
+                curves.plot(&args.out.join(format!("{what}-loss.png")), &format!("The {what}'s training loss"))?;
                 let last = |v: &[f32]| v.iter().rev().take(50).sum::<f32>() / v.len().clamp(1, 50) as f32;
                 let held_out = curves.validation.last().map_or("–".into(), |(_, l)| format!("{l:.4}"));
                 let _ = writeln!(
@@ -209,15 +230,10 @@ pub fn report(args: ReportArgs) -> Result<(), String> {
         let cells = to_labels(prediction_map(&classifier.mlp, &classifier.schedule, &grid, t, &device))?;
         let file = format!("prediction-map-t{t}.png");
         let bounds = ((grid.x.0 as f64, grid.x.1 as f64), (grid.y.0 as f64, grid.y.1 as f64));
-        plot::prediction_map(
-            &args.out.join(&file),
-            bounds.0,
-            bounds.1,
-            (grid.width, grid.height),
-            &cells,
-            &data.xy,
-            &labels,
-        )?;
+        let title = format!("The classifier's prediction at t = {t}");
+        let bounds = plot::Bounds { x: bounds.0, y: bounds.1 };
+        let dims = (grid.width, grid.height);
+        plot::prediction_map(&args.out.join(&file), Titles::plane(&title), bounds, dims, &cells, (&data.xy, &labels))?;
         let _ = write!(md, "t = {t}: ![t = {t}]({file}) ");
     }
     md.push('\n');

@@ -24,7 +24,7 @@ use diffusion::train::{Seeds, TrainConfig};
 use crate::common::{Curves, bar, load, to_labels, to_points, to_vec, train_loop};
 use crate::device::{DeviceArg, check_memory};
 use crate::files::{writable_dir, writable_file, write};
-use crate::plot;
+use crate::plot::{self, Titles};
 use crate::states_config::{chain_options, denoiser_config};
 
 #[derive(Args)]
@@ -206,7 +206,7 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
     write(&weights, bytes)?;
     write(&args.out.join("config.json"), config.to_json())?;
     write(&args.out.join("loss.csv"), curves.to_csv())?;
-    curves.plot(&args.out.join("loss.png"))?;
+    curves.plot(&args.out.join("loss.png"), &format!("STATES denoiser ({}) training loss", args.sde))?;
     if let Some(&(_, last)) = curves.validation.last() {
         eprintln!("held-out loss {last:.4}");
     }
@@ -359,7 +359,8 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
         }
     }
     if let Some(path) = &args.plot {
-        plot::scatter_over_data(path, &states().xy, &points.xy, points.labels.as_deref())?;
+        let title = format!("{} samples, {} ({} NFE): grader NLL {nll:.3}", args.n, args.sampler, nfe);
+        plot::scatter_over_data(path, Titles::plane(&title), &states().xy, &points.xy, points.labels.as_deref())?;
         eprintln!("plotted {}", path.display());
     }
     Ok(())

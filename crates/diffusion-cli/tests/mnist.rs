@@ -121,11 +121,13 @@ fn train_resume_sample_evaluate() {
     let header_len = u16::from_le_bytes([npy[8], npy[9]]) as usize;
     assert_eq!((10 + header_len) % 64, 0, "the data starts 64-byte aligned");
     assert_eq!(npy.len(), 10 + header_len + 20 * 784);
-    assert!(String::from_utf8_lossy(&npy[10..10 + header_len]).contains("'shape': (20, 28, 28)"));
+    // Read back as NumPy would: uint8 (20, 28, 28) and int64 labels.
+    let images = npyz::NpyFile::new(&npy[..]).unwrap();
+    assert_eq!((images.shape(), images.dtype().descr()), (&[20u64, 28, 28][..], "'|u1'".to_string()));
     let labels = std::fs::read(samples.join("labels.npy")).unwrap();
-    let labels: Vec<i64> =
-        labels[labels.len() - 160..].chunks(8).map(|b| i64::from_le_bytes(b.try_into().unwrap())).collect();
-    assert_eq!(labels, (0..20).map(|i| i / 2).collect::<Vec<i64>>());
+    let labels = npyz::NpyFile::new(&labels[..]).unwrap();
+    assert_eq!((labels.shape(), labels.dtype().descr()), (&[20u64][..], "'<i8'".to_string()));
+    assert_eq!(labels.into_vec::<i64>().unwrap(), (0..20).map(|i| i / 2).collect::<Vec<i64>>());
     assert!(samples.join("grid.png").exists());
     sample(&dir.join("pc"), &["--sampler", "pc", "--label", "7", "--guidance", "0"]);
     // rdMC with a budget of 100 evaluations per sample: 2 inner particles per outer one.

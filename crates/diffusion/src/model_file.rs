@@ -25,6 +25,10 @@ use crate::model::cnn::{Cnn, CnnFile};
 use crate::model::unet::UNet;
 use crate::unet_checkpoint::UNetFileConfig;
 
+/// Parameters (64 MiB of f32) a loader may allocate to build a network before checking its file's
+/// tensors; a config asking for more than that and than the file holds is refused from the config.
+const BUILD_FREELY: usize = 1 << 24;
+
 /// Safetensors bytes of parameters read to the host, with `config` (which carries its role).
 pub fn encode(tensors: &[NamedTensor], config: &impl Serialize) -> Result<Vec<u8>> {
     let json = serde_json::to_string_pretty(config).map_err(|e| Error::Weights(format!("config: {e}")))?;
@@ -82,6 +86,16 @@ pub fn mlp(bytes: &[u8], role: Role, device: &Device) -> Result<Checkpoint> {
         )));
     }
     let schedule = config.schedule.init()?;
+    // Before building the network: a config may describe one far larger than the file (and than
+    // memory). Small networks are built and their tensors checked one by one (the error names one).
+    config.model.validate()?;
+    let values: usize = tensors.iter().map(|t| t.values.len()).sum();
+    if config.model.num_params() > values.max(BUILD_FREELY) {
+        return Err(Error::Weights(format!(
+            "the file holds {values} values but its config describes an MLP of {} parameters",
+            config.model.num_params()
+        )));
+    }
     let mlp = io::load(config.model.init(device, 0)?, &tensors)?;
     Ok(Checkpoint { mlp, schedule, config })
 }
@@ -95,6 +109,15 @@ pub fn unet(bytes: &[u8], device: &Device) -> Result<(UNet, UNetFileConfig)> {
     config.score.validate()?;
     if config.unet.time_features != config.score.fourier.width() {
         return Err(Error::Weights("the UNet's time input does not match its Fourier features".into()));
+    }
+    // As for the MLP: a config may describe a network far larger than the file (and than memory).
+    config.unet.validate()?;
+    let values: usize = tensors.iter().map(|t| t.values.len()).sum();
+    if config.unet.min_params() > values.max(BUILD_FREELY) {
+        return Err(Error::Weights(format!(
+            "the file holds {values} values but its config describes a UNet of at least {} parameters",
+            config.unet.min_params()
+        )));
     }
     Ok((io::load(config.unet.init(device, 0)?, &tensors)?, config))
 }

@@ -133,3 +133,33 @@ fn the_shipped_models_load() {
     assert!(unet(&read("mnist-vp.safetensors"), &device).is_ok());
     assert!(cnn(&read("mnist-classifier.safetensors"), &device).is_ok());
 }
+
+/// A small file whose config describes a network of billions of parameters is refused from the
+/// config alone, before anything of that size is allocated (the MLP: 64 layers of 16 384 units,
+/// 17 · 10⁹ weights; the UNet: four levels of 1024 channels, 8 blocks each, ≥ 3 · 10⁹).
+#[test]
+fn a_config_far_larger_than_its_file_is_refused_before_building_it() {
+    let device = Device::flex();
+    let tiny = vec![NamedTensor { name: "w".into(), shape: vec![1], values: vec![0.0] }];
+    let mlp = CheckpointConfig {
+        model: MlpConfig { d_input: 3, hidden: vec![16_384; 64], d_output: 2 },
+        ..CheckpointConfig::denoiser()
+    };
+    let err = super::mlp(&encode(&tiny, &mlp).unwrap(), Role::Denoiser, &device).err().unwrap().to_string();
+    assert!(err.contains("holds 1 values") && err.contains("describes an MLP"), "{err}");
+    let unet = UNetFileConfig::new(
+        UNetConfig { channels: vec![1024; 4], res_blocks: 8, groups: 8, ..UNetConfig::default() },
+        ScoreConfig::new(Sde::vp()),
+    );
+    let err = unet_file(&encode(&tiny, &unet).unwrap(), &device).err().unwrap().to_string();
+    assert!(err.contains("holds 1 values") && err.contains("describes a UNet"), "{err}");
+    // The bound is a lower bound: the real networks pass it.
+    let real = UNetConfig::default();
+    assert!(real.min_params() <= real.init(&device, 0).unwrap().num_params());
+    assert_eq!(MlpConfig::denoiser().num_params(), MlpConfig::denoiser().init(&device, 0).unwrap().num_params());
+    assert_eq!(MlpConfig::classifier().num_params(), MlpConfig::classifier().init(&device, 0).unwrap().num_params());
+}
+
+fn unet_file(bytes: &[u8], device: &Device) -> Result<(crate::model::unet::UNet, UNetFileConfig)> {
+    unet(bytes, device)
+}

@@ -70,13 +70,21 @@ fn bad(message: String) -> Error {
     Error::Data { line: 0, message: format!("MNIST IDX: {message}") }
 }
 
+/// The most a gzipped IDX file may inflate to: MNIST's largest file is 47 MB, and a gzip bomb
+/// must not take the machine's memory.
+const MAX_INFLATED: u64 = 256 << 20;
+
 /// Decompresses gzip bytes (magic 1f 8b), or returns raw bytes as they are.
 fn inflate(bytes: &[u8], what: &str) -> Result<Vec<u8>> {
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(bytes)
+            .take(MAX_INFLATED + 1)
             .read_to_end(&mut out)
             .map_err(|e| bad(format!("{what}: corrupt or truncated gzip ({e})")))?;
+        if out.len() as u64 > MAX_INFLATED {
+            return Err(bad(format!("{what}: inflates to more than {} MiB, not an MNIST file", MAX_INFLATED >> 20)));
+        }
         Ok(out)
     } else {
         Ok(bytes.to_vec())

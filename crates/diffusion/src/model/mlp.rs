@@ -43,10 +43,14 @@ impl MlpConfig {
     /// estimated against 3.35 GB at 300 000 rows of the 4 × 256 denoiser).
     pub fn training_bytes(&self, rows: usize) -> u64 {
         let units: usize = self.hidden.iter().sum();
+        4 * (3 * units as u64 * rows as u64 + 4 * self.num_params() as u64)
+    }
+
+    /// Weights and biases, Σ (d_in + 1) d_out, plus one PReLU slope per hidden layer.
+    pub fn num_params(&self) -> usize {
         let widths: Vec<usize> =
             std::iter::once(self.d_input).chain(self.hidden.iter().copied()).chain([self.d_output]).collect();
-        let params: usize = widths.windows(2).map(|w| (w[0] + 1) * w[1]).sum();
-        4 * (3 * units as u64 * rows as u64 + 4 * params as u64)
+        widths.windows(2).map(|w| (w[0] + 1) * w[1]).sum::<usize>() + self.hidden.len()
     }
 
     /// Builds the network with PyTorch's default initialisation, W, b ~ U(−1/√fan_in, 1/√fan_in),

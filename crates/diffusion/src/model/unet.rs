@@ -57,6 +57,13 @@ impl UNetConfig {
         Ok(())
     }
 
+    /// A lower bound on the parameter count, cheap to compute before building anything: each
+    /// level's `res_blocks` residual blocks on its way down hold at least one 3×3 convolution
+    /// c_l → c_l, so at least Σ_l res_blocks · 9 c_l² weights.
+    pub fn min_params(&self) -> usize {
+        self.channels.iter().map(|&c| self.res_blocks * 9 * c * c).sum()
+    }
+
     /// The null class index (the unconditional model).
     pub fn null_class(&self) -> usize {
         self.classes

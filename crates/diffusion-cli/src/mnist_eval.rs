@@ -16,7 +16,7 @@ use diffusion::rng::Rng;
 use diffusion::sde::sampler::Method;
 use diffusion::train::Plan;
 
-use crate::common::{bar, to_vec};
+use crate::common::{to_vec, train_loop};
 use crate::device::DeviceArg;
 use crate::files::{writable_dir, write};
 use crate::mnist::{draw, draw_rdmc, grid_png, labels_for, load_split, load_unet};
@@ -49,24 +49,21 @@ pub fn train_classifier(args: TrainClassifierArgs) -> Result<(), String> {
     let config = CnnConfig::default();
     // Cosine decay of the learning rate to 0 over the run.
     let plan = Plan { lr_final_fraction: 0.0, ..Plan::constant(steps.max(1), args.lr, args.seed) };
-    let mut trainer = judge_trainer(&config, train, plan, args.batch, &device)?;
+    let trainer = std::cell::RefCell::new(judge_trainer(&config, train, plan, args.batch, &device)?);
     writable_dir(&args.out)?;
     let started = Instant::now();
-    let progress = bar(steps, "{bar:40} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}");
-    for step in 0..steps {
-        let loss = trainer.step();
-        if step % 50 == 0 {
-            progress.set_message(format!("loss {:.4}", loss.into_scalar::<f32>()));
-        }
-        progress.inc(1);
-    }
-    progress.finish();
-    let cnn = trainer.model();
+    // The one training loop, with its divergence guard: a diverged run keeps its last good step.
+    let curves =
+        train_loop(steps, || trainer.borrow_mut().step(), |l| trainer.borrow_mut().check(l), steps, |_| Ok(None))?;
+    curves.kept_anything()?;
+    let cnn = trainer.into_inner().model();
     let test_accuracy = accuracy(&cnn, &test, &device);
     eprintln!("{steps} steps in {:.0} s; test accuracy {:.4}", started.elapsed().as_secs_f64(), test_accuracy);
     let file = CnnFile { role: Role::MnistClassifier, cnn: config, test_accuracy: Some(test_accuracy) };
     let tensors = diffusion::io::host_tensors(&cnn)?;
-    write(&args.out.join("classifier.safetensors"), model_file::encode(&tensors, &file)?)?;
+    let weights = args.out.join("classifier.safetensors");
+    write(&weights, model_file::encode(&tensors, &file)?)?;
+    curves.verdict(&weights)?;
     println!("{test_accuracy:.4}");
     Ok(())
 }

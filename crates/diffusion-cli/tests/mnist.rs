@@ -239,6 +239,11 @@ fn train_resume_sample_evaluate() {
     fails(&["train", "mnist", "--out", s(&dir.join("y")), "--lr=-1"], "unreasonable");
     fails(&["train", "mnist", "--out", s(&dir.join("y")), "--t-min", "0"], "unreasonable");
     fails(&["train", "mnist", "--out", s(&dir.join("y")), "--t-sampling", "often"], "--t-sampling");
+    // The judge's training has the divergence guard too: at learning rate 1 it stops, writes nothing.
+    let judge = dir.join("judge");
+    let args = ["--epochs", "0.1", "--batch", "64", "--lr", "1"];
+    fails(&[&["train", "mnist-classifier", "--out", s(&judge)], &args[..]].concat(), "diverged at step");
+    assert!(!judge.join("classifier.safetensors").exists(), "a diverged judge is never written");
     fails(&["train", "mnist", "--out", s(&dir.join("y")), "--time-input", "sideways"], "--time-input");
     fails(&["train", "mnist", "--out", s(&dir.join("y")), "--init", s(&truncated)], "not a valid safetensors");
     std::fs::remove_dir_all(&dir).unwrap();

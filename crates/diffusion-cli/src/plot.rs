@@ -153,6 +153,13 @@ fn xy(points: &[[f32; 2]]) -> Vec<(f64, f64)> {
     points.iter().map(|p| (p[0] as f64, p[1] as f64)).collect()
 }
 
+/// The points whose label is state `l` (labels taken mod 5, as the colours are).
+fn of_state(points: &[[f32; 2]], labels: &[u8], l: usize) -> Vec<(f64, f64)> {
+    let mine: Vec<[f32; 2]> =
+        points.iter().zip(labels).filter(|&(_, &k)| k as usize % 5 == l).map(|(p, _)| *p).collect();
+    xy(&mine)
+}
+
 /// The course figure: data in grey, samples on top (in their state's colour when labelled).
 pub fn scatter_over_data(
     path: &Path,
@@ -161,18 +168,18 @@ pub fn scatter_over_data(
     samples: &[[f32; 2]],
     labels: Option<&[u8]>,
 ) -> Result<(), String> {
-    let bounds = Bounds::around(xy(data).into_iter().chain(xy(samples)));
+    let (data_xy, samples_xy) = (xy(data), xy(samples));
+    let bounds = Bounds::around(data_xy.iter().chain(&samples_xy).copied());
     render(path, (800, 640), |root| {
         let mut chart = chart(root, titles, bounds, 22)?;
-        dots(&mut chart, &xy(data), 1, GREY, if data.is_empty() { "" } else { "data" })?;
+        dots(&mut chart, &data_xy, 1, GREY, if data.is_empty() { "" } else { "data" })?;
         match labels {
-            None => dots(&mut chart, &xy(samples), 1, SAMPLE_COLOUR, &format!("samples ({})", samples.len()))?,
+            None => dots(&mut chart, &samples_xy, 1, SAMPLE_COLOUR, &format!("samples ({})", samples.len()))?,
             Some(labels) => {
                 for (l, name) in STATE_NAMES.iter().enumerate() {
-                    let mine: Vec<[f32; 2]> =
-                        samples.iter().zip(labels).filter(|&(_, &k)| k as usize % 5 == l).map(|(p, _)| *p).collect();
+                    let mine = of_state(samples, labels, l);
                     if !mine.is_empty() {
-                        dots(&mut chart, &xy(&mine), 1, LABEL_COLOURS[l], &format!("{name} ({})", mine.len()))?;
+                        dots(&mut chart, &mine, 1, LABEL_COLOURS[l], &format!("{name} ({})", mine.len()))?;
                     }
                 }
             }
@@ -224,9 +231,7 @@ pub fn prediction_map(
         };
         chart.draw_series(cells.iter().enumerate().map(cell)).map_err(err)?;
         for (l, name) in STATE_NAMES.iter().enumerate() {
-            let mine: Vec<[f32; 2]> =
-                data.iter().zip(labels).filter(|&(_, &k)| k as usize % 5 == l).map(|(p, _)| *p).collect();
-            dots(&mut chart, &xy(&mine), 1, LABEL_COLOURS[l], name)?;
+            dots(&mut chart, &of_state(data, labels, l), 1, LABEL_COLOURS[l], name)?;
         }
         legend(&mut chart)
     })
@@ -247,13 +252,14 @@ pub fn scatter_grid(
     let around: Vec<[f32; 2]> =
         if data.is_empty() { panels.iter().flat_map(|(_, p)| p.iter().copied()).collect() } else { data.to_vec() };
     let bounds = Bounds::around(xy(&around).into_iter());
+    let data = xy(data);
     let bounds = Bounds { x: (bounds.x.0 - 0.5, bounds.x.1 + 0.5), y: (bounds.y.0 - 0.5, bounds.y.1 + 0.5) };
     render(path, (w * columns, h * rows + 40), |root| {
         let (top, sheet) = root.split_vertically(40);
         top.titled(title, (FONT, 22)).map_err(err)?;
         for ((caption, samples), area) in panels.iter().zip(sheet.split_evenly((rows, columns))) {
             let mut chart = chart(&area, Titles { title: caption, x: "", y: "" }, bounds, 15)?;
-            dots(&mut chart, &xy(data), 0, GREY, "")?;
+            dots(&mut chart, &data, 0, GREY, "")?;
             dots(&mut chart, &xy(samples), 0, SAMPLE_COLOUR, "")?;
         }
         Ok(())

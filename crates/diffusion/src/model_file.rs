@@ -86,18 +86,23 @@ pub fn mlp(bytes: &[u8], role: Role, device: &Device) -> Result<Checkpoint> {
         )));
     }
     let schedule = config.schedule.init()?;
-    // Before building the network: a config may describe one far larger than the file (and than
-    // memory). Small networks are built and their tensors checked one by one (the error names one).
     config.model.validate()?;
-    let values: usize = tensors.iter().map(|t| t.values.len()).sum();
-    if config.model.num_params() > values.max(BUILD_FREELY) {
-        return Err(Error::Weights(format!(
-            "the file holds {values} values but its config describes an MLP of {} parameters",
-            config.model.num_params()
-        )));
-    }
+    can_hold(&tensors, config.model.num_params(), "an MLP of")?;
     let mlp = io::load(config.model.init(device, 0)?, &tensors)?;
     Ok(Checkpoint { mlp, schedule, config })
+}
+
+/// Checked before building a network: a config may describe one far larger than the file (and
+/// than memory). Networks of up to `BUILD_FREELY` parameters are built and their tensors checked
+/// one by one (that error names a tensor); a larger one must have its `params` in the file.
+fn can_hold(tensors: &[NamedTensor], params: usize, network: &str) -> Result<()> {
+    let values: usize = tensors.iter().map(|t| t.values.len()).sum();
+    if params > values.max(BUILD_FREELY) {
+        return Err(Error::Weights(format!(
+            "the file holds {values} values but its config describes {network} {params} parameters"
+        )));
+    }
+    Ok(())
 }
 
 /// The MNIST UNet of a file, with its config.
@@ -110,15 +115,8 @@ pub fn unet(bytes: &[u8], device: &Device) -> Result<(UNet, UNetFileConfig)> {
     if config.unet.time_features != config.score.fourier.width() {
         return Err(Error::Weights("the UNet's time input does not match its Fourier features".into()));
     }
-    // As for the MLP: a config may describe a network far larger than the file (and than memory).
     config.unet.validate()?;
-    let values: usize = tensors.iter().map(|t| t.values.len()).sum();
-    if config.unet.min_params() > values.max(BUILD_FREELY) {
-        return Err(Error::Weights(format!(
-            "the file holds {values} values but its config describes a UNet of at least {} parameters",
-            config.unet.min_params()
-        )));
-    }
+    can_hold(&tensors, config.unet.min_params(), "a UNet of at least")?;
     Ok((io::load(config.unet.init(device, 0)?, &tensors)?, config))
 }
 

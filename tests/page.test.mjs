@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { cliClassifier, cliWeights, openPage, screenshots, state, url, waitIdle, wrongShapeSafetensors } from './harness.mjs';
 import { hse } from './hse.mjs';
 import { mnist } from './mnist.mjs';
+import { survive } from './survive.mjs';
 import { decodePng, inkedFraction } from './png.mjs';
 
 async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, energyN, energyBudget = 16000, energyFrames = 0, classifier = true, timeout }) {
@@ -21,7 +22,18 @@ async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, en
     // A bad hyper-parameter is refused with a message, and nothing starts.
     await page.fill('#lr', 'fast');
     await page.click('#train');
-    assert.match(await page.textContent('#error'), /learning rate must be a number/);
+    assert.match(await page.textContent('#error'), /learning rate must be a number in \(0, 1\]/);
+    assert.equal((await state(page)).busy, false);
+    // The inputs' ranges are the core's table (crates/diffusion/src/limits.rs), the page's cap where
+    // it has one; past it, the page refuses before posting anything to the worker.
+    assert.equal(await page.getAttribute('#steps', 'max'), '100000');
+    assert.equal(await page.getAttribute('#n', 'max'), '20000');
+    assert.equal(await page.getAttribute('#energy-n', 'min'), '10');
+    assert.equal(await page.getAttribute('#timesteps', 'min'), '2');
+    await page.fill('#lr', '0.01');
+    await page.fill('#batch', '100000');
+    await page.click('#train');
+    assert.match(await page.textContent('#error'), /must be an integer in \[1, 65536\], got "100000"/);
     assert.equal((await state(page)).busy, false);
 
     // Train a few steps: the loss goes down.
@@ -306,10 +318,13 @@ async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, en
 }
 
 // PAGE_TESTS=cpu (or webgpu) runs one of the two; the default runs both.
-// PAGE_TESTS=mnist-cpu or mnist-webgpu runs only that MNIST check; hse-cpu or hse-webgpu the improved-DDPM controls.
+// PAGE_TESTS=mnist-cpu or mnist-webgpu runs only that MNIST check; hse-cpu or hse-webgpu the improved-DDPM controls;
+// survive-cpu or survive-webgpu the worker restarts (a wasm trap, a lost device).
 const only = process.env.PAGE_TESTS;
 if (!only || only === 'webgpu') await run({ name: 'webgpu', webgpu: true, steps: 12, batch: 128, n: 64, guidedN: 64, energyN: 0, energyFrames: 3, classifier: false, timeout: 400_000 });
 if (!only || only === 'cpu') await run({ name: 'cpu', webgpu: false, steps: 30, batch: 256, n: 200, guidedN: 300, pretrainedN: 500, energyN: 300, energyBudget: 4000, timeout: 200_000 });
+if (!only || only === 'survive-webgpu') await survive({ name: 'webgpu', webgpu: true, timeout: 400_000 });
+if (!only || only === 'survive-cpu') await survive({ name: 'cpu', webgpu: false, timeout: 200_000 });
 if (!only || only === 'hse-webgpu') await hse({ name: 'webgpu', webgpu: true, steps: 10, variances: ['learned'], timeout: 400_000 });
 if (!only || only === 'hse-cpu') await hse({ name: 'cpu', webgpu: false, steps: 60, variances: ['learned', 'beta', 'beta-tilde', ''], timeout: 200_000 });
 // (With the shipped model both devices measure 16/16 digits as requested at 10 steps, judge

@@ -3,6 +3,8 @@
 import { drawLoss, drawScatter, drawVariance } from './plots.js';
 import { handleEnergyMessage, setupEnergy } from './energy-panel.js';
 import { handleMnistMessage, setupMnist } from './mnist-panel.js';
+import { applyLimits, numberReader } from './limits.js';
+import { supervise } from './supervisor.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -14,13 +16,12 @@ const state = {
   losses: [], samples: null, frames: [], nll: null, errors: [], trainedSteps: 0, loaded: null,
   classifierLosses: [], classifierHeld: [], classifierMetrics: null, classifierTrainedSteps: 0,
   classifierLoaded: null, hasClassifier: false, onTarget: null, requested: null, label: -1, maps: {}, nfe: 0,
-  fields: {}, second: null, sde: 'ddpm',
+  fields: {}, second: null, sde: 'ddpm', restarts: [],
   energy: null, // { target, density, grads, done, rdmc, ula }
   mnist: { loaded: null, describe: '', judge: false, frames: 0, x: null, probs: null, done: false, nfe: 0, seconds: 0 },
 };
 window.playground = state;
 
-const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
 let data = null;
 
 function setStatus(text) {
@@ -32,6 +33,8 @@ function showError(text) {
   $('error').textContent = text;
   $('error').hidden = false;
 }
+
+const readNumber = numberReader(showError);
 
 function clearError() {
   $('error').hidden = true;
@@ -53,17 +56,6 @@ function setBusy(busy) {
 }
 
 /** Reads and checks the form; returns null (with a message on the page) if a value is bad. */
-function readNumber(id, { min, max, integer }) {
-  const text = $(id).value.trim();
-  const value = Number(text);
-  const name = $(id).closest('label')?.firstChild?.textContent.trim() || id;
-  if (text === '' || !Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
-    showError(`${name} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got "${text}"`);
-    return null;
-  }
-  return value;
-}
-
 /** The prediction map computed for the largest t' ≤ t (maps arrive every few steps of t). */
 function mapAt(t) {
   if (!$('show-map').checked || t === null) return null;
@@ -95,12 +87,22 @@ function redraw(points, caption, t = null, pointsB = null, captionB = '') {
 
 const STATES = ['Michigan', 'Idaho', 'Ohio', 'Oklahoma', 'Wisconsin'];
 
-worker.onmessage = ({ data: message }) => {
+function onMessage(message) {
   if (handleMnistMessage(message, { $, state, setStatus, setBusy })) return;
   if (handleEnergyMessage(message, { $, state, setStatus, setBusy })) return;
   switch (message.type) {
     case 'ready':
+      applyLimits(message.limits);
       data = message.data;
+      if (state.ready) {
+        // A restarted worker (see web/supervisor.js): the settings stay as the user left them.
+        state.device = message.device;
+        state.gpu = message.gpu;
+        $('device').textContent = message.device;
+        document.body.dataset.device = message.gpu ? 'webgpu' : 'cpu';
+        setBusy(false);
+        break;
+      }
       state.device = message.device;
       state.gpu = message.gpu;
       state.ready = true;
@@ -230,23 +232,40 @@ worker.onmessage = ({ data: message }) => {
     default:
       break;
   }
-};
-worker.onerror = (event) => showError(`worker: ${event.message}`);
+}
+
+// ?cpu forces the CPU device (to compare, or where a GPU driver misbehaves).
+const worker = supervise({
+  forceCpu: params.has('cpu'),
+  onMessage,
+  onRestart: ({ reason, cpu, kept }) => {
+    state.restarts.push({ reason, cpu, kept });
+    const models = kept.length ? `kept ${kept.join(', ')}` : 'no model to keep yet';
+    showError(`${reason}: the playground restarted${cpu ? ' on the CPU' : ''} (${models}); your settings are as they were.`);
+    setStatus('Restarted: press Sample or Train again.');
+  },
+  onGiveUp: (reason) => {
+    showError(reason);
+    setStatus('Stopped.');
+  },
+});
+// The tests send the worker a deliberate trap through this; so can a curious user.
+window.playgroundWorker = worker;
 
 $('train-form').addEventListener('submit', (event) => {
   event.preventDefault();
   clearError();
-  const steps = readNumber('steps', { min: 1, max: 100000, integer: true });
-  const batch = readNumber('batch', { min: 1, max: 65536, integer: true });
-  const lr = readNumber('lr', { min: 1e-7, max: 1, integer: false });
-  const seed = readNumber('seed', { min: 0, max: 2 ** 32 - 1, integer: true });
-  const previewEvery = readNumber('preview-every', { min: 0, max: 100000, integer: true });
+  const steps = readNumber('steps');
+  const batch = readNumber('batch');
+  const lr = readNumber('lr');
+  const seed = readNumber('seed');
+  const previewEvery = readNumber('preview-every');
   if ([steps, batch, lr, seed, previewEvery].includes(null)) return;
   state.losses = [];
   setBusy(true);
   setStatus('Training…');
   const previewPoints = state.gpu ? 1000 : 300;
-  const timesteps = readNumber('timesteps', { min: 2, max: 4000, integer: true });
+  const timesteps = readNumber('timesteps');
   if (timesteps === null) return;
   state.sde = $('sde').value;
   const [schedule, objective] = [$('schedule').value, $('objective').value];
@@ -256,10 +275,10 @@ $('train-form').addEventListener('submit', (event) => {
 $('classifier-form').addEventListener('submit', (event) => {
   event.preventDefault();
   clearError();
-  const steps = readNumber('c-steps', { min: 1, max: 100000, integer: true });
-  const batch = readNumber('c-batch', { min: 1, max: 65536, integer: true });
-  const lr = readNumber('c-lr', { min: 1e-7, max: 1, integer: false });
-  const seed = readNumber('c-seed', { min: 0, max: 2 ** 32 - 1, integer: true });
+  const steps = readNumber('c-steps');
+  const batch = readNumber('c-batch');
+  const lr = readNumber('c-lr');
+  const seed = readNumber('c-seed');
   if ([steps, batch, lr, seed].includes(null)) return;
   state.classifierLosses = [];
   state.classifierHeld = [];
@@ -285,9 +304,9 @@ $('scale').addEventListener('input', () => {
 $('sample-form').addEventListener('submit', (event) => {
   event.preventDefault();
   clearError();
-  const n = readNumber('n', { min: 1, max: 20000, integer: true });
-  const seed = readNumber('sample-seed', { min: 0, max: 2 ** 32 - 1, integer: true });
-  const steps = readNumber('sde-steps', { min: 1, max: 2000, integer: true });
+  const n = readNumber('n');
+  const seed = readNumber('sample-seed');
+  const steps = readNumber('sde-steps');
   if (n === null || seed === null || steps === null) return;
   const label = Number($('label').value);
   const rule = $('rule').value;
@@ -378,5 +397,3 @@ wireLoading('load-classifier', 'classifier-file', 'classifier-url', 'load-classi
 setupMnist({ $, state, worker, readNumber, clearError, setBusy, setStatus, showError });
 setupEnergy({ $, state, worker, readNumber, clearError, setBusy, setStatus });
 
-// ?cpu forces the CPU device (to compare, or where a GPU driver misbehaves).
-worker.postMessage({ type: 'init', forceCpu: params.has('cpu') });

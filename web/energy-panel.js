@@ -34,8 +34,8 @@ export function setupEnergy({ $, state, worker, readNumber, clearError, setBusy,
   $('energy-form').addEventListener('submit', (event) => {
     event.preventDefault();
     clearError();
-    const n = readNumber('energy-n', { min: 1, max: 20000, integer: true });
-    const seed = readNumber('energy-seed', { min: 0, max: 2 ** 32 - 1, integer: true });
+    const n = readNumber('energy-n');
+    const seed = readNumber('energy-seed');
     if (n === null || seed === null) return;
     const target = $('energy-target').value;
     const budget = Number($('energy-budget').value);

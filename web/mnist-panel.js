@@ -81,9 +81,9 @@ export function setupMnist({ $, state, worker, readNumber, clearError, setBusy, 
   });
 
   function mnistSettings() {
-    const steps = readNumber('mnist-steps', { min: 1, max: 2000, integer: true });
-    const guidance = readNumber('mnist-guidance', { min: 0, max: 20 });
-    const seed = readNumber('mnist-seed', { min: 0, max: 2 ** 32 - 1, integer: true });
+    const steps = readNumber('mnist-steps');
+    const guidance = readNumber('mnist-guidance');
+    const seed = readNumber('mnist-seed');
     if (steps === null || guidance === null || seed === null) return null;
     return { steps, guidance, seed, sampler: $('mnist-sampler').value, label: Number($('mnist-label').value) };
   }

@@ -3,9 +3,10 @@
 // load-classifier, weights, classifier-weights, mnist-load, mnist-sample. Messages out: ready, loss,
 // preview, trained, classifier-loss, classifier-metrics, classifier-trained, frame, map, field,
 // sampled, energy-density, energy-frame, energy-done, loaded, weights, mnist-loaded, mnist-frame,
-// mnist-done, error.
+// mnist-done, error; and to the supervisor (web/supervisor.js): keep (a model to give back to a
+// new worker), device-lost. The message trap panics inside the wasm on purpose (for the tests).
 
-import init, { createPlayground, statesData } from '../pkg/diffusion_web.js';
+import init, { createPlayground, limits, statesData, trapForTests } from '../pkg/diffusion_web.js';
 
 // burn's GPU kernels (cubecl) read the subgroup size builtin, so their WGSL says `enable subgroups;`,
 // but wgpu's WebGPU backend does not pass 'subgroups' on to requestDevice, and Chromium then rejects
@@ -16,7 +17,13 @@ if (self.GPUAdapter) {
   GPUAdapter.prototype.requestDevice = function (descriptor = {}) {
     const required = new Set(descriptor.requiredFeatures ?? []);
     if (this.features.has('subgroups')) required.add('subgroups');
-    return requestDevice.call(this, { ...descriptor, requiredFeatures: [...required] });
+    return requestDevice.call(this, { ...descriptor, requiredFeatures: [...required] }).then((device) => {
+      // A lost device (driver reset, GPU process crash, or destroy() from a test) takes every
+      // tensor with it: the supervisor starts a new worker on the CPU.
+      self.gpuDevice = device;
+      device.lost.then((info) => self.postMessage({ type: 'device-lost', message: info.message }));
+      return device;
+    });
   };
 }
 
@@ -25,9 +32,9 @@ let current = null; // the message being handled, to name it in a crash report
 
 // A panic inside the wasm (e.g. a GPU driver rejecting a shader) does not reject the promise the
 // handler awaits: it surfaces here. Report it, so the page says what happened instead of waiting.
+// The supervisor then replaces this worker.
 const crashed = (what) => {
-  const hint = playground?.isGpu() ? ' The GPU device is lost: reload the page, or add ?cpu to use the CPU.' : ' Reload the page.';
-  self.postMessage({ type: 'error', during: current ?? 'worker', message: `${what}.${hint}`, fatal: true });
+  self.postMessage({ type: 'error', during: current ?? 'worker', message: what, fatal: true, gpu: Boolean(playground?.isGpu()) });
 };
 self.addEventListener('error', (event) => crashed(String(event.message ?? event)));
 self.addEventListener('unhandledrejection', (event) => crashed(String(event.reason?.message ?? event.reason)));
@@ -59,17 +66,25 @@ async function start(forceCpu) {
   }
   if (!playground) playground = await createPlayground(false);
   const data = statesData();
-  post({ type: 'ready', device: playground.deviceName(), gpu: playground.isGpu(), note, data });
+  post({ type: 'ready', device: playground.deviceName(), gpu: playground.isGpu(), note, data, limits: limits() });
+}
+
+const KEEP_EVERY_MS = 5000;
+
+/** Sends the supervisor a copy of a network, as the load message that restores it. */
+async function keepModel(type, bytes, source) {
+  post({ type: 'keep', load: { type, bytes: bytes.buffer, source } }, [bytes.buffer]);
 }
 
 /**
  * Runs `steps` optimisation steps in chunks (`runChunk(k)` resolves to k losses), posting each
  * chunk's losses as `lossType`, calling `every(done)` after each chunk, and `doneType` at the end.
  */
-async function trainLoop({ steps, chunk, runChunk, lossType, every, doneType }) {
+async function trainLoop({ steps, chunk, runChunk, lossType, every, doneType, keep }) {
   stopRequested = false;
   let done = 0;
   const t0 = performance.now();
+  let kept = t0;
   while (done < steps && !stopRequested) {
     const k = Math.min(chunk, steps - done);
     let losses;
@@ -87,8 +102,14 @@ async function trainLoop({ steps, chunk, runChunk, lossType, every, doneType }) 
     const seconds = (performance.now() - t0) / 1000;
     post({ type: lossType, first: done - k + 1, losses, stepsPerSec: done / seconds });
     await every(done, k);
+    // A copy of the network for the supervisor every few seconds, so a crash loses at most those.
+    if (performance.now() - kept > KEEP_EVERY_MS) {
+      await keep(done);
+      kept = performance.now();
+    }
     await yieldToEvents();
   }
+  await keep(done);
   post({ type: doneType, steps: done, stopped: stopRequested });
 }
 
@@ -99,6 +120,7 @@ async function train({ steps, batch, lr, seed, sde = 'ddpm', schedule, timesteps
     chunk: playground.isGpu() ? 10 : 2,
     runChunk: (k) => playground.trainSteps(k),
     lossType: 'loss',
+    keep: async (done) => keepModel('load', await playground.weights(), `the network trained here (${done} steps)`),
     every: async (done, k) => {
       if (previewEvery > 0 && (done % previewEvery < k || done === steps)) {
         await sample({ n: previewPoints, seed: 12345, preview: true });
@@ -122,6 +144,7 @@ async function trainClassifier({ steps, batch, lr, seed, evalEvery }) {
     chunk: playground.isGpu() ? 10 : 5,
     runChunk: (k) => playground.trainClassifierSteps(k),
     lossType: 'classifier-loss',
+    keep: async (done) => keepModel('load-classifier', await playground.classifierWeights(), `the classifier trained here (${done} steps)`),
     every: async (done, k) => {
       if (done % evalEvery < k || done === steps) {
         const metrics = await playground.classifierMetrics();
@@ -299,10 +322,15 @@ self.onmessage = async ({ data: message }) => {
         post({ type: 'weights', bytes, name: 'classifier.safetensors' }, [bytes.buffer]);
         break;
       }
+      case 'trap':
+        trapForTests();
+        break;
       default:
         throw new Error(`unknown message ${message.type}`);
     }
   } catch (err) {
-    post({ type: 'error', during: message.type, message: String(err?.message ?? err) });
+    // A trap (a panic, or a lost device surfacing as one) leaves the wasm unusable: fatal.
+    if (err instanceof WebAssembly.RuntimeError) crashed(`${err.message} (a wasm trap)`);
+    else post({ type: 'error', during: message.type, message: String(err?.message ?? err) });
   }
 };

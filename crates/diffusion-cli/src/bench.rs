@@ -6,24 +6,26 @@ use burn::prelude::*;
 use clap::Args;
 use diffusion::checkpoint::CheckpointConfig;
 use diffusion::data::states::states;
+use diffusion::limits;
 use diffusion::sde::sampler::{Method, SdeSampler};
 use diffusion::train::TrainConfig;
 
 use crate::common::to_vec;
 use crate::device::DeviceArg;
+use crate::ranged::ranged;
 
 #[derive(Args)]
 pub struct BenchArgs {
     /// Devices to measure, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "cpu,wgpu")]
     devices: Vec<DeviceArg>,
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = ranged::<usize>(limits::BATCH))]
     batch: usize,
     /// Timed training steps (after 3 warm-up steps).
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = ranged::<usize>(limits::TRAIN_STEPS))]
     steps: usize,
     /// Points sampled through all T reverse steps.
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 5000, value_parser = ranged::<usize>(limits::SAMPLES))]
     n: usize,
 }
 
@@ -70,10 +72,10 @@ pub struct BenchMnistArgs {
     #[arg(long, value_delimiter = ',', default_value = "cpu,wgpu")]
     devices: Vec<DeviceArg>,
     /// Grid sizes: images sampled at once.
-    #[arg(long, value_delimiter = ',', default_value = "1,16,256")]
+    #[arg(long, value_delimiter = ',', default_value = "1,16,256", value_parser = ranged::<usize>(limits::IMAGE_BATCH))]
     batches: Vec<usize>,
     /// Timed DPM-Solver++(2M) steps (network evaluations) per measurement, after one warm-up step.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = ranged::<usize>(limits::NFE))]
     steps: usize,
 }
 

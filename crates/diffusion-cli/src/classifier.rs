@@ -8,12 +8,14 @@ use clap::Args;
 use diffusion::checkpoint::CheckpointConfig;
 use diffusion::classifier::{ClassifierMetrics, Validation};
 use diffusion::data::states::states;
+use diffusion::limits;
 use diffusion::model_file;
 use diffusion::train::{Seeds, TrainConfig};
 
 use crate::common::{to_labels, to_vec, train_loop};
 use crate::device::{DeviceArg, check_memory};
 use crate::files::{writable_dir, write};
+use crate::ranged::ranged;
 
 /// Validation accuracy is reported in this many equal slices of t ∈ 0..=T.
 pub const BUCKETS: usize = 10;
@@ -23,21 +25,21 @@ pub struct TrainClassifierArgs {
     /// Output directory (created if missing).
     #[arg(long)]
     pub out: PathBuf,
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, value_parser = ranged::<usize>(limits::TRAIN_STEPS))]
     pub steps: usize,
     /// (point, t) pairs per Adam step.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = 4096, value_parser = ranged::<usize>(limits::BATCH))]
     pub batch: usize,
     /// Peak learning rate (cosine-decayed to 5% of it by the last step).
-    #[arg(long, default_value_t = 2e-3)]
+    #[arg(long, default_value_t = 2e-3, value_parser = ranged::<f64>(limits::LR))]
     pub lr: f64,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = ranged::<u64>(limits::SEED))]
     pub seed: u64,
     /// Fraction of the points held out (per state) for validation.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = ranged::<f64>(limits::VAL_FRACTION))]
     pub val_fraction: f64,
     /// Evaluate on the held-out points every this many steps.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = ranged::<usize>(limits::EVAL_EVERY))]
     pub eval_every: usize,
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     pub device: DeviceArg,

@@ -8,6 +8,7 @@ use std::time::Instant;
 use clap::Args;
 use diffusion::checkpoint::Role;
 use diffusion::data::states::states;
+use diffusion::limits;
 use diffusion::metric::kde_nll::Kde;
 use diffusion::metric::precision::{precision, support_radius};
 use diffusion::sde::Sde;
@@ -17,6 +18,7 @@ use crate::common::load;
 use crate::device::DeviceArg;
 use crate::files::{writable_dir, write};
 use crate::plot::{self, Titles};
+use crate::ranged::ranged;
 use crate::states::{coverage, draw};
 
 #[derive(Args)]
@@ -29,24 +31,21 @@ pub struct CompareArgs {
     #[arg(long, value_delimiter = ',', default_value = "em,pc,ode-heun,ode-rk4,dpmpp2m,edm-heun")]
     samplers: Vec<String>,
     /// Grid steps per sampler.
-    #[arg(long, value_delimiter = ',', default_value = "10,25,100,500")]
+    #[arg(long, value_delimiter = ',', default_value = "10,25,100,500", value_parser = ranged::<usize>(limits::SAMPLER_STEPS))]
     steps: Vec<usize>,
     /// Instead of --steps: network-evaluation budgets, each sampler getting the most grid steps
     /// that fit (e.g. EDM Heun at 35 NFE takes 18 levels; Heun's ODE 17 steps).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = ranged::<usize>(limits::NFE))]
     nfe: Vec<usize>,
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 5000, value_parser = ranged::<usize>(limits::COMPARE_SAMPLES))]
     n: usize,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = ranged::<u64>(limits::SEED))]
     seed: u64,
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     device: DeviceArg,
 }
 
 pub fn compare(args: CompareArgs) -> Result<(), String> {
-    if !(10..=100_000).contains(&args.n) {
-        return Err(format!("--n must be in 10..=100000, got {}", args.n));
-    }
     let methods: Vec<(String, Method)> = args
         .samplers
         .iter()

@@ -18,6 +18,7 @@ mod mnist_likelihood;
 mod mnist_train;
 mod npy;
 mod plot;
+mod ranged;
 mod rdmc;
 mod report;
 mod states;

@@ -8,6 +8,7 @@ use burn::prelude::*;
 use clap::Args;
 use diffusion::data::mnist::{self, Mnist, PIXELS, SIDE, to_byte};
 use diffusion::data::{label_blocks, label_cycle};
+use diffusion::limits;
 use diffusion::model::unet::UNet;
 use diffusion::model_file;
 use diffusion::rng::Rng;
@@ -18,6 +19,7 @@ use crate::common::{bar, to_vec};
 use crate::device::DeviceArg;
 use crate::files::{writable_dir, write};
 use crate::npy;
+use crate::ranged::ranged;
 
 /// The training or test split from `dir` (raw IDX, or `.gz` next to it).
 pub fn load_split(dir: Option<&Path>, train: bool) -> Result<Mnist, String> {
@@ -143,7 +145,7 @@ pub struct SampleArgs {
     #[arg(long, default_value = "web/models/mnist-vp.safetensors")]
     weights: PathBuf,
     /// Total samples; with --label all the classes are split evenly.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = ranged::<usize>(limits::IMAGES))]
     n: usize,
     /// all, none (unconditional) or a digit 0..9.
     #[arg(long, default_value = "all")]
@@ -153,20 +155,20 @@ pub struct SampleArgs {
     /// evaluations per sample).
     #[arg(long, default_value = "dpmpp2m")]
     sampler: String,
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = ranged::<usize>(limits::SAMPLER_STEPS))]
     steps: usize,
     /// rdMC only: the time t₀ whose learned density it samples (default t_min), then denoised.
-    #[arg(long)]
+    #[arg(long, value_parser = ranged::<f64>(limits::RDMC_T0))]
     rdmc_t0: Option<f64>,
     /// Classifier-free guidance weight w: ε̃ = (1 + w) ε(x, y) − w ε(x, ∅).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = ranged::<f64>(limits::GUIDANCE))]
     guidance: f64,
-    #[arg(long, default_value_t = 0.16)]
+    #[arg(long, default_value_t = 0.16, value_parser = ranged::<f64>(limits::SNR))]
     snr: f64,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = ranged::<u64>(limits::SEED))]
     seed: u64,
     /// Images per batch (memory).
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = ranged::<usize>(limits::IMAGE_BATCH))]
     batch: usize,
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceArg,
@@ -188,9 +190,6 @@ pub fn labels_for(label: &str, n: usize) -> Result<Vec<i64>, String> {
 }
 
 pub fn sample(args: SampleArgs) -> Result<(), String> {
-    if !(1..=1_000_000).contains(&args.n) || !(1..=100_000).contains(&args.batch) {
-        return Err(format!("--n must be in 1..=1000000 and --batch in 1..=100000, got {} and {}", args.n, args.batch));
-    }
     let device = args.device.device()?;
     let (unet, file) = load_unet(&args.weights, &device)?;
     // rdMC: --steps is its budget of network evaluations per sample.

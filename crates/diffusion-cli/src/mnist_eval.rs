@@ -9,6 +9,7 @@ use burn::prelude::*;
 use clap::Args;
 use diffusion::data::mnist::{Mnist, PIXELS, SIDE, to_model};
 use diffusion::io::Role;
+use diffusion::limits;
 use diffusion::metric::fid::fid;
 use diffusion::model::cnn::{Cnn, CnnConfig, CnnFile, accuracy, judge_trainer};
 use diffusion::model_file;
@@ -20,18 +21,19 @@ use crate::common::{to_vec, train_loop};
 use crate::device::DeviceArg;
 use crate::files::{writable_dir, write};
 use crate::mnist::{draw, draw_rdmc, grid_png, labels_for, load_split, load_unet};
+use crate::ranged::ranged;
 
 #[derive(Args)]
 pub struct TrainClassifierArgs {
     #[arg(long)]
     out: PathBuf,
-    #[arg(long, default_value_t = 3.0)]
+    #[arg(long, default_value_t = 3.0, value_parser = ranged::<f64>(limits::EPOCHS))]
     epochs: f64,
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = ranged::<usize>(limits::MNIST_BATCH))]
     batch: usize,
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, value_parser = ranged::<f64>(limits::LR))]
     lr: f64,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = ranged::<u64>(limits::SEED))]
     seed: u64,
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceArg,
@@ -42,9 +44,6 @@ pub struct TrainClassifierArgs {
 pub fn train_classifier(args: TrainClassifierArgs) -> Result<(), String> {
     let device = args.device.device()?;
     let (train, test) = (load_split(args.data.as_deref(), true)?, load_split(args.data.as_deref(), false)?);
-    if !(args.epochs > 0.0 && args.epochs <= 1000.0) {
-        return Err(format!("--epochs must be in (0, 1000], got {}", args.epochs));
-    }
     let steps = (args.epochs * train.len() as f64 / args.batch.max(1) as f64).ceil() as usize;
     let config = CnnConfig::default();
     // Cosine decay of the learning rate to 0 over the run.
@@ -161,19 +160,19 @@ pub struct CompareArgs {
     #[arg(long, default_value = "em,pc,ode-rk4,ddim,dpmpp2m", value_delimiter = ',')]
     samplers: Vec<String>,
     /// Network evaluations per sample for each row.
-    #[arg(long, default_value = "20,50", value_delimiter = ',')]
+    #[arg(long, default_value = "20,50", value_delimiter = ',', value_parser = ranged::<usize>(limits::NFE))]
     nfe: Vec<usize>,
     /// Samples per row (classes split evenly).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = ranged::<usize>(limits::IMAGES))]
     n: usize,
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = ranged::<f64>(limits::GUIDANCE))]
     guidance: f64,
     /// rdMC rows: the time t₀ whose learned density it samples (default t_min), then denoised.
-    #[arg(long)]
+    #[arg(long, value_parser = ranged::<f64>(limits::RDMC_T0))]
     rdmc_t0: Option<f64>,
-    #[arg(long, default_value_t = 250)]
+    #[arg(long, default_value_t = 250, value_parser = ranged::<usize>(limits::IMAGE_BATCH))]
     batch: usize,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = ranged::<u64>(limits::SEED))]
     seed: u64,
     #[arg(long)]
     data: Option<PathBuf>,

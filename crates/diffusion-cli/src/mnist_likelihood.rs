@@ -2,11 +2,12 @@
 
 use crate::device::DeviceArg;
 use crate::mnist::{load_split, load_unet};
+use crate::ranged::ranged;
 use clap::Args;
 use diffusion::data::mnist::{Mnist, PIXELS};
+use diffusion::limits;
 use diffusion::metric::image_bits::{Bits, Estimator, image_bits, mean_and_error};
 use diffusion::sde::likelihood::Grid;
-use diffusion::train_unet::T_MIN_RANGE;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -16,10 +17,10 @@ pub struct LikelihoodArgs {
     #[arg(long, default_value = "web/models/mnist-vp.safetensors")]
     weights: PathBuf,
     /// Test images scored (the first N).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = ranged::<usize>(limits::IMAGES))]
     n: usize,
     /// RK4 steps of the probability-flow ODE.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = ranged::<usize>(limits::ODE_STEPS))]
     steps: usize,
     /// Where the steps fall: `log-snr` (evenly in log(m/s) of the perturbation kernel, short steps
     /// near t_min where the flow is stiff) or `uniform` (evenly in t).
@@ -27,11 +28,11 @@ pub struct LikelihoodArgs {
     grid: String,
     /// The time the ODE starts from, where the dequantised data stands in for p_t (default: the
     /// t_min the model was trained down to).
-    #[arg(long)]
+    #[arg(long, value_parser = ranged::<f64>(limits::T_MIN))]
     t_min: Option<f64>,
     /// Candidate start times (comma-separated): each scores the first --n training images and
     /// the best one scores the test images (overrides --t-min).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = ranged::<f64>(limits::T_MIN))]
     choose_t_min: Vec<f64>,
     /// Score through a decoder instead of uniform dequantisation: the data noised to t_min by the
     /// forward kernel, the ODE's density there, and a Gaussian of width σ around the model's x̂₀
@@ -39,14 +40,14 @@ pub struct LikelihoodArgs {
     /// `sde::discrete_bound`). Candidate widths σ in pixel levels (1 = 1/127.5 on the model's
     /// scale), comma-separated; with several, the best on the first --n training images scores
     /// the test set.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = ranged::<f64>(limits::DECODER_SIGMA))]
     decoder_sigma: Vec<f64>,
     /// Hutchinson probes per evaluation.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = ranged::<usize>(limits::MNIST_PROBES))]
     probes: usize,
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = ranged::<usize>(limits::LIKELIHOOD_BATCH))]
     batch: usize,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = ranged::<u64>(limits::SEED))]
     seed: u64,
     #[arg(long)]
     data: Option<PathBuf>,
@@ -61,12 +62,8 @@ pub struct LikelihoodArgs {
 /// (like σ) is a choice of the model; with several candidates the choice is made on training
 /// images and only the chosen one scores the test set.
 pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
-    let sizes = [(args.n, 1..=10_000), (args.steps, 1..=1000), (args.probes, 1..=64), (args.batch, 1..=1000)];
-    if sizes.iter().any(|(v, range)| !range.contains(v)) {
-        return Err("--n in 1..=10000, --steps in 1..=1000, --probes in 1..=64, --batch in 1..=1000".into());
-    }
-    if let Some(bad) = args.decoder_sigma.iter().find(|s| !(1e-3..=1e3).contains(*s)) {
-        return Err(format!("--decoder-sigma must be in [0.001, 1000] pixel levels, got {bad}"));
+    if args.steps == 0 {
+        return Err("--steps 0: the MNIST likelihood needs at least one ODE step".into());
     }
     let grid = Grid::named(&args.grid).ok_or(format!("unknown --grid `{}` (log-snr, uniform)", args.grid))?;
     let device = args.device.device()?;
@@ -74,10 +71,7 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
     let sde = file.score.sde;
     let trained_to = file.train.as_ref().map_or(sde.t_min(), |t| t.t_min(&sde));
     let t_min = args.t_min.unwrap_or(trained_to);
-    let in_range = |t: &f64| T_MIN_RANGE.contains(t);
-    if let Some(bad) = std::iter::once(&t_min).chain(&args.choose_t_min).find(|t| !in_range(t)) {
-        return Err(format!("t_min must be in [{:?}, {:?}], got {bad}", T_MIN_RANGE.start(), T_MIN_RANGE.end()));
-    }
+    limits::T_MIN.check(t_min)?;
     let decoder = !args.decoder_sigma.is_empty();
     let widths = if decoder { args.decoder_sigma.clone() } else { vec![0.0] };
     let score = |images: &Mnist, t_min: f64| -> Result<Bits, String> {

@@ -3,8 +3,10 @@
 use crate::common::{bar, to_vec};
 use crate::device::DeviceArg;
 use crate::files::{writable_dir, write};
+use crate::ranged::ranged;
 use burn::prelude::*;
 use clap::Args;
+use diffusion::limits;
 use diffusion::model::unet::UNetConfig;
 use diffusion::sde::Sde;
 use diffusion::sde::dsm::{ScoreConfig, TimeInput, TimeSampling, Weighting};
@@ -27,25 +29,25 @@ pub struct TrainArgs {
     #[arg(long)]
     out: PathBuf,
     /// Total optimiser steps (with --resume: the new total).
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = ranged::<usize>(limits::TRAIN_STEPS))]
     steps: usize,
     /// Or total epochs over the 60 000 training images (overrides --steps).
-    #[arg(long)]
+    #[arg(long, value_parser = ranged::<f64>(limits::EPOCHS))]
     epochs: Option<f64>,
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = ranged::<usize>(limits::MNIST_BATCH))]
     batch: usize,
-    #[arg(long, default_value_t = 2e-4)]
+    #[arg(long, default_value_t = 2e-4, value_parser = ranged::<f64>(limits::LR))]
     lr: f64,
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = ranged::<usize>(limits::WARMUP))]
     warmup: usize,
-    #[arg(long, default_value_t = 0.9999)]
+    #[arg(long, default_value_t = 0.9999, value_parser = ranged::<f64>(limits::EMA))]
     ema: f64,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = ranged::<u64>(limits::SEED))]
     seed: u64,
     /// UNet widths per level (28², 14², 7²).
-    #[arg(long, default_value = "16,32,64", value_delimiter = ',')]
+    #[arg(long, default_value = "16,32,64", value_delimiter = ',', value_parser = ranged::<usize>(limits::CHANNELS))]
     channels: Vec<usize>,
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = ranged::<usize>(limits::RES_BLOCKS))]
     res_blocks: usize,
     /// Continue the run whose checkpoint is in DIR/checkpoint.
     #[arg(long)]
@@ -56,7 +58,7 @@ pub struct TrainArgs {
     init: Option<PathBuf>,
     /// The smallest t drawn (default: the SDE's, 10⁻³ for VP). Test bits/dim needs a model
     /// trained down to where s(t) is below a pixel bin (VP: 10⁻⁵).
-    #[arg(long)]
+    #[arg(long, value_parser = ranged::<f64>(limits::T_MIN))]
     t_min: Option<f64>,
     /// How t is drawn: `uniform`, `log-snr` (uniform in log(m/s): the likelihood weighting,
     /// importance-sampled) or `mixed` (half each).
@@ -71,10 +73,10 @@ pub struct TrainArgs {
     #[arg(long)]
     dequantise: bool,
     /// Save the checkpoint (and unet.safetensors) every N steps.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = ranged::<usize>(limits::CHECKPOINT_EVERY))]
     checkpoint_every: usize,
     /// Write a 10×10 sample grid every N steps and at the end (0: never).
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, value_parser = ranged::<usize>(limits::GRID_EVERY))]
     grid_every: usize,
     /// Directory with the MNIST IDX files (default: the `cargo xtask fetch-data mnist` cache).
     #[arg(long)]
@@ -82,15 +84,11 @@ pub struct TrainArgs {
 }
 
 pub fn train(args: TrainArgs) -> Result<(), String> {
-    if args.checkpoint_every == 0 {
-        return Err("--checkpoint-every must be at least 1".into());
-    }
     writable_dir(&args.out)?;
     let device = args.device.device()?;
     let data = load_split(args.data.as_deref(), true)?;
     let steps = match args.epochs {
-        Some(e) if e > 0.0 && e <= 10_000.0 => ((e * data.len() as f64) / args.batch.max(1) as f64).ceil() as usize,
-        Some(e) => return Err(format!("--epochs must be in (0, 10000], got {e}")),
+        Some(e) => ((e * data.len() as f64) / args.batch.max(1) as f64).ceil() as usize,
         None => args.steps,
     };
     let t_sampling = TimeSampling::named(&args.t_sampling)

@@ -8,6 +8,7 @@ use std::time::Instant;
 use burn::prelude::*;
 use clap::Args;
 use diffusion::data::states::{Points, to_csv};
+use diffusion::limits;
 use diffusion::metric::mmd::mmd2;
 use diffusion::metric::sliced_wasserstein::sliced_w2;
 use diffusion::rdmc::langevin::{annealed_chains, run_chains};
@@ -19,6 +20,7 @@ use crate::common::{bar, to_points};
 use crate::device::DeviceArg;
 use crate::files::{writable_dir, writable_file, write};
 use crate::plot::{self, Titles};
+use crate::ranged::ranged;
 
 #[derive(Args)]
 pub struct RdmcArgs {
@@ -26,16 +28,16 @@ pub struct RdmcArgs {
     #[arg(long)]
     target: String,
     /// Samples (outer particles).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = ranged::<usize>(limits::PARTICLES))]
     n: usize,
     /// The inner sampler of q_t: ula or mala.
     #[arg(long, default_value = "ula")]
     inner: String,
     /// ∇f_* evaluations per sample (fits inner particles and iterations to it; default: the
     /// target's settings, 16 × 20 per outer step, 50 outer steps).
-    #[arg(long)]
+    #[arg(long, value_parser = ranged::<usize>(limits::BUDGET))]
     budget: Option<usize>,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = ranged::<u64>(limits::SEED))]
     seed: u64,
     /// Output CSV, header `x,y`.
     #[arg(long)]
@@ -52,11 +54,11 @@ pub struct CompareArgs {
     #[arg(long)]
     target: String,
     /// ∇f_* evaluations per sample.
-    #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000", value_parser = ranged::<usize>(limits::BUDGET))]
     budgets: Vec<usize>,
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = ranged::<usize>(limits::PARTICLES))]
     n: usize,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = ranged::<u64>(limits::SEED))]
     seed: u64,
     #[arg(long)]
     out: PathBuf,
@@ -140,9 +142,6 @@ pub fn rdmc(args: RdmcArgs) -> Result<(), String> {
     let target = Target::named(&args.target)?;
     let mut config = RdmcConfig { inner: inner(&args.inner)?, ..RdmcConfig::for_target(&target) };
     if let Some(budget) = args.budget {
-        if !(10..=10_000_000).contains(&budget) {
-            return Err(format!("--budget must be in 10..=10000000, got {budget}"));
-        }
         config = config.with_budget(budget);
     }
     writable_file(&args.out)?;
@@ -181,9 +180,6 @@ pub fn rdmc(args: RdmcArgs) -> Result<(), String> {
 
 pub fn compare(args: CompareArgs) -> Result<(), String> {
     let target = Target::named(&args.target)?;
-    if !(10..=100_000).contains(&args.n) || args.budgets.iter().any(|b| !(10..=10_000_000).contains(b)) {
-        return Err("--n must be in 10..=100000 and each budget in 10..=10000000".into());
-    }
     let device = args.device.device()?;
     writable_dir(&args.out)?;
     let mut seeds = Rng::new(args.seed);

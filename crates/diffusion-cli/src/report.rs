@@ -10,6 +10,7 @@ use clap::Args;
 use diffusion::checkpoint::{Checkpoint, Role};
 use diffusion::classifier::Validation;
 use diffusion::data::states::{STATE_CODES, STATE_NAMES, states};
+use diffusion::limits;
 use diffusion::metric::kde_nll::Kde;
 use diffusion::metric::precision::{precision, support_radius};
 use diffusion::metric::prediction_map::{Grid, prediction_map};
@@ -22,6 +23,7 @@ use crate::common::{load, to_labels, to_vec};
 use crate::device::DeviceArg;
 use crate::files::{writable_dir, write};
 use crate::plot::{self, Titles};
+use crate::ranged::ranged;
 use crate::states::{coverage, draw, on_target, read_curves};
 
 #[derive(Args)]
@@ -35,16 +37,16 @@ pub struct ReportArgs {
     #[arg(long)]
     out: PathBuf,
     /// Samples unconditionally and per state.
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 5000, value_parser = ranged::<usize>(limits::REPORT_SAMPLES))]
     n: usize,
     /// Guidance scale s.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = ranged::<f64>(limits::GUIDANCE))]
     scale: f64,
     /// Update rule for every chain: ancestral or ddim.
     #[arg(long, default_value = "ancestral")]
     sampler: String,
     /// Seeds the stream the unconditional run and each state draw their seeds from.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = ranged::<u64>(limits::SEED))]
     seed: u64,
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     device: DeviceArg,
@@ -68,9 +70,6 @@ fn training_command(what: &str, checkpoint: &Checkpoint, weights: &Path) -> Stri
 }
 
 pub fn report(args: ReportArgs) -> Result<(), String> {
-    if !(100..=1_000_000).contains(&args.n) {
-        return Err(format!("--n must be in 100..=1000000, got {}", args.n));
-    }
     let method = match args.sampler.as_str() {
         "ancestral" | "ddim" => Method::parse(&args.sampler, 0.16, 0.0, "none")?,
         other => return Err(format!("the report samples with ancestral or ddim, not `{other}`")),

@@ -10,6 +10,7 @@ use diffusion::checkpoint::{Checkpoint, Role};
 use diffusion::classifier::classify;
 use diffusion::data::states::requested_labels;
 use diffusion::data::states::{Points, STATE_CODES, STATE_NAMES, parse_points_csv, states, to_csv};
+use diffusion::limits;
 use diffusion::metric::kde_nll::Kde;
 use diffusion::metric::on_target::{fraction_on, nearest_labels};
 use diffusion::metric::precision::{precision, support_radius};
@@ -25,6 +26,7 @@ use crate::common::{Curves, bar, load, to_labels, to_points, to_vec, train_loop}
 use crate::device::{DeviceArg, check_memory};
 use crate::files::{writable_dir, writable_file, write};
 use crate::plot::{self, Titles};
+use crate::ranged::ranged;
 use crate::states_config::{chain_options, denoiser_config};
 
 #[derive(Args)]
@@ -32,15 +34,15 @@ pub struct TrainArgs {
     /// Output directory (created if missing).
     #[arg(long)]
     pub out: PathBuf,
-    #[arg(long, default_value_t = TrainConfig::default().steps)]
+    #[arg(long, default_value_t = TrainConfig::default().steps, value_parser = ranged::<usize>(limits::TRAIN_STEPS))]
     pub steps: usize,
     /// (point, t) pairs per Adam step.
-    #[arg(long, default_value_t = TrainConfig::default().batch)]
+    #[arg(long, default_value_t = TrainConfig::default().batch, value_parser = ranged::<usize>(limits::BATCH))]
     pub batch: usize,
     /// Peak learning rate (cosine-decayed to 5% of it by the last step).
-    #[arg(long, default_value_t = TrainConfig::default().lr)]
+    #[arg(long, default_value_t = TrainConfig::default().lr, value_parser = ranged::<f64>(limits::LR))]
     pub lr: f64,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = ranged::<u64>(limits::SEED))]
     pub seed: u64,
     /// ddpm: the course's discrete T = 500 chain (L_simple, input t̄). vp, subvp, ve: denoising
     /// score matching on that SDE's continuous time t ~ U(t_min, 1), input (c_in x, Fourier γ(t)).
@@ -50,7 +52,7 @@ pub struct TrainArgs {
     #[arg(long, default_value = "linear")]
     pub schedule: String,
     /// The DDPM chain's length T (--sde ddpm).
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = ranged::<usize>(limits::TIMESTEPS))]
     pub timesteps: usize,
     /// β_1,β_T of the linear schedule (default 1e-4,0.02; the HSE study's T = 100 uses 4e-4,0.18).
     #[arg(long)]
@@ -61,7 +63,7 @@ pub struct TrainArgs {
     #[arg(long, default_value = "simple")]
     pub objective: String,
     /// IWDiff's draws per (x₀, t).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = ranged::<usize>(limits::IW_K))]
     pub iw_k: usize,
     /// IWDiff's weights: worst (the seed's softmax(l), the worst draw weighs most) or best
     /// (IWAE's softmax(−l)).
@@ -72,20 +74,20 @@ pub struct TrainArgs {
     #[arg(long, default_value = "uniform")]
     pub t_sampling: String,
     /// With importance sampling: extra loss-only batches per step that refresh the history ("IS+2").
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = ranged::<usize>(limits::IS_EXTRA))]
     pub is_extra: usize,
     /// λ(t) of denoising score matching: sigma2 (λ = s(t)², i.e. ‖ε̂ − z‖²) or likelihood (λ = g(t)²).
     #[arg(long, default_value = "sigma2")]
     pub weighting: String,
     /// Decay of the weights' moving average that is saved for sampling (0: save the raw weights;
     /// default 0 for ddpm, 0.999 for the SDEs).
-    #[arg(long)]
+    #[arg(long, value_parser = ranged::<f64>(limits::EMA))]
     pub ema: Option<f64>,
     /// Fraction of the points held out (per state) for the validation curve; 0 trains on all.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = ranged::<f64>(limits::VAL_FRACTION))]
     pub val_fraction: f64,
     /// Evaluate the held-out loss every this many steps.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = ranged::<usize>(limits::EVAL_EVERY))]
     pub eval_every: usize,
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     pub device: DeviceArg,
@@ -103,7 +105,7 @@ pub struct SampleArgs {
     #[arg(long)]
     label: Option<String>,
     /// Guidance scale s in ε̂ = ε_θ − s √(1−ᾱ_t) ∇ log f_φ(y | x_t, t).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = ranged::<f64>(limits::GUIDANCE))]
     scale: f64,
     /// The update rule, on the file's own process (a DDPM file's T-step chain, or its SDE), guided
     /// or not: ancestral (Ho et al. Algorithm 2 on the chain), ddim (η = 0: the handout's guided
@@ -114,32 +116,32 @@ pub struct SampleArgs {
     sampler: String,
     /// Grid steps. On a DDPM file's chain: ancestral and ddim take K ≤ T of its steps, evenly
     /// respaced (500 = all of the course's), then x̂₀; the other rules K intervals down to step 1.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = ranged::<usize>(limits::SAMPLER_STEPS))]
     steps: usize,
     /// The ancestral step's noise variance on the chain: beta (σ² = β), beta-tilde (σ² = β̃) or
     /// learned (a hybrid-trained file's Σ_θ). Default: learned for such a file, else beta.
     #[arg(long)]
     variance: Option<String>,
     /// DDIM's stochasticity η ∈ [0, 1] (1: ancestral sampling on the respaced chain).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = ranged::<f64>(limits::ETA))]
     eta: f64,
     /// End a continuous-time sampler with Tweedie's denoising step x̂₀ = (x + s² ∇log p)/m (one more NFE).
     #[arg(long)]
     denoise: bool,
     /// Signal-to-noise ratio r of the Langevin corrector (pc, ald, --corrector).
-    #[arg(long, default_value_t = 0.16)]
+    #[arg(long, default_value_t = 0.16, value_parser = ranged::<f64>(limits::SNR))]
     snr: f64,
     /// `langevin`: one Langevin corrector step before each predictor step of em or rd (pc is rd
     /// with it already); `none` (the default) leaves the sampler as named.
     #[arg(long, default_value = "none")]
     corrector: String,
     /// Number of samples in total.
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 5000, value_parser = ranged::<usize>(limits::SAMPLES))]
     n: usize,
     /// Output CSV (header `x,y`, or `x,y,label` with the requested label when guided).
     #[arg(long)]
     out: PathBuf,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = ranged::<u64>(limits::SEED))]
     seed: u64,
     /// Also draw the samples over the data (PNG).
     #[arg(long)]
@@ -296,9 +298,6 @@ pub fn draw_rdmc(
 }
 
 pub fn sample(args: SampleArgs) -> Result<(), String> {
-    if !(1..=10_000_000).contains(&args.n) {
-        return Err(format!("--n must be in 1..=10000000, got {}", args.n));
-    }
     if !args.scale.is_finite() || args.scale.abs() > 1000.0 {
         return Err(format!("--scale must be a number in [-1000, 1000], got {}", args.scale));
     }

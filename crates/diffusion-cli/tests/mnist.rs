@@ -209,7 +209,10 @@ fn train_resume_sample_evaluate() {
     assert_eq!(chosen.matches("train bits/dim").count(), 2, "{chosen}");
     let test_line = chosen.lines().find(|l| l.starts_with("test bits/dim")).unwrap_or_default();
     assert!(test_line.contains("from t = 1e-3,") || test_line.contains("from t = 1e-2,"), "{chosen}");
-    fails(&["likelihood-mnist", "--weights", s(&weights_ls), "--choose-t-min", "0"], "t_min must be in");
+    fails(
+        &["likelihood-mnist", "--weights", s(&weights_ls), "--choose-t-min", "0"],
+        "smallest continuous time t must be in [1e-7, 0.5]",
+    );
 
     // The decoder bound: two widths chosen between on training images, the test scored with one.
     let decoded =
@@ -219,11 +222,17 @@ fn train_resume_sample_evaluate() {
     let value: f64 = test_line.split_whitespace().nth(2).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
     assert!(value.is_finite() && value > 0.0, "{decoded}");
     assert!(test_line.contains("decoder σ = 0.5 levels") || test_line.contains("decoder σ = 2 levels"), "{decoded}");
-    fails(&["likelihood-mnist", "--weights", s(&weights), "--decoder-sigma", "0"], "--decoder-sigma must be in");
+    fails(
+        &["likelihood-mnist", "--weights", s(&weights), "--decoder-sigma", "0"],
+        "σ in pixel levels must be in [0.001, 1000]",
+    );
     let single =
         ok(&["likelihood-mnist", "--weights", s(&weights), "--n", "2", "--steps", "2", "--choose-t-min", "1e-2"]);
     assert!(single.contains("from t = 1e-2,") && !single.contains("train bits/dim"), "{single}");
-    fails(&["likelihood-mnist", "--weights", s(&weights), "--batch", "0"], "--batch in");
+    fails(
+        &["likelihood-mnist", "--weights", s(&weights), "--batch", "0"],
+        "images per likelihood ODE solve must be an integer in [1, 1000]",
+    );
 
     // Bad input: a truncated file, a foreign file, a bad label, missing data.
     let bytes = std::fs::read(&weights).unwrap();
@@ -236,8 +245,8 @@ fn train_resume_sample_evaluate() {
     );
     fails(&["sample", "mnist", "--weights", s(&weights), "--label", "12", "--out", s(&dir.join("x"))], "--label");
     fails(&["train", "mnist", "--out", s(&dir.join("y")), "--data", s(&dir.join("nowhere"))], "fetch-data mnist");
-    fails(&["train", "mnist", "--out", s(&dir.join("y")), "--lr=-1"], "unreasonable");
-    fails(&["train", "mnist", "--out", s(&dir.join("y")), "--t-min", "0"], "unreasonable");
+    fails(&["train", "mnist", "--out", s(&dir.join("y")), "--lr=-1"], "learning rate must be in (0, 1]");
+    fails(&["train", "mnist", "--out", s(&dir.join("y")), "--t-min", "0"], "continuous time t must be in [1e-7, 0.5]");
     fails(&["train", "mnist", "--out", s(&dir.join("y")), "--t-sampling", "often"], "--t-sampling");
     // The judge's training has the divergence guard too: at learning rate 1 it stops, writes nothing.
     let judge = dir.join("judge");

@@ -2,6 +2,7 @@
 
 use burn::prelude::*;
 use diffusion::checkpoint::{CheckpointConfig, Role};
+use diffusion::limits;
 use diffusion::metric::prediction_map::{Grid, prediction_map};
 use diffusion::model_file;
 use diffusion::train::{Seeds, TrainConfig};
@@ -15,6 +16,9 @@ impl Playground {
     /// Starts training a fresh noisy classifier on 90% of the points (10% held out per state).
     #[wasm_bindgen(js_name = startClassifierTraining)]
     pub fn start_classifier_training(&self, steps: u32, batch: u32, lr: f64, seed: u32) -> Result<(), JsError> {
+        crate::in_page_range(limits::TRAIN_STEPS, steps as f64)?;
+        crate::in_page_range(limits::BATCH, batch as f64)?;
+        crate::in_page_range(limits::LR, lr)?;
         let mut state = self.state.borrow_mut();
         let train = TrainConfig {
             steps: steps as usize,

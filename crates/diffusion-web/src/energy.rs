@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use burn::prelude::*;
+use diffusion::limits;
 use diffusion::rdmc::heat_map;
 use diffusion::rdmc::langevin::run_chains;
 use diffusion::rdmc::sampler::{Rdmc, RdmcConfig};
@@ -33,11 +34,9 @@ pub struct EnergyRun {
 impl EnergyRun {
     /// `budget`: ∇f_* evaluations per sample, or 0 for the target's defaults (`RdmcConfig::for_target`).
     pub fn start(target: &str, n: u32, seed: u32, budget: u32, device: &Device) -> Result<EnergyRun, JsError> {
-        if !(1..=20_000).contains(&n) {
-            return Err(JsError::new(&format!("points must be in 1..=20000, got {n}")));
-        }
-        if budget != 0 && !(100..=1_000_000).contains(&budget) {
-            return Err(JsError::new(&format!("the gradient budget must be in 100..=1000000, got {budget}")));
+        crate::in_page_range(limits::PARTICLES, n as f64)?;
+        if budget != 0 {
+            crate::in_page_range(limits::BUDGET, budget as f64)?;
         }
         let target = Target::named(target).map_err(js_error)?;
         let config = match budget {

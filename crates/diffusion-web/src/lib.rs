@@ -10,6 +10,7 @@ use diffusion::checkpoint::{CheckpointConfig, Role};
 use diffusion::classifier::{ClassifierTrainer, Validation};
 use diffusion::data::states::{Points, states};
 use diffusion::io::{self, NamedTensor};
+use diffusion::limits::{self, Limit};
 use diffusion::metric::kde_nll::Kde;
 use diffusion::model::mlp::Mlp;
 use diffusion::model_file;
@@ -105,6 +106,25 @@ pub async fn create_playground(gpu: bool) -> Result<Playground, JsError> {
     Ok(Playground { state: Rc::new(RefCell::new(state)), device_name, gpu })
 }
 
+/// `value` checked against the core's range `limit` and the page's cap (the one place ranges live).
+pub(crate) fn in_page_range(limit: Limit, value: f64) -> Result<(), JsError> {
+    limit.check_page(value).map_err(js_error)
+}
+
+/// The core's table of ranges, `[{ id, min, max, minOpen, maxOpen, integer, pageMax, meaning }]`,
+/// from which the page sets its inputs' `min` and `max`.
+#[wasm_bindgen]
+pub fn limits() -> Result<JsValue, JsError> {
+    serde_wasm_bindgen::to_value(limits::ALL).map_err(js_error)
+}
+
+/// Panics on purpose: a real wasm trap, so the page's tests can check that the page survives one
+/// (its supervisor starts a new worker and gives the models back).
+#[wasm_bindgen(js_name = trapForTests)]
+pub fn trap_for_tests() {
+    panic!("a deliberate trap (trapForTests)");
+}
+
 /// The STATES data for drawing: `{ xy: Float32Array [n*2], labels: Uint8Array [n] }`.
 #[wasm_bindgen(js_name = statesData)]
 pub fn states_data() -> Result<JsValue, JsError> {
@@ -172,6 +192,12 @@ impl Playground {
         timesteps: Option<u32>,
         objective: Option<String>,
     ) -> Result<(), JsError> {
+        in_page_range(limits::TRAIN_STEPS, steps as f64)?;
+        in_page_range(limits::BATCH, batch as f64)?;
+        in_page_range(limits::LR, lr)?;
+        if let Some(t) = timesteps {
+            in_page_range(limits::TIMESTEPS, t as f64)?;
+        }
         let mut state = self.state.borrow_mut();
         // A fresh run uses the course's network and schedule, whatever was loaded before.
         let mut config = CheckpointConfig::named_denoiser(sde.as_deref().unwrap_or("ddpm")).map_err(js_error)?;

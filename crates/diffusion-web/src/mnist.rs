@@ -9,6 +9,7 @@ use std::rc::Rc;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use diffusion::data::mnist::{PIXELS, to_model};
+use diffusion::limits;
 use diffusion::model::cnn::Cnn;
 use diffusion::model::unet::UNet;
 use diffusion::model_file;
@@ -136,11 +137,9 @@ impl MnistModel {
         seed: u32,
         known: Option<Known>,
     ) -> Result<(), JsError> {
-        if !(1..=256).contains(&n) || !(1..=2000).contains(&steps) || !(0.0..=20.0).contains(&guidance) {
-            return Err(JsError::new(&format!(
-                "images in 1..=256, steps in 1..=2000, guidance in [0, 20]; got {n}, {steps}, {guidance}"
-            )));
-        }
+        crate::in_page_range(limits::IMAGES, n as f64)?;
+        crate::in_page_range(limits::SAMPLER_STEPS, steps as f64)?;
+        crate::in_page_range(limits::GUIDANCE, guidance)?;
         let method =
             Method::named(sampler, 0.16).ok_or_else(|| JsError::new(&format!("unknown sampler `{sampler}`")))?;
         if matches!(method, Method::OdeRk45 { .. }) {

@@ -3,6 +3,7 @@
 
 use burn::prelude::*;
 use diffusion::data::states::requested_labels;
+use diffusion::limits;
 use diffusion::metric::on_target::{agreement, nearest_labels};
 use diffusion::sde::sampler::{Method, SdeSampler};
 use diffusion::vlb::mean_log_variance;
@@ -38,9 +39,8 @@ impl Playground {
             if state.model.is_none() {
                 return Err(JsError::new("train or load a model first"));
             }
-            if !(1..=100_000).contains(&n) {
-                return Err(JsError::new(&format!("points must be in 1..=100000, got {n}")));
-            }
+            crate::in_page_range(limits::SAMPLES, n as f64)?;
+            crate::in_page_range(limits::SAMPLER_STEPS, steps as f64)?;
             if rule == "ode-rk45" {
                 return Err(JsError::new(
                     "adaptive RK45 reads its error estimate synchronously: it runs in the CLI only",
@@ -59,11 +59,7 @@ impl Playground {
                         if state.classifier.model.is_none() {
                             return Err(JsError::new("guided sampling needs a classifier: train or load one"));
                         }
-                        if !scale.is_finite() || scale.abs() > 1000.0 {
-                            return Err(JsError::new(&format!(
-                                "the guidance scale must be in [-1000, 1000], got {scale}"
-                            )));
-                        }
+                        crate::in_page_range(limits::GUIDANCE, scale)?;
                         let labels = requested_labels((label < 5).then_some(label as u8), n as usize);
                         Some(Guidance { labels, scale })
                     }

@@ -10,6 +10,7 @@ pub mod ema;
 pub mod error;
 pub mod importance;
 pub mod io;
+pub mod limits;
 pub mod metric;
 pub mod model;
 pub mod model_file;

@@ -79,9 +79,7 @@ impl PointDenoising {
         if data.is_empty() {
             return Err(Error::Config("no training data".into()));
         }
-        if !(1..=1 << 20).contains(&batch) {
-            return Err(Error::Config(format!("batch must be in 1..=1048576, got {batch}")));
-        }
+        crate::limits::BATCH.check(batch as f64)?;
         let width = denoising.input_width();
         let outputs = loss.outputs();
         if model.d_input != width || model.d_output != outputs {

@@ -86,9 +86,10 @@ impl BetaSchedule {
 impl ScheduleConfig {
     /// Checks T and the β range without building the tables.
     pub fn validate(&self) -> Result<()> {
-        let t_max = self.steps;
-        if !(2..=100_000).contains(&t_max) {
-            return Err(Error::Config(format!("T must be in 2..=100000, got {t_max}")));
+        crate::limits::TIMESTEPS.check(self.steps as f64)?;
+        if let BetaSchedule::Linear { beta_1, beta_t } = self.betas {
+            crate::limits::BETA.check(beta_1)?;
+            crate::limits::BETA.check(beta_t)?;
         }
         match self.betas {
             BetaSchedule::Linear { beta_1, beta_t } if !(0.0 < beta_1 && beta_1 <= beta_t && beta_t < 1.0) => {

@@ -24,7 +24,7 @@ use crate::rng::Rng;
 use crate::sde::dsm::{ScoreConfig, TimeSampling, Weighting};
 use crate::train::{Objective, Plan, TrainState, Trainer};
 use crate::unet_checkpoint::UNetFileConfig;
-pub use crate::unet_checkpoint::{T_MIN_RANGE, UNetTrainConfig};
+pub use crate::unet_checkpoint::UNetTrainConfig;
 
 /// One minibatch on the host: network input c_in x_t, γ(t) rows, labels (∅ = `null`), z, weights.
 pub struct ImageBatch {

@@ -5,13 +5,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::io::Role;
+use crate::limits;
 use crate::model::unet::{UNet, UNetConfig};
 use crate::sde::Sde;
 use crate::sde::dsm::{ScoreConfig, TimeSampling};
 use crate::sde::unet_score::UNetScore;
-
-/// The t_min a run may train down to (and the likelihood may start from).
-pub const T_MIN_RANGE: std::ops::RangeInclusive<f64> = 1e-7..=0.5;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UNetTrainConfig {
@@ -61,16 +59,15 @@ impl Default for UNetTrainConfig {
 
 impl UNetTrainConfig {
     pub fn validate(&self) -> Result<()> {
-        let ok = (1..=10_000_000).contains(&self.steps)
-            && (1..=4096).contains(&self.batch)
-            && self.lr > 0.0
-            && self.lr <= 1.0
-            && self.warmup <= 10_000_000
-            && self.clip > 0.0
-            && self.clip.is_finite()
-            && (0.0..1.0).contains(&self.ema_decay)
-            && (0.0..=1.0).contains(&self.label_dropout)
-            && self.t_min.is_none_or(|t| T_MIN_RANGE.contains(&t));
+        limits::TRAIN_STEPS.check(self.steps as f64)?;
+        limits::MNIST_BATCH.check(self.batch as f64)?;
+        limits::LR.check(self.lr)?;
+        limits::WARMUP.check(self.warmup as f64)?;
+        limits::EMA.check(self.ema_decay)?;
+        if let Some(t) = self.t_min {
+            limits::T_MIN.check(t)?;
+        }
+        let ok = self.clip > 0.0 && self.clip.is_finite() && (0.0..=1.0).contains(&self.label_dropout);
         if !ok {
             return Err(Error::Config(format!("unreasonable MNIST training hyper-parameters {self:?}")));
         }

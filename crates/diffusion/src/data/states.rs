@@ -60,9 +60,7 @@ impl Points {
     /// A seeded random split into (training, validation) with `round(n · val_fraction)` held out,
     /// stratified by label so every state keeps its share in both parts.
     pub fn split(&self, val_fraction: f64, seed: u64) -> Result<(Points, Points)> {
-        if !(0.0..1.0).contains(&val_fraction) {
-            return Err(Error::Config(format!("the validation fraction must be in [0, 1), got {val_fraction}")));
-        }
+        crate::limits::VAL_FRACTION.check(val_fraction)?;
         let mut rng = Rng::new(seed);
         let (mut train, mut val) = (Points::empty_like(self), Points::empty_like(self));
         let groups: Vec<Points> = match &self.labels {

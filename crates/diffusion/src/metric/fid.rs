@@ -1,7 +1,9 @@
 //! The Fréchet distance between Gaussians fitted to two feature sets (Heusel et al. 2017's FID,
 //! here on the MNIST classifier's penultimate features):
 //!   d² = ‖μ₁ − μ₂‖² + tr Σ₁ + tr Σ₂ − 2 tr (Σ₁^{1/2} Σ₂ Σ₁^{1/2})^{1/2},
-//! computed on the host in f64 with symmetric eigendecompositions (cyclic Jacobi).
+//! computed on the host in f64 with nalgebra's symmetric eigendecomposition.
+
+use nalgebra::{DMatrix, SymmetricEigen};
 
 use crate::error::{Error, Result};
 
@@ -34,85 +36,26 @@ pub fn moments(features: &[f32], dim: usize) -> Result<(Vec<f64>, Vec<f64>)> {
     Ok((mean, cov))
 }
 
-/// Eigenvalues and eigenvectors (columns of V, row-major) of a symmetric matrix: A = V Λ Vᵀ.
-pub fn symmetric_eigen(a: &[f64], dim: usize) -> (Vec<f64>, Vec<f64>) {
-    let mut a = a.to_vec();
-    let mut v = vec![0.0; dim * dim];
-    (0..dim).for_each(|i| v[i * dim + i] = 1.0);
-    let scale: f64 = a.iter().map(|x| x * x).sum::<f64>().sqrt().max(f64::MIN_POSITIVE);
-    for _sweep in 0..100 {
-        let off: f64 = (0..dim)
-            .flat_map(|i| (0..dim).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| a[i * dim + j].powi(2))
-            .sum();
-        if off.sqrt() <= 1e-14 * scale {
-            break;
-        }
-        for p in 0..dim {
-            for q in p + 1..dim {
-                let apq = a[p * dim + q];
-                if apq.abs() <= 1e-300 {
-                    continue;
-                }
-                // The rotation that zeroes a_pq: tan 2θ = 2a_pq/(a_qq − a_pp).
-                let theta = (a[q * dim + q] - a[p * dim + p]) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
-                let c = 1.0 / (t * t + 1.0).sqrt();
-                let s = t * c;
-                for k in 0..dim {
-                    let (akp, akq) = (a[k * dim + p], a[k * dim + q]);
-                    a[k * dim + p] = c * akp - s * akq;
-                    a[k * dim + q] = s * akp + c * akq;
-                }
-                for k in 0..dim {
-                    let (apk, aqk) = (a[p * dim + k], a[q * dim + k]);
-                    a[p * dim + k] = c * apk - s * aqk;
-                    a[q * dim + k] = s * apk + c * aqk;
-                }
-                for k in 0..dim {
-                    let (vkp, vkq) = (v[k * dim + p], v[k * dim + q]);
-                    v[k * dim + p] = c * vkp - s * vkq;
-                    v[k * dim + q] = s * vkp + c * vkq;
-                }
-            }
-        }
-    }
-    ((0..dim).map(|i| a[i * dim + i]).collect(), v)
+/// Σ^{1/2} = V Λ^{1/2} Vᵀ of a symmetric positive semi-definite matrix (eigenvalues below 0 from
+/// rounding are taken as 0).
+fn sqrt_psd(a: &DMatrix<f64>) -> DMatrix<f64> {
+    let eigen = SymmetricEigen::new(a.clone());
+    let root = eigen.eigenvalues.map(|l| l.max(0.0).sqrt());
+    &eigen.eigenvectors * DMatrix::from_diagonal(&root) * eigen.eigenvectors.transpose()
 }
 
-fn matmul(a: &[f64], b: &[f64], dim: usize) -> Vec<f64> {
-    let mut out = vec![0.0; dim * dim];
-    for i in 0..dim {
-        for k in 0..dim {
-            let aik = a[i * dim + k];
-            for j in 0..dim {
-                out[i * dim + j] += aik * b[k * dim + j];
-            }
-        }
-    }
-    out
-}
-
-/// d² between N(μ₁, Σ₁) and N(μ₂, Σ₂).
+/// d² between N(μ₁, Σ₁) and N(μ₂, Σ₂) (covariances row-major, `dim × dim`); tr (Σ₁^{1/2} Σ₂ Σ₁^{1/2})^{1/2}
+/// is the sum of the square roots of that symmetric matrix's eigenvalues.
 pub fn frechet_distance((mu1, cov1): (&[f64], &[f64]), (mu2, cov2): (&[f64], &[f64])) -> f64 {
     let dim = mu1.len();
-    let (values, vectors) = symmetric_eigen(cov1, dim);
-    // Σ₁^{1/2} = V Λ^{1/2} Vᵀ.
-    let mut root = vec![0.0; dim * dim];
-    for i in 0..dim {
-        for j in 0..dim {
-            root[i * dim + j] =
-                (0..dim).map(|k| vectors[i * dim + k] * values[k].max(0.0).sqrt() * vectors[j * dim + k]).sum();
-        }
-    }
-    let middle = matmul(&matmul(&root, cov2, dim), &root, dim);
-    let symmetric: Vec<f64> =
-        (0..dim * dim).map(|ij| 0.5 * (middle[ij] + middle[(ij % dim) * dim + ij / dim])).collect();
-    let trace_root: f64 = symmetric_eigen(&symmetric, dim).0.iter().map(|l| l.max(0.0).sqrt()).sum();
-    let trace = |c: &[f64]| (0..dim).map(|i| c[i * dim + i]).sum::<f64>();
+    // Row-major and column-major agree on a symmetric matrix.
+    let (c1, c2) = (DMatrix::from_row_slice(dim, dim, cov1), DMatrix::from_row_slice(dim, dim, cov2));
+    let root = sqrt_psd(&c1);
+    let middle = &root * &c2 * &root;
+    let symmetric = (&middle + middle.transpose()) * 0.5;
+    let trace_root: f64 = SymmetricEigen::new(symmetric).eigenvalues.iter().map(|l| l.max(0.0).sqrt()).sum();
     let mean_gap: f64 = mu1.iter().zip(mu2).map(|(a, b)| (a - b).powi(2)).sum();
-    mean_gap + trace(cov1) + trace(cov2) - 2.0 * trace_root
+    mean_gap + c1.trace() + c2.trace() - 2.0 * trace_root
 }
 
 /// d² between the Gaussians fitted to two feature sets of width `dim`.
@@ -127,15 +70,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn eigen_reconstructs_a_symmetric_matrix() {
-        let a = [4.0, 1.0, 0.5, 1.0, 3.0, -0.2, 0.5, -0.2, 1.0];
-        let (l, v) = symmetric_eigen(&a, 3);
-        for i in 0..3 {
-            for j in 0..3 {
-                let r: f64 = (0..3).map(|k| v[i * 3 + k] * l[k] * v[j * 3 + k]).sum();
-                assert!((r - a[i * 3 + j]).abs() < 1e-10);
-            }
-        }
+    fn square_root_squares_back() {
+        let a = DMatrix::from_row_slice(3, 3, &[4.0, 1.0, 0.5, 1.0, 3.0, -0.2, 0.5, -0.2, 1.0]);
+        let root = sqrt_psd(&a);
+        assert!((&root * &root - &a).abs().max() < 1e-12);
+        assert!((&root - root.transpose()).abs().max() < 1e-12);
     }
 
     /// Closed forms: for commuting covariances d² = ‖Δμ‖² + Σ_i (√λ_i − √κ_i)²; the distance of a
@@ -162,5 +101,24 @@ mod tests {
         let want = a[0] + a[3] + b[0] + b[3] - 2.0 * trace_root;
         let d = frechet_distance((&mu, &a), (&mu, &b));
         assert!((d - want).abs() < 1e-9, "{d} vs {want}");
+    }
+
+    /// The distance is symmetric in its two Gaussians even when the covariances do not commute,
+    /// which the Σ₁^{1/2} Σ₂ Σ₁^{1/2} form does not make obvious; checked at the judge's width.
+    #[test]
+    fn is_symmetric_at_feature_width() {
+        let dim = 128;
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f32 / (1u64 << 53) as f32 - 0.5
+        };
+        let a: Vec<f32> = (0..400 * dim).map(|_| next()).collect();
+        let b: Vec<f32> = (0..400 * dim).map(|i| next() * (1.0 + (i % dim) as f32 / 64.0) + 0.1).collect();
+        let (ab, ba) = (fid(&a, &b, dim).unwrap(), fid(&b, &a, dim).unwrap());
+        assert!(ab > 1.0 && (ab - ba).abs() < 1e-9 * ab, "{ab} vs {ba}");
+        assert!(fid(&a, &a, dim).unwrap().abs() < 1e-9);
     }
 }

@@ -92,9 +92,7 @@ impl SdeSampler {
         seed: u64,
         device: &Device,
     ) -> Result<Self> {
-        if !(1..=100_000).contains(&steps) {
-            return Err(Error::Config(format!("steps must be in 1..=100000, got {steps}")));
-        }
+        crate::limits::SAMPLER_STEPS.check(steps as f64)?;
         Self::on_grid(method, sde, grid(method, &sde, steps), n, dim, seed, device)
     }
 
@@ -117,9 +115,7 @@ impl SdeSampler {
                         .into(),
                 ));
             }
-            Method::Ddim { eta } if !(0.0..=1.0).contains(&eta) => {
-                return Err(Error::Config(format!("DDIM's η must be in [0, 1], got {eta}")));
-            }
+            Method::Ddim { eta } => crate::limits::ETA.check(eta)?,
             Method::OdeRk45 { rtol, atol } if !(rtol > 1e-12 && rtol < 1.0 && atol > 1e-12 && atol < 1.0) => {
                 return Err(Error::Config(format!("RK45 tolerances must be in (1e-12, 1), got {rtol}, {atol}")));
             }

@@ -30,9 +30,7 @@ pub struct UNetScore<'a> {
 impl<'a> UNetScore<'a> {
     /// `unet` with its input config `score` and null class `null` (= the number of classes).
     pub fn new(unet: &'a UNet, score: &ScoreConfig, null: usize, labels: Vec<i64>, guidance: f64) -> Result<Self> {
-        if !(0.0..=100.0).contains(&guidance) {
-            return Err(crate::Error::Config(format!("guidance weight must be in [0, 100], got {guidance}")));
-        }
+        crate::limits::GUIDANCE.check(guidance)?;
         if let Some(bad) = labels.iter().find(|&&l| l < 0 || l as usize > null) {
             return Err(crate::Error::Config(format!("label {bad} is not a class (0..{null}, {null} = none)")));
         }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::Plan;
 use crate::error::{Error, Result};
 use crate::importance::StepSampling;
+use crate::limits;
 
 /// Nichol & Dhariwal's weight λ of L_vlb in L_hybrid.
 pub const LAMBDA: f64 = 0.001;
@@ -95,33 +96,19 @@ impl Default for TrainConfig {
 impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |what: String| Err(Error::Config(what));
-        if !(1..=10_000_000).contains(&self.steps) {
-            return bad(format!("steps must be in 1..=10000000, got {}", self.steps));
-        }
-        if !(1..=1 << 20).contains(&self.batch) {
-            return bad(format!("batch must be in 1..=1048576, got {}", self.batch));
-        }
-        if !(self.lr > 0.0 && self.lr <= 1.0) {
-            return bad(format!("learning rate must be in (0, 1], got {}", self.lr));
-        }
+        limits::TRAIN_STEPS.check(self.steps as f64)?;
+        limits::BATCH.check(self.batch as f64)?;
+        limits::LR.check(self.lr)?;
         if !(0.0..=1.0).contains(&self.lr_final_fraction) {
             return bad(format!("lr_final_fraction must be in [0, 1], got {}", self.lr_final_fraction));
         }
-        if !(0.0..1.0).contains(&self.val_fraction) {
-            return bad(format!("the validation fraction must be in [0, 1), got {}", self.val_fraction));
+        limits::VAL_FRACTION.check(self.val_fraction)?;
+        limits::EMA.check(self.ema_decay)?;
+        if let EpsLoss::Iwdiff { k, .. } = self.loss {
+            limits::IW_K.check(k as f64)?;
         }
-        if !(0.0..1.0).contains(&self.ema_decay) {
-            return bad(format!("ema_decay must be in [0, 1), got {}", self.ema_decay));
-        }
-        if let EpsLoss::Iwdiff { k, .. } = self.loss
-            && !(1..=64).contains(&k)
-        {
-            return bad(format!("IWDiff's draws per (x₀, t) must be in 1..=64, got {k}"));
-        }
-        if let StepSampling::Importance { extra } = self.t_sampling
-            && extra > 16
-        {
-            return bad(format!("importance sampling's extra batches must be at most 16, got {extra}"));
+        if let StepSampling::Importance { extra } = self.t_sampling {
+            limits::IS_EXTRA.check(extra as f64)?;
         }
         if let EpsLoss::Hybrid { lambda } = self.loss
             && !(0.0..=1.0).contains(&lambda)

@@ -2,6 +2,7 @@
 //! decay, optional per-tensor gradient-norm clipping, an EMA of the weights, and the run's seed.
 
 use crate::error::{Error, Result};
+use crate::limits;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plan {
@@ -28,13 +29,11 @@ impl Plan {
     }
 
     pub fn validate(&self) -> Result<()> {
-        let ok = (1..=10_000_000).contains(&self.steps)
-            && self.lr > 0.0
-            && self.lr <= 1.0
-            && self.warmup <= 10_000_000
-            && (0.0..=1.0).contains(&self.lr_final_fraction)
-            && self.clip.is_none_or(|c| c > 0.0 && c.is_finite())
-            && (0.0..1.0).contains(&self.ema_decay);
+        limits::TRAIN_STEPS.check(self.steps as f64)?;
+        limits::LR.check(self.lr)?;
+        limits::WARMUP.check(self.warmup as f64)?;
+        limits::EMA.check(self.ema_decay)?;
+        let ok = (0.0..=1.0).contains(&self.lr_final_fraction) && self.clip.is_none_or(|c| c > 0.0 && c.is_finite());
         if !ok {
             return Err(Error::Config(format!("unreasonable optimisation plan {self:?}")));
         }

@@ -47,6 +47,15 @@ export async function survive({ name, webgpu, timeout }) {
     let lostAt = Infinity;
     const before = await trainAndSample(page, { steps: webgpu ? 6 : 20, n, timeout });
     log(`trained and sampled on ${(await state(page)).device}`);
+    // Absurd sizes are refused from the core's table: by the page's own check, and by the core's
+    // check in the worker when a message skips the page.
+    await page.fill('#n', '10000000');
+    await page.click('#sample');
+    assert.match(await page.textContent('#error'), /must be an integer in \[1, 20000\], got "10000000"/);
+    await page.evaluate(() => window.playgroundWorker.postMessage({ type: 'sample', n: 1e7, seed: 0 }));
+    await page.waitForFunction(() => window.playground.errors.some((e) => /more than the page takes \(20000/.test(e)), null, { timeout: 10_000 });
+    assert.equal((await state(page)).restarts.length, 0, 'a refused size is not a crash');
+    await page.fill('#n', String(n));
 
     if (webgpu) {
       // Destroy the worker's GPU device: the page moves to the CPU without a reload.

@@ -1,7 +1,7 @@
 //! `diffusion train mnist`: the UNet training run, resumable from its snapshot directory.
 
 use crate::common::{bar, to_vec};
-use crate::device::DeviceArg;
+use crate::device::{DeviceArg, check_memory};
 use crate::files::{writable_dir, write};
 use crate::ranged::ranged;
 use burn::prelude::*;
@@ -83,7 +83,19 @@ pub struct TrainArgs {
     data: Option<PathBuf>,
 }
 
+/// Refuses a batch whose training step would not fit in the CPU's available memory.
+fn check_step_memory(args: &TrainArgs, unet: &UNetConfig) -> Result<(), String> {
+    let what = format!("a UNet training step at batch {} (widths {:?})", args.batch, unet.channels);
+    check_memory(args.device, unet.training_bytes(args.batch, 28), &what)
+}
+
 pub fn train(args: TrainArgs) -> Result<(), String> {
+    // A fresh run's memory is checked before anything is created; a resumed or fine-tuned one's
+    // (its widths are the file's) once the trainer is built, before its first step.
+    let unet = UNetConfig { channels: args.channels.clone(), res_blocks: args.res_blocks, ..Default::default() };
+    if args.resume.is_none() && args.init.is_none() {
+        check_step_memory(&args, &unet)?;
+    }
     writable_dir(&args.out)?;
     let device = args.device.device()?;
     let data = load_split(args.data.as_deref(), true)?;
@@ -120,11 +132,12 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
         (None, None) => {
             let sde = Sde::named(&args.sde).ok_or_else(|| format!("unknown SDE `{}`: vp, subvp or ve", args.sde))?;
             let score = ScoreConfig { weighting: Weighting::Sigma2, time_input, ..ScoreConfig::new(sde) };
-            let unet =
-                UNetConfig { channels: args.channels.clone(), res_blocks: args.res_blocks, ..Default::default() };
             UNetRun::new(UNetFileConfig::new(unet, score), config, data, &device)?
         }
     };
+    if args.resume.is_some() || args.init.is_some() {
+        check_step_memory(&args, &trainer.file_config().unet)?;
+    }
     let params = trainer.ema().num_params();
     let first = trainer.steps_done();
     eprintln!(

@@ -248,6 +248,10 @@ fn train_resume_sample_evaluate() {
     fails(&["train", "mnist", "--out", s(&dir.join("y")), "--lr=-1"], "learning rate must be in (0, 1]");
     fails(&["train", "mnist", "--out", s(&dir.join("y")), "--t-min", "0"], "continuous time t must be in [1e-7, 0.5]");
     fails(&["train", "mnist", "--out", s(&dir.join("y")), "--t-sampling", "often"], "--t-sampling");
+    // A batch whose step cannot fit is refused with the estimate, before anything is created.
+    let huge = ["--batch", "4096", "--channels", "512,512,512"];
+    fails(&[&["train", "mnist", "--out", s(&dir.join("huge"))], &huge[..]].concat(), "GiB (estimate)");
+    assert!(!dir.join("huge").exists(), "a refused run creates nothing");
     // The judge's training has the divergence guard too: at learning rate 1 it stops, writes nothing.
     let judge = dir.join("judge");
     let args = ["--epochs", "0.1", "--batch", "64", "--lr", "1"];

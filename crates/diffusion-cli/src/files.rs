@@ -16,8 +16,13 @@ pub fn write(path: &Path, bytes: impl AsRef<[u8]>) -> Result<(), String> {
     let fail = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
     let (folder, name) = split(path)?;
     remove_partials(&folder, &name);
-    let mut file =
-        tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".partial").tempfile_in(&folder).map_err(fail)?;
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".partial");
+    // A temporary file is private (0600); the result gets what `File::create` gives, 0666 less the umask.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut file = builder.tempfile_in(&folder).map_err(fail)?;
     if stall_here(&name) {
         // Fault injection for the crash tests: half the bytes, then wait to be killed.
         file.write_all(&bytes[..bytes.len() / 2]).and_then(|()| file.flush()).map_err(fail)?;
@@ -116,6 +121,20 @@ mod tests {
         write(&path, "three").unwrap();
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, ["a.csv"]);
+    }
+
+    /// What `write` leaves is as readable as what `std::fs::write` leaves (not the temporary
+    /// file's private 0600).
+    #[cfg(unix)]
+    #[test]
+    fn a_written_file_has_the_usual_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (ours, plain) = (dir.path().join("ours"), dir.path().join("plain"));
+        write(&ours, "x").unwrap();
+        std::fs::write(&plain, "x").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&ours), mode(&plain));
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod plot;
 mod ranged;
 mod rdmc;
 mod report;
+mod report_hse;
 mod states;
 mod states_config;
 
@@ -90,6 +91,8 @@ enum CompareCommand {
 enum ReportCommand {
     /// The STATES course project: scatter plots, curves, prediction maps and report.md.
     States(report::ReportArgs),
+    /// The HSE study's STATES tables (improved DDPM, IWDiff, importance sampling, T): README.md.
+    Hse(report_hse::HseArgs),
 }
 
 #[derive(Subcommand)]
@@ -134,6 +137,7 @@ fn main() -> ExitCode {
         Command::LikelihoodMnist(args) => mnist_likelihood::likelihood(args),
         Command::Sample(SampleCommand::Mnist(args)) => mnist::sample(args),
         Command::Report(ReportCommand::States(args)) => report::report(args),
+        Command::Report(ReportCommand::Hse(args)) => report_hse::report(args),
         Command::Likelihood(args) => likelihood::likelihood(args),
         Command::Compare(CompareCommand::States(args)) => compare::compare(args),
         Command::Eval(EvalCommand::Nll(args)) => states::eval_nll(&args.samples),

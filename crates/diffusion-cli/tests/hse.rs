@@ -133,3 +133,27 @@ fn hybrid_learns_a_variance_the_file_samples_with() {
     let (learned, tilde) = (bound("learned"), bound("beta-tilde"));
     assert!(learned.is_finite() && learned < tilde, "bound: learned {learned}, β̃ {tilde}");
 }
+
+/// `report hse` trains each chosen row once per seed, grades it and writes the table; run again,
+/// it reuses the trained models (resumable) and writes the same table.
+#[test]
+fn the_report_trains_grades_and_resumes() {
+    let dir = scratch("hse-report");
+    let (out, runs) = (dir.join("report"), dir.join("runs"));
+    let args = ["report", "hse", "--out", s(&out), "--runs", s(&runs), "--steps", "3", "--seeds", "0,1", "--n", "100"];
+    let rows = ["--rows", "simple,hybrid"];
+    let first = diffusion(&[&args[..], &rows[..]].concat());
+    assert!(first.status.success(), "{}", text(&first));
+    let table = std::fs::read_to_string(out.join("README.md")).unwrap();
+    let lines: Vec<&str> = table.lines().filter(|l| l.starts_with("| L_")).collect();
+    assert_eq!(lines.len(), 2, "{table}");
+    assert!(lines[1].contains("learned variance") && lines[1].matches(" / ").count() == 7, "{table}");
+    let model = runs.join("hybrid-seed1/denoiser.safetensors");
+    let written = std::fs::metadata(&model).unwrap().modified().unwrap();
+    let again = diffusion(&[&args[..], &rows[..]].concat());
+    assert!(again.status.success() && !text(&again).contains("training the STATES denoiser"), "{}", text(&again));
+    assert_eq!(std::fs::metadata(&model).unwrap().modified().unwrap(), written, "a trained row is reused");
+    assert_eq!(std::fs::read_to_string(out.join("README.md")).unwrap(), table, "same models, same seeds, same table");
+    let bad = diffusion(&[&args[..], &["--rows", "simpel"][..]].concat());
+    assert!(!bad.status.success() && text(&bad).contains("unknown row `simpel`"), "{}", text(&bad));
+}

@@ -94,20 +94,16 @@ function onMessage(message) {
     case 'ready':
       applyLimits(message.limits);
       data = message.data;
+      state.device = message.device;
+      state.gpu = message.gpu;
+      $('device').textContent = message.device;
+      document.body.dataset.device = message.gpu ? 'webgpu' : 'cpu';
       if (state.ready) {
         // A restarted worker (see web/supervisor.js): the settings stay as the user left them.
-        state.device = message.device;
-        state.gpu = message.gpu;
-        $('device').textContent = message.device;
-        document.body.dataset.device = message.gpu ? 'webgpu' : 'cpu';
         setBusy(false);
         break;
       }
-      state.device = message.device;
-      state.gpu = message.gpu;
       state.ready = true;
-      $('device').textContent = message.device;
-      document.body.dataset.device = message.gpu ? 'webgpu' : 'cpu';
       // Defaults that finish in minutes: a GPU takes the CLI's batch, one CPU thread a smaller one.
       $('batch').value = message.gpu ? '4096' : '1024';
       $('steps').value = message.gpu ? '3000' : '1500';

@@ -23,11 +23,13 @@ export function supervise({ forceCpu, onMessage, onRestart, onGiveUp }) {
   let pending = null; // why the current worker was started, until it is ready
   const kept = new Map(); // message type → the last such message (its bytes copied)
 
-  const keep = (message) => {
-    const copy = { ...message };
+  // A load message with its own copies of the model bytes (the original's may be transferred).
+  const copyOf = (load, source = load.source) => {
+    const copy = { ...load, source };
     for (const key of ['bytes', 'judge']) if (copy[key]) copy[key] = copy[key].slice(0);
-    kept.set(message.type, copy);
+    return copy;
   };
+  const keep = (message) => kept.set(message.type, copyOf(message));
 
   function spawn() {
     worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
@@ -50,11 +52,7 @@ export function supervise({ forceCpu, onMessage, onRestart, onGiveUp }) {
       if (message.type === 'ready' && pending) {
         const reason = pending;
         pending = null;
-        for (const load of kept.values()) {
-          const copy = { ...load, source: `${load.source} (kept)` };
-          for (const key of ['bytes', 'judge']) if (copy[key]) copy[key] = copy[key].slice(0);
-          worker.postMessage(copy);
-        }
+        for (const load of kept.values()) worker.postMessage(copyOf(load, `${load.source} (kept)`));
         onRestart({ reason, cpu, kept: [...kept.values()].map((load) => load.source) });
       }
     };

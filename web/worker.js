@@ -72,7 +72,7 @@ async function start(forceCpu) {
 const KEEP_EVERY_MS = 5000;
 
 /** Sends the supervisor a copy of a network, as the load message that restores it. */
-async function keepModel(type, bytes, source) {
+function keepModel(type, bytes, source) {
   post({ type: 'keep', load: { type, bytes: bytes.buffer, source } }, [bytes.buffer]);
 }
 

@@ -12,7 +12,7 @@ use std::time::Instant;
 use burn::prelude::*;
 use clap::{Args, Parser};
 use diffusion::checkpoint::{Checkpoint, Role};
-use diffusion::data::states::states;
+use diffusion::data::states::{Points, states};
 use diffusion::limits;
 use diffusion::metric::image_bits::mean_and_error;
 use diffusion::metric::kde_nll::Kde;
@@ -101,14 +101,35 @@ fn train(dir: &Path, flags: &str, steps: usize, seed: u64, device: DeviceArg) ->
     Ok(seconds)
 }
 
-/// Grader NLL, coverage and precision of `xy`.
-fn grade(xy: &[[f32; 2]], kde: &Kde, data: &[[f32; 2]], radius: f32) -> Result<[f64; 3], String> {
-    Ok([kde.nll(xy)?, coverage(xy, data)?, precision(xy, data, radius)])
+/// The data and what grading against it needs, computed once per report.
+struct Grader {
+    data: Points,
+    kde: Kde,
+    radius: f32,
 }
 
-fn score(model: &Checkpoint, seconds: f64, seed: u64, args: &HseArgs, device: &Device) -> Result<Scores, String> {
-    let data = states();
-    let (kde, radius) = (Kde::fit(&data.xy)?, support_radius(&data.xy));
+impl Grader {
+    fn new() -> Result<Self, String> {
+        let data = states();
+        Ok(Self { kde: Kde::fit(&data.xy)?, radius: support_radius(&data.xy), data })
+    }
+
+    /// Grader NLL, coverage and precision of `xy`.
+    fn grade(&self, xy: &[[f32; 2]]) -> Result<[f64; 3], String> {
+        let data = &self.data.xy;
+        Ok([self.kde.nll(xy)?, coverage(xy, data)?, precision(xy, data, self.radius)])
+    }
+}
+
+fn score(
+    model: &Checkpoint,
+    seconds: f64,
+    seed: u64,
+    grader: &Grader,
+    args: &HseArgs,
+    device: &Device,
+) -> Result<Scores, String> {
+    let data = &grader.data;
     let mut seeds = Rng::new(seed);
     let method = Method::ancestral().with_variance(model.config.default_variance());
     let steps = model.schedule.steps;
@@ -120,8 +141,8 @@ fn score(model: &Checkpoint, seconds: f64, seed: u64, args: &HseArgs, device: &D
         chain_bound(&model.eps_score()?, &model.schedule, x, model.config.default_variance(), seeds.next_u64())?;
     Ok(Scores {
         train_seconds: seconds,
-        full: grade(&full, &kde, &data.xy, radius)?,
-        respaced: grade(&respaced, &kde, &data.xy, radius)?,
+        full: grader.grade(&full)?,
+        respaced: grader.grade(&respaced)?,
         bound: mean_and_error(&bound),
     })
 }
@@ -139,6 +160,7 @@ pub fn report(args: HseArgs) -> Result<(), String> {
     writable_dir(&args.out)?;
     writable_dir(&args.runs)?;
     let device = args.device.device()?;
+    let grader = Grader::new()?;
     let rows: Vec<_> =
         ROWS.iter().filter(|(name, _, _)| args.rows.is_empty() || args.rows.iter().any(|r| r == name)).collect();
     let mut table = String::new();
@@ -150,7 +172,7 @@ pub fn report(args: HseArgs) -> Result<(), String> {
             eprintln!("{name}, seed {seed}: {}", dir.display());
             let seconds = train(&dir, flags, args.steps, seed, args.device)?;
             let model = load(&dir.join("denoiser.safetensors"), Role::Denoiser, &device)?;
-            scores.push(score(&model, seconds, seed, &args, &device)?);
+            scores.push(score(&model, seconds, seed, &grader, &args, &device)?);
         }
         let seconds = scores.iter().map(|s| s.train_seconds).sum::<f64>() / scores.len() as f64;
         let baseline = *baseline.get_or_insert(seconds);

@@ -96,7 +96,7 @@ export async function survive({ name, webgpu, timeout }) {
 
     const tasks = await page.evaluate(() => window.longTasks);
     log(`long tasks: ${JSON.stringify(tasks)} at page time ${await page.evaluate(() => Math.round(performance.now()))}`);
-    // Tasks after a device loss are logged, not asserted: under SwiftShader two runs of five showed
+    // Tasks after a device loss are logged, not asserted: under SwiftShader three runs of six showed
     // 120–775 ms main-thread tasks while the CPU worker sampled after the loss (300 dots drawn on
     // the scatter canvas took 15–20 ms after the loss, 54–61 ms before; cause not found).
     const longest = Math.max(0, ...tasks.filter((task) => task.at < lostAt).map((task) => task.ms));

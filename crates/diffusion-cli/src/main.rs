@@ -70,7 +70,7 @@ enum Command {
 #[derive(Subcommand)]
 enum TrainCommand {
     /// The course's DDPM on the STATES points.
-    States(states::TrainArgs),
+    States(states_config::TrainArgs),
     /// The course's noisy classifier f(y | x_t, t) on the STATES points, for guidance.
     StatesClassifier(classifier::TrainClassifierArgs),
     /// The class-conditional MNIST UNet (score SDE, classifier-free guidance), resumable.

@@ -191,6 +191,26 @@ pub fn scatter_over_data(
 /// A named curve of (x, y) values in its colour.
 pub type Series<'a> = (&'a str, &'a [(f64, f64)], Rgb);
 
+/// The paths of samples through the sampler's steps, from the prior (small dots) to their ends
+/// (red), over the data: how straight the sampler's flow is.
+pub fn trails(path: &Path, titles: Titles, data: &[[f32; 2]], paths: &[Vec<[f32; 2]>]) -> Result<(), String> {
+    let data_xy = xy(data);
+    let ends: Vec<(f64, f64)> = paths.iter().filter_map(|p| p.last()).map(|p| (p[0] as f64, p[1] as f64)).collect();
+    let starts: Vec<(f64, f64)> = paths.iter().filter_map(|p| p.first()).map(|p| (p[0] as f64, p[1] as f64)).collect();
+    let bounds = Bounds::around(data_xy.iter().chain(&ends).chain(&starts).copied());
+    render(path, (800, 640), |root| {
+        let mut chart = chart(root, titles, bounds, 22)?;
+        dots(&mut chart, &data_xy, 1, GREY, "data")?;
+        let line = colour(LABEL_COLOURS[0]).mix(0.35);
+        for trail in paths {
+            chart.draw_series(LineSeries::new(xy(trail), line.stroke_width(1))).map_err(err)?;
+        }
+        dots(&mut chart, &starts, 1, [31, 119, 180], &format!("noise ({})", starts.len()))?;
+        dots(&mut chart, &ends, 2, SAMPLE_COLOUR, "ends")?;
+        legend(&mut chart)
+    })
+}
+
 /// Named curves in their colours, e.g. training and validation loss by step.
 pub fn curves(path: &Path, titles: Titles, series: &[Series]) -> Result<(), String> {
     let bounds = Bounds::around(series.iter().flat_map(|(_, points, _)| points.iter().copied()));

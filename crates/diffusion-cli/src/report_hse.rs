@@ -25,7 +25,8 @@ use crate::common::load;
 use crate::device::DeviceArg;
 use crate::files::{writable_dir, write};
 use crate::ranged::ranged;
-use crate::states::{TrainArgs, coverage, draw};
+use crate::states::{coverage, draw};
+use crate::states_config::TrainArgs;
 
 #[derive(Args)]
 pub struct HseArgs {

@@ -27,71 +27,7 @@ use crate::device::{DeviceArg, check_memory};
 use crate::files::{writable_dir, writable_file, write};
 use crate::plot::{self, Titles};
 use crate::ranged::ranged;
-use crate::states_config::{chain_options, denoiser_config};
-
-#[derive(Args)]
-pub struct TrainArgs {
-    /// Output directory (created if missing).
-    #[arg(long)]
-    pub out: PathBuf,
-    #[arg(long, default_value_t = TrainConfig::default().steps, value_parser = ranged::<usize>(limits::TRAIN_STEPS))]
-    pub steps: usize,
-    /// (point, t) pairs per Adam step.
-    #[arg(long, default_value_t = TrainConfig::default().batch, value_parser = ranged::<usize>(limits::BATCH))]
-    pub batch: usize,
-    /// Peak learning rate (cosine-decayed to 5% of it by the last step).
-    #[arg(long, default_value_t = TrainConfig::default().lr, value_parser = ranged::<f64>(limits::LR))]
-    pub lr: f64,
-    #[arg(long, default_value_t = 0, value_parser = ranged::<u64>(limits::SEED))]
-    pub seed: u64,
-    /// ddpm: the course's discrete T = 500 chain (L_simple, input t̄). vp, subvp, ve: denoising
-    /// score matching on that SDE's continuous time t ~ U(t_min, 1), input (c_in x, Fourier γ(t)).
-    #[arg(long, default_value = "ddpm")]
-    pub sde: String,
-    /// The DDPM chain's β schedule (--sde ddpm): linear or cosine (Nichol & Dhariwal eq. 17).
-    #[arg(long, default_value = "linear")]
-    pub schedule: String,
-    /// The DDPM chain's length T (--sde ddpm).
-    #[arg(long, default_value_t = 500, value_parser = ranged::<usize>(limits::TIMESTEPS))]
-    pub timesteps: usize,
-    /// β_1,β_T of the linear schedule (default 1e-4,0.02; the HSE study's T = 100 uses 4e-4,0.18).
-    #[arg(long)]
-    pub beta_range: Option<String>,
-    /// The ε-loss (--sde ddpm): simple (L_simple), iwdiff (k draws per (x₀, t), weighted by a
-    /// softmax of their losses) or hybrid (L_simple + 0.001 L_vlb with a learned variance: the
-    /// network also outputs v, Σ = exp(v log β + (1 − v) log β̃)).
-    #[arg(long, default_value = "simple")]
-    pub objective: String,
-    /// IWDiff's draws per (x₀, t).
-    #[arg(long, default_value_t = 2, value_parser = ranged::<usize>(limits::IW_K))]
-    pub iw_k: usize,
-    /// IWDiff's weights: worst (the seed's softmax(l), the worst draw weighs most) or best
-    /// (IWAE's softmax(−l)).
-    #[arg(long, default_value = "worst")]
-    pub iw_weights: String,
-    /// How the chain's t is drawn (--sde ddpm): uniform, or importance (p_t ∝ √E[L_t²] from the
-    /// last 10 losses at each t, Nichol & Dhariwal eq. 8–9).
-    #[arg(long, default_value = "uniform")]
-    pub t_sampling: String,
-    /// With importance sampling: extra loss-only batches per step that refresh the history ("IS+2").
-    #[arg(long, default_value_t = 0, value_parser = ranged::<usize>(limits::IS_EXTRA))]
-    pub is_extra: usize,
-    /// λ(t) of denoising score matching: sigma2 (λ = s(t)², i.e. ‖ε̂ − z‖²) or likelihood (λ = g(t)²).
-    #[arg(long, default_value = "sigma2")]
-    pub weighting: String,
-    /// Decay of the weights' moving average that is saved for sampling (0: save the raw weights;
-    /// default 0 for ddpm, 0.999 for the SDEs).
-    #[arg(long, value_parser = ranged::<f64>(limits::EMA))]
-    pub ema: Option<f64>,
-    /// Fraction of the points held out (per state) for the validation curve; 0 trains on all.
-    #[arg(long, default_value_t = 0.1, value_parser = ranged::<f64>(limits::VAL_FRACTION))]
-    pub val_fraction: f64,
-    /// Evaluate the held-out loss every this many steps.
-    #[arg(long, default_value_t = 50, value_parser = ranged::<usize>(limits::EVAL_EVERY))]
-    pub eval_every: usize,
-    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
-    pub device: DeviceArg,
-}
+use crate::states_config::{TrainArgs, chain_options, denoiser_config, process_name, reflow_pairs};
 
 #[derive(Args)]
 pub struct SampleArgs {
@@ -146,12 +82,18 @@ pub struct SampleArgs {
     /// Also draw the samples over the data (PNG).
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Also draw the paths of the first 200 samples from noise to their ends (PNG).
+    #[arg(long)]
+    trails: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     device: DeviceArg,
 }
 
 pub fn train(args: TrainArgs) -> Result<(), String> {
-    let mut config = denoiser_config(&args.sde, &args.weighting)?;
+    let mut config = denoiser_config(&args.sde, &args.weighting, &args.objective)?;
+    if args.reflow.is_some() && args.objective != "flow-matching" {
+        return Err("--reflow trains a flow-matching model: add --objective flow-matching".into());
+    }
     let (loss, t_sampling) = chain_options(&args, &mut config)?;
     let train = TrainConfig {
         steps: args.steps,
@@ -172,14 +114,21 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
     let device = args.device.device()?;
     let seeds = Seeds::of(args.seed);
     let (points, held_out) = states().split(args.val_fraction, seeds.split)?;
-    let mut trainer = config.denoiser_trainer(&train, points.xy, &device)?;
+    let (data, noise) = match &args.reflow {
+        None => (points.xy, None),
+        Some(path) => {
+            let (x0, z) = reflow_pairs(path, (args.reflow_pairs, args.reflow_steps), seeds.reflow, &device)?;
+            (x0, Some(z))
+        }
+    };
+    let mut trainer = config.coupled_trainer(&train, data, noise, &device)?;
     // A fixed held-out batch: 8 (t, ε) draws per held-out point.
     let validation = (!held_out.is_empty())
         .then(|| trainer.objective().denoising.draw(&held_out.xy, held_out.len() * 8, &mut Rng::new(seeds.validation)));
 
     eprintln!(
         "training the STATES denoiser ({}) on {} ({} steps, batch {}, lr {}, EMA {}, {} points held out)",
-        args.sde,
+        process_name(&args),
         args.device.name(),
         train.steps,
         train.batch,
@@ -208,7 +157,7 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
     write(&weights, bytes)?;
     write(&args.out.join("config.json"), config.to_json())?;
     write(&args.out.join("loss.csv"), curves.to_csv())?;
-    curves.plot(&args.out.join("loss.png"), &format!("STATES denoiser ({}) training loss", args.sde))?;
+    curves.plot(&args.out.join("loss.png"), &format!("STATES denoiser ({}) training loss", process_name(&args)))?;
     if let Some(&(_, last)) = curves.validation.last() {
         eprintln!("held-out loss {last:.4}");
     }
@@ -303,9 +252,13 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     }
     writable_file(&args.out)?;
     args.plot.as_deref().map(writable_file).transpose()?;
+    args.trails.as_deref().map(writable_file).transpose()?;
     let device = args.device.device()?;
     let denoiser = load(&args.weights, Role::Denoiser, &device)?;
     let rdmc = args.sampler == "rdmc";
+    if rdmc && args.trails.is_some() {
+        return Err("--trails follows a sampler's grid; rdmc has none".into());
+    }
     let method = match rdmc {
         true => None,
         false => {
@@ -362,7 +315,32 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
         plot::scatter_over_data(path, Titles::plane(&title), &states().xy, &points.xy, points.labels.as_deref())?;
         eprintln!("plotted {}", path.display());
     }
+    if let (Some(path), Some(method)) = (&args.trails, method) {
+        let paths = trails(&denoiser, method, args.steps, args.seed, &device)?;
+        let title = format!("paths of {} samples: {}, {} steps (unguided)", paths.len(), args.sampler, args.steps);
+        plot::trails(path, Titles::plane(&title), &states().xy, &paths)?;
+        eprintln!("plotted {}", path.display());
+    }
     Ok(())
+}
+
+/// The first 200 samples' positions at every grid time (the same prior draws as a run of any n
+/// with this seed).
+fn trails(
+    denoiser: &Checkpoint,
+    method: Method,
+    steps: usize,
+    seed: u64,
+    device: &Device,
+) -> Result<Vec<Vec<[f32; 2]>>, String> {
+    let model = denoiser.eps_score()?;
+    let mut sampler = SdeSampler::new(method, model.sde, steps, 200, seed, device)?;
+    let mut paths: Vec<Vec<[f32; 2]>> = to_points(sampler.x())?.into_iter().map(|p| vec![p]).collect();
+    while !sampler.done() {
+        sampler.step(&model);
+        to_points(sampler.x())?.into_iter().zip(&mut paths).for_each(|(p, path)| path.push(p));
+    }
+    Ok(paths)
 }
 
 pub fn eval_nll(path: &Path) -> Result<(), String> {

@@ -32,7 +32,7 @@ pub struct ChainBatch {
 
 impl ChainBatch {
     /// `groups` pairs (x_0 from `data`, t ~ U{1..T} or `steps`' p), each with `k` noises
-    /// ε_i ~ N(0, I) and x_t,i = √ᾱ_t x_0 + √(1 − ᾱ_t) ε_i: the draws of `EpsBatch::draw` when k = 1.
+    /// ε_i ~ N(0, I) and x_t,i = √ᾱ_t x_0 + √(1 − ᾱ_t) ε_i: the draws of `DenoiserBatch::draw` when k = 1.
     pub fn draw(
         data: &[[f32; 2]],
         schedule: &Schedule,

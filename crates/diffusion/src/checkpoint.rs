@@ -53,13 +53,23 @@ impl CheckpointConfig {
         Self { model, score: Some(score), ..Self::denoiser() }
     }
 
-    /// By the CLI's and the page's names: `ddpm` (the course's chain) or an SDE's (`vp`, `subvp`, `ve`).
+    /// The course's denoiser body as a velocity network trained by conditional flow matching on
+    /// the rectified-flow path x_t = (1 − t) x_0 + t z.
+    pub fn flow_matching() -> Self {
+        let score = ScoreConfig::flow_matching();
+        let model = MlpConfig { d_input: score.input_width(), ..MlpConfig::denoiser() };
+        Self { model, score: Some(score), ..Self::denoiser() }
+    }
+
+    /// By the CLI's and the page's names: `ddpm` (the course's chain), an SDE's (`vp`, `subvp`,
+    /// `ve`, `flow`: ε-prediction on it) or `flow-matching` (a velocity network on the flow path).
     pub fn named_denoiser(name: &str) -> Result<Self> {
         match name {
             "ddpm" => Ok(Self::denoiser()),
-            name => Sde::named(name)
-                .map(Self::score_model)
-                .ok_or_else(|| Error::Config(format!("unknown SDE `{name}`: ddpm, vp, subvp or ve"))),
+            "flow-matching" => Ok(Self::flow_matching()),
+            name => Sde::named(name).map(Self::score_model).ok_or_else(|| {
+                Error::Config(format!("unknown SDE `{name}`: ddpm, vp, subvp, ve, flow or flow-matching"))
+            }),
         }
     }
 
@@ -151,9 +161,24 @@ impl CheckpointConfig {
         data: Vec<[f32; 2]>,
         device: &Device,
     ) -> Result<DenoiserTrainer> {
+        self.coupled_trainer(train, data, None, device)
+    }
+
+    /// As [`CheckpointConfig::denoiser_trainer`], on the pairs (data_i, noise_i) when `noise` is
+    /// given (reflow, `sde::reflow`).
+    pub fn coupled_trainer(
+        &self,
+        train: &TrainConfig,
+        data: Vec<[f32; 2]>,
+        noise: Option<Vec<[f32; 2]>>,
+        device: &Device,
+    ) -> Result<DenoiserTrainer> {
         train.validate()?;
-        let objective =
+        let mut objective =
             PointDenoising::new(self.denoising()?, data, (train.batch, train.loss, train.t_sampling), &self.model)?;
+        if let Some(noise) = noise {
+            objective = objective.coupled(noise)?;
+        }
         Trainer::new(|device, seed| self.model.init(device, seed), objective, train.plan(), device)
     }
 

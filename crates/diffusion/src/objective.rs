@@ -18,7 +18,7 @@ use crate::model::fourier::Fourier;
 use crate::model::mlp::{Mlp, MlpConfig};
 use crate::rng::Rng;
 use crate::schedule::Schedule;
-pub use crate::sde::dsm::EpsBatch;
+pub use crate::sde::dsm::DenoiserBatch;
 use crate::sde::dsm::ScoreConfig;
 use crate::train::{EpsLoss, Objective};
 
@@ -35,10 +35,11 @@ impl Denoising {
         Ok(Denoising::Dsm(config, fourier))
     }
 
-    pub fn draw(&self, data: &[[f32; 2]], batch: usize, rng: &mut Rng) -> EpsBatch {
+    /// A minibatch of `batch` rows from `data` with fresh noise.
+    pub fn draw(&self, data: &[[f32; 2]], batch: usize, rng: &mut Rng) -> DenoiserBatch {
         match self {
-            Denoising::Ddpm(schedule) => EpsBatch::draw(data, schedule, batch, rng),
-            Denoising::Dsm(config, fourier) => config.draw(fourier, data, batch, rng),
+            Denoising::Ddpm(schedule) => DenoiserBatch::draw(data, schedule, batch, rng),
+            Denoising::Dsm(config, fourier) => config.draw(fourier, data, None, batch, rng),
         }
     }
 
@@ -66,6 +67,9 @@ pub struct PointDenoising {
     /// IWDiff with k > 1 and uniform t: the k draws' gradients are accumulated one draw at a
     /// time, so the autodiff graph holds one draw per (x₀, t) whatever k.
     accumulate: bool,
+    /// Reflow: the noise z_i each data point x_0,i is paired with (the i-th row of `data` is a
+    /// first model's ODE solution from z_i); `None`: independent noise.
+    coupling: Option<Vec<[f32; 2]>>,
 }
 
 impl PointDenoising {
@@ -106,7 +110,23 @@ impl PointDenoising {
                 return Err(Error::Config("importance-sampled t is the DDPM chain's: train it with --sde ddpm".into()));
             }
         };
-        Ok(Self { denoising, data, batch, loss, importance, accumulate: true })
+        Ok(Self { denoising, data, batch, loss, importance, accumulate: true, coupling: None })
+    }
+
+    /// Trains on the pairs (data_i, `noise`_i) instead of independent noise (reflow, Liu et al.
+    /// 2023: straighter paths); continuous time only.
+    pub fn coupled(mut self, noise: Vec<[f32; 2]>) -> Result<Self> {
+        if !matches!(self.denoising, Denoising::Dsm(..)) {
+            return Err(Error::Config("reflow pairs train a continuous-time model (flow matching)".into()));
+        }
+        if noise.len() != self.data.len() {
+            return Err(Error::Config(format!("{} noise rows for {} data points", noise.len(), self.data.len())));
+        }
+        if noise.iter().flatten().chain(self.data.iter().flatten()).any(|v| !v.is_finite()) {
+            return Err(Error::Config("a reflow pair is not finite".into()));
+        }
+        self.coupling = Some(noise);
+        Ok(self)
     }
 
     /// The same objective differentiating IWDiff's k draws at once (memory grows with k).
@@ -187,7 +207,9 @@ impl Objective<Mlp> for PointDenoising {
     fn loss(&self, model: &Mlp, rng: &mut Rng, device: &Device) -> Tensor<1> {
         match (&self.denoising, self.loss) {
             (Denoising::Ddpm(schedule), loss) => self.chain_loss(model, schedule, loss, rng, device),
-            (Denoising::Dsm(..), _) => self.denoising.draw(&self.data, self.batch, rng).loss(model, device),
+            (Denoising::Dsm(config, fourier), _) => {
+                config.draw(fourier, &self.data, self.coupling.as_deref(), self.batch, rng).loss(model, device)
+            }
         }
     }
 
@@ -215,21 +237,21 @@ impl Schedule {
     }
 }
 
-impl EpsBatch {
+impl DenoiserBatch {
     /// Draws `batch` triples (x_0 from `data`, t ~ U{1..T}, ε ~ N(0, I)) and noises x_0 to x_t.
     pub fn draw(data: &[[f32; 2]], schedule: &Schedule, batch: usize, rng: &mut Rng) -> Self {
         let rows = ChainBatch::draw(data, schedule, batch, 1, None, rng);
         let input = rows.x_t.chunks_exact(2).zip(&rows.steps).flat_map(|(x, &t)| [x[0], x[1], schedule.t_bar(t)]);
-        Self { input: input.collect(), width: 3, eps: rows.eps, weight: None, batch }
+        Self { input: input.collect(), width: 3, target: rows.eps, weight: None, batch }
     }
 }
 
-impl EpsBatch {
-    /// The weighted ε-loss of `model` on this batch (a held-out batch scores the sampling weights);
-    /// a learned-variance network's v outputs are not part of it.
+impl DenoiserBatch {
+    /// The weighted loss of `model` on this batch, ε̂ or v̂ against the target (a held-out batch
+    /// scores the sampling weights); a learned-variance network's v outputs are not part of it.
     pub fn loss(&self, model: &Mlp, device: &Device) -> Tensor<1> {
-        let (input, eps, weight) = self.tensors(device);
-        weighted_eps_mse(model.forward(input).narrow(1, 0, 2), eps, weight)
+        let (input, target, weight) = self.tensors(device);
+        weighted_eps_mse(model.forward(input).narrow(1, 0, 2), target, weight)
     }
 }
 

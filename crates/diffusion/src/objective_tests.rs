@@ -31,9 +31,9 @@ fn forward_process_has_the_right_marginals() {
 fn batches_are_reproducible_and_well_formed() {
     let schedule = ScheduleConfig::default().init().unwrap();
     let data = [[0.0f32, 1.0], [2.0, 3.0]];
-    let a = EpsBatch::draw(&data, &schedule, 64, &mut Rng::new(3));
-    let b = EpsBatch::draw(&data, &schedule, 64, &mut Rng::new(3));
-    assert_eq!((a.input.len(), a.eps.len()), (192, 128));
+    let a = DenoiserBatch::draw(&data, &schedule, 64, &mut Rng::new(3));
+    let b = DenoiserBatch::draw(&data, &schedule, 64, &mut Rng::new(3));
+    assert_eq!((a.input.len(), a.target.len()), (192, 128));
     assert_eq!(a.input, b.input);
     assert!(a.input.chunks(3).all(|row| row[2] > -1.0 && row[2] <= 1.0));
     // k draws per (x₀, t): the rows of a group share x₀'s t and differ in ε.

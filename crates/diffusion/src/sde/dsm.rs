@@ -5,6 +5,11 @@
 //! the likelihood weighting λ = g(t)² (Song et al. 2021b) it is (g²/s²)‖ε̂ − z‖².
 //! The network sees c_in(t) x_t with c_in = 1/√(m² + s²) (EDM's input scaling for data of unit
 //! variance; 1 for VP) and the Fourier features γ(t).
+//!
+//! Flow matching (Lipman et al. 2023; Liu et al. 2023, rectified flow) is the same draw with a
+//! velocity network: on the path x_t = m x_0 + s z it regresses u = ṁ x_0 + ṡ z (on the flow
+//! path, z − x_0), whose conditional mean is the PF-ODE velocity. Reflow trains on pairs
+//! (x_0, z) coupled by a first model's ODE instead of independent draws.
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -14,25 +19,26 @@ use crate::model::fourier::{Fourier, FourierConfig};
 use crate::rng::Rng;
 use crate::sde::Sde;
 
-/// One minibatch of an ε-prediction objective, built on the host from a seeded source.
-pub struct EpsBatch {
+/// One minibatch of a denoiser's objective, built on the host from a seeded source.
+pub struct DenoiserBatch {
     /// Network input, rows of `width` (DDPM: (x_t, y_t, t̄); DSM: (c_in x_t, γ(t))): [batch · width].
     pub input: Vec<f32>,
     pub width: usize,
-    /// The noise ε that made x_t: [batch · 2].
-    pub eps: Vec<f32>,
+    /// What the network regresses: the noise ε that made x_t, or for a velocity network the
+    /// path's velocity u = ṁ x_0 + ṡ ε: [batch · 2].
+    pub target: Vec<f32>,
     /// Per-row weight of ‖ε̂ − ε‖² (`None`: all 1).
     pub weight: Option<Vec<f32>>,
     pub batch: usize,
 }
 
-impl EpsBatch {
-    /// (input [batch, width], ε [batch, 2], weight [batch]) on `device`.
+impl DenoiserBatch {
+    /// (input [batch, width], target [batch, 2], weight [batch]) on `device`.
     pub fn tensors(&self, device: &Device) -> (Tensor<2>, Tensor<2>, Option<Tensor<1>>) {
         let input = Tensor::from_data(TensorData::new(self.input.clone(), [self.batch, self.width]), device);
-        let eps = Tensor::from_data(TensorData::new(self.eps.clone(), [self.batch, 2]), device);
+        let target = Tensor::from_data(TensorData::new(self.target.clone(), [self.batch, 2]), device);
         let weight = self.weight.as_ref().map(|w| Tensor::from_data(TensorData::new(w.clone(), [self.batch]), device));
-        (input, eps, weight)
+        (input, target, weight)
     }
 }
 
@@ -89,6 +95,18 @@ impl TimeSampling {
     }
 }
 
+/// What a continuous-time network outputs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Prediction {
+    /// ε̂(x_t, t), the noise (the score is −ε̂/s).
+    #[default]
+    Eps,
+    /// The PF-ODE velocity v̂(x_t, t) ≈ E[ṁ x_0 + ṡ z | x_t] (flow matching). From x = m x̂₀ + s ε̂
+    /// and v̂ = ṁ x̂₀ + ṡ ε̂: ε̂ = (m v̂ − ṁ x)/(m ṡ − s ṁ); on the flow path ε̂ = x + (1 − t) v̂.
+    Velocity,
+}
+
 /// What the time features γ(·) are computed from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -121,11 +139,40 @@ pub struct ScoreConfig {
     pub weighting: Weighting,
     #[serde(default)]
     pub time_input: TimeInput,
+    #[serde(default, skip_serializing_if = "is_eps")]
+    pub prediction: Prediction,
+}
+
+fn is_eps(prediction: &Prediction) -> bool {
+    *prediction == Prediction::Eps
 }
 
 impl ScoreConfig {
     pub fn new(sde: Sde) -> Self {
-        Self { sde, fourier: FourierConfig::default(), weighting: Weighting::Sigma2, time_input: TimeInput::T }
+        Self {
+            sde,
+            fourier: FourierConfig::default(),
+            weighting: Weighting::Sigma2,
+            time_input: TimeInput::T,
+            prediction: Prediction::Eps,
+        }
+    }
+
+    /// Conditional flow matching on the rectified-flow path: a velocity network, plain loss.
+    pub fn flow_matching() -> Self {
+        Self { prediction: Prediction::Velocity, ..Self::new(Sde::Flow) }
+    }
+
+    /// ε̂ from the network's output at (x, t): itself, or from a velocity (see [`Prediction`]).
+    pub fn eps_from_output(&self, x: Tensor<2>, out: Tensor<2>, t: f64) -> Tensor<2> {
+        match self.prediction {
+            Prediction::Eps => out,
+            Prediction::Velocity => {
+                let ((m, s), (dm, ds)) = (self.sde.marginal(t), self.sde.marginal_rate(t));
+                let det = m * ds - s * dm;
+                (out.mul_scalar(m) - x.mul_scalar(dm)).div_scalar(det)
+            }
+        }
     }
 
     /// The scalar the time features γ(·) see at time t (see [`TimeInput`]).
@@ -138,6 +185,11 @@ impl ScoreConfig {
 
     pub fn validate(&self) -> Result<()> {
         self.sde.validate()?;
+        if self.prediction == Prediction::Velocity && self.weighting != Weighting::Sigma2 {
+            return Err(crate::error::Error::Config(
+                "a velocity network (flow matching) trains with the plain loss: --weighting sigma2".into(),
+            ));
+        }
         self.fourier.validate()
     }
 
@@ -160,27 +212,45 @@ impl ScoreConfig {
         }
     }
 
-    /// Draws `batch` triples (x_0 from `data`, t ~ U(t_min, 1), z ~ N(0, I)): network input rows
-    /// (c_in x_t, γ(t)), the target z and the weight λ(t)/s(t)².
-    pub fn draw(&self, fourier: &Fourier, data: &[[f32; 2]], batch: usize, rng: &mut Rng) -> EpsBatch {
+    /// Draws `batch` triples (x_0 from `data`, t ~ U(t_min, 1), z ~ N(0, I), or with `coupling`
+    /// the z paired with that x_0): network input rows (c_in x_t, γ(t)), the target (z, or the
+    /// velocity ṁ x_0 + ṡ z) and the weight λ(t)/s(t)².
+    pub fn draw(
+        &self,
+        fourier: &Fourier,
+        data: &[[f32; 2]],
+        coupling: Option<&[[f32; 2]]>,
+        batch: usize,
+        rng: &mut Rng,
+    ) -> DenoiserBatch {
         let width = self.input_width();
         let t_min = self.sde.t_min();
         let mut input = Vec::with_capacity(batch * width);
-        let mut eps = Vec::with_capacity(batch * 2);
+        let mut target = Vec::with_capacity(batch * 2);
         let mut weight = Vec::with_capacity(batch);
         for _ in 0..batch {
-            let x_0 = data[rng.below(data.len())];
+            let i = rng.below(data.len());
+            let x_0 = data[i];
             let t = t_min + (1.0 - t_min) * rng.uniform();
-            let z = [rng.normal(), rng.normal()];
+            let z = match coupling {
+                Some(noise) => noise[i].map(f64::from),
+                None => [rng.normal(), rng.normal()],
+            };
             let (m, s) = self.sde.marginal(t);
             let c_in = self.c_in(t);
             input.extend((0..2).map(|d| (c_in * (m * x_0[d] as f64 + s * z[d])) as f32));
             input.extend(fourier.embed(self.noise_input(t)));
-            eps.extend(z.map(|v| v as f32));
+            match self.prediction {
+                Prediction::Eps => target.extend(z.map(|v| v as f32)),
+                Prediction::Velocity => {
+                    let (dm, ds) = self.sde.marginal_rate(t);
+                    target.extend((0..2).map(|d| (dm * x_0[d] as f64 + ds * z[d]) as f32));
+                }
+            }
             weight.push(self.weight(t) as f32);
         }
         let weight = (self.weighting != Weighting::Sigma2).then_some(weight);
-        EpsBatch { input, width, eps, weight, batch }
+        DenoiserBatch { input, width, target, weight, batch }
     }
 }
 
@@ -241,11 +311,11 @@ mod tests {
             let mut config = ScoreConfig::new(sde);
             let fourier = config.fourier.init().unwrap();
             let data = [[1.0f32, -1.0]];
-            let batch = config.draw(&fourier, &data, 64, &mut Rng::new(0));
-            assert_eq!((batch.input.len(), batch.eps.len(), batch.width), (64 * 34, 128, 34));
+            let batch = config.draw(&fourier, &data, None, 64, &mut Rng::new(0));
+            assert_eq!((batch.input.len(), batch.target.len(), batch.width), (64 * 34, 128, 34));
             assert!(batch.weight.is_none() && batch.input.iter().all(|v| v.is_finite()));
             config.weighting = Weighting::Likelihood;
-            let batch = config.draw(&fourier, &data, 64, &mut Rng::new(0));
+            let batch = config.draw(&fourier, &data, None, 64, &mut Rng::new(0));
             assert!(batch.weight.unwrap().iter().all(|w| w.is_finite() && *w > 0.0));
         }
         // VP keeps unit variance, so c_in = 1; VE scales its inputs down by up to σ_max.
@@ -271,5 +341,42 @@ mod tests {
         let read: ScoreConfig = serde_json::from_str(old).unwrap();
         assert_eq!(read.time_input, TimeInput::T);
         assert_eq!(TimeInput::named("log-snr"), Some(TimeInput::LogSnr));
+    }
+
+    /// The velocity target on the flow path is u = z − x_0: the input c_in(t) x_t is
+    /// c_in(t) (x_0 + t u), whose coefficients on (x_0, u) must agree with c_in at their own t (a
+    /// target x_0 − z or z alone fails); and a velocity's ε̂
+    /// inverts the exact PF-ODE velocity of a mixture back to −s ∇log p, on the flow path and VP.
+    #[test]
+    fn velocity_targets_and_their_eps() {
+        let config = ScoreConfig::flow_matching();
+        let fourier = config.fourier.init().unwrap();
+        let x_0 = [1.0f32, -2.0];
+        let batch = config.draw(&fourier, &[x_0], None, 256, &mut Rng::new(4));
+        for (row, u) in batch.input.chunks(batch.width).zip(batch.target.chunks(2)) {
+            // The input is c_in(t) x_t = α x_0 + β u with α = c_in(t), β = c_in(t) t: solve for (α, β).
+            let (x, u) = (x_0.map(f64::from), [u[0] as f64, u[1] as f64]);
+            let det = x[0] * u[1] - x[1] * u[0];
+            let alpha = (row[0] as f64 * u[1] - row[1] as f64 * u[0]) / det;
+            let beta = (x[0] * row[1] as f64 - x[1] * row[0] as f64) / det;
+            let t = beta / alpha;
+            assert!((alpha - config.c_in(t)).abs() < 1e-4, "t {t}: α {alpha} vs c_in {}", config.c_in(t));
+            assert!((1e-3 - 1e-6..=1.0 + 1e-6).contains(&t), "t {t}");
+        }
+        let device = Device::flex();
+        let mixture = crate::sde::mixture::Mixture::circle(4, 2.0, 0.3);
+        for sde in [Sde::Flow, Sde::vp()] {
+            let config = ScoreConfig { prediction: Prediction::Velocity, ..ScoreConfig::new(sde) };
+            let x = Tensor::<2>::from_floats([[0.3, 2.0], [-1.0, 0.0]], &device);
+            for t in [0.1, 0.5, 0.9] {
+                let score = mixture.score(&sde, x.clone(), t);
+                let velocity = x.clone().mul_scalar(sde.drift_coef(t)) - score.clone().mul_scalar(0.5 * sde.g2(t));
+                let eps = config.eps_from_output(x.clone(), velocity, t);
+                let want = score.mul_scalar(-sde.marginal(t).1);
+                let gap: f32 = (eps - want).abs().max().into_scalar();
+                assert!(gap < 1e-4, "{sde:?} t {t}: ε̂ from the velocity is {gap} off");
+            }
+        }
+        assert!(ScoreConfig { weighting: Weighting::Likelihood, ..ScoreConfig::flow_matching() }.validate().is_err());
     }
 }

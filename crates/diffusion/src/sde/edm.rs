@@ -10,9 +10,9 @@ use crate::sde::Sde;
 use crate::sde::dpm_solver::x0_hat;
 use crate::sde::score::ScoreModel;
 
-/// The times of the N noise levels σ_0 > … > σ_{N−1} between σ(1) and σ(t_min).
+/// The times of the N noise levels σ_0 > … > σ_{N−1} between σ(t_max) and σ(t_min).
 pub fn grid(sde: &Sde, n: usize) -> Vec<f64> {
-    let (hi, lo) = (sde.sigma(1.0).powf(1.0 / 7.0), sde.sigma(sde.t_min()).powf(1.0 / 7.0));
+    let (hi, lo) = (sde.sigma(sde.t_max()).powf(1.0 / 7.0), sde.sigma(sde.t_min()).powf(1.0 / 7.0));
     let n = n.max(2);
     (0..n).map(|i| sde.time_at_sigma((hi + i as f64 / (n - 1) as f64 * (lo - hi)).powi(7))).collect()
 }

@@ -83,17 +83,17 @@ impl Grid {
         }
     }
 
-    /// t_min = t_0 < t_1 < … < t_steps = 1.
+    /// t_min = t_0 < t_1 < … < t_steps = t_max (1, or the flow path's 1 − 10⁻³).
     pub fn times(self, sde: &Sde, t_min: f64, steps: usize) -> Vec<f64> {
-        let steps = steps.max(1);
+        let (steps, t_max) = (steps.max(1), sde.t_max());
         match self {
-            Grid::Uniform => (0..=steps).map(|i| t_min + (1.0 - t_min) * i as f64 / steps as f64).collect(),
+            Grid::Uniform => (0..=steps).map(|i| t_min + (t_max - t_min) * i as f64 / steps as f64).collect(),
             Grid::LogSnr => {
-                let (lo, hi) = (sde.log_snr(t_min), sde.log_snr(1.0));
+                let (lo, hi) = (sde.log_snr(t_min), sde.log_snr(t_max));
                 (0..=steps)
                     .map(|i| match i {
                         0 => t_min,
-                        i if i == steps => 1.0,
+                        i if i == steps => t_max,
                         i => sde.time_at_log_snr(lo + (hi - lo) * i as f64 / steps as f64, t_min),
                     })
                     .collect()

@@ -3,8 +3,8 @@
 use crate::error::{Error, Result};
 
 /// Every sampler's name, as `Method::named` takes them.
-pub const NAMES: [&str; 11] =
-    ["ancestral", "ddim", "em", "rd", "pc", "ald", "ode-heun", "ode-rk4", "ode-rk45", "dpmpp2m", "edm-heun"];
+pub const NAMES: [&str; 12] =
+    ["ancestral", "ddim", "em", "rd", "pc", "ald", "euler", "ode-heun", "ode-rk4", "ode-rk45", "dpmpp2m", "edm-heun"];
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Predictor {
@@ -58,6 +58,8 @@ pub enum Method {
     Ddim {
         eta: f64,
     },
+    /// Euler on the probability-flow ODE (rectified flow's sampler), one evaluation per step.
+    OdeEuler,
     OdeHeun,
     OdeRk4,
     /// Adaptive Dormand–Prince 5(4) on the probability-flow ODE (native only; `steps` is ignored).
@@ -91,7 +93,7 @@ impl Method {
     }
 
     /// By the CLI's and the page's names: em, rd, pc (with Langevin snr r), ald (annealed
-    /// Langevin: the corrector alone), ancestral, ddim (η = 0; see [`Method::with_eta`]), ode-heun,
+    /// Langevin: the corrector alone), ancestral, ddim (η = 0; see [`Method::with_eta`]), euler, ode-heun,
     /// ode-rk4, ode-rk45 (rtol = atol = 1e-5), dpmpp2m, edm-heun.
     pub fn named(name: &str, snr: f64) -> Option<Self> {
         match name {
@@ -102,6 +104,7 @@ impl Method {
             "rd" => Some(Method::rd()),
             "pc" => Some(Method::Pc { predictor: Predictor::ReverseDiffusion, corrector_steps: 1, snr }),
             "ald" => Some(Method::Pc { predictor: Predictor::None, corrector_steps: 1, snr }),
+            "euler" | "ode-euler" => Some(Method::OdeEuler),
             "ode-heun" => Some(Method::OdeHeun),
             "ode-rk4" => Some(Method::OdeRk4),
             "dpmpp2m" => Some(Method::DpmSolver2M),
@@ -117,7 +120,7 @@ impl Method {
             Method::Pc { predictor, corrector_steps, .. } => {
                 nfe / (corrector_steps + usize::from(predictor != Predictor::None)).max(1)
             }
-            Method::Ancestral { .. } | Method::Ddim { .. } | Method::DpmSolver2M => nfe,
+            Method::Ancestral { .. } | Method::Ddim { .. } | Method::DpmSolver2M | Method::OdeEuler => nfe,
             Method::OdeHeun => nfe / 2,
             Method::OdeRk4 => nfe / 4,
             Method::EdmHeun => nfe.div_ceil(2),

@@ -9,7 +9,10 @@
 //!   DDPM:   the discrete chain of Ho et al. as the VP SDE whose B(t) interpolates −log ᾱ linearly
 //!           between its steps t = k/T, i.e. β(t) = −T log(1 − β_k) on ((k−1)/T, k/T]: then
 //!           m(k/T)² = ᾱ_k exactly, every sampler and the likelihood see the noise levels the
-//!           network was trained on, and the ancestral step between adjacent steps is Ho et al.'s.
+//!           network was trained on, and the ancestral step between adjacent steps is Ho et al.'s;
+//!   flow:   the linear path of flow matching and rectified flow (Lipman et al. 2023, Liu et al.
+//!           2023), x_t = (1 − t) x_0 + t z: m = 1 − t, s = t, i.e. a(t) = −1/(1 − t) and
+//!           g² = d(s²)/dt − 2a s² = 2t/(1 − t); its PF-ODE velocity is E[z − x_0 | x_t].
 
 pub mod corrector;
 pub mod ddim;
@@ -24,6 +27,7 @@ pub mod method;
 pub mod mixture;
 pub mod ode;
 pub mod predictor;
+pub mod reflow;
 pub mod sampler;
 pub mod score;
 pub mod unet_score;
@@ -54,6 +58,8 @@ pub enum Sde {
         steps: usize,
         betas: BetaSchedule,
     },
+    /// The rectified-flow path x_t = (1 − t) x_0 + t z.
+    Flow,
 }
 
 impl Sde {
@@ -72,9 +78,10 @@ impl Sde {
         Sde::Ve { sigma_min: 0.01, sigma_max }
     }
 
-    /// By the CLI's and the page's names: vp, subvp, ve (σ_max = 10).
+    /// By the CLI's and the page's names: vp, subvp, ve (σ_max = 10), flow.
     pub fn named(name: &str) -> Option<Self> {
         match name {
+            "flow" | "rectified-flow" => Some(Sde::Flow),
             "vp" => Some(Sde::vp()),
             "subvp" | "sub-vp" => Some(Sde::sub_vp()),
             "ve" => Some(Sde::ve(10.0)),
@@ -94,6 +101,7 @@ impl Sde {
                 0.0 < beta_min && beta_min <= beta_max && beta_max < 1e4
             }
             Sde::Ddpm { steps, betas } => return ScheduleConfig { steps, betas }.validate(),
+            Sde::Flow => true,
         };
         if ok { Ok(()) } else { Err(Error::Config(format!("unreasonable SDE parameters {self:?}"))) }
     }
@@ -105,6 +113,17 @@ impl Sde {
             Sde::Ve { .. } => 1e-5,
             Sde::Ddpm { steps, .. } => 1.0 / *steps as f64,
             _ => 1e-3,
+        }
+    }
+
+    /// The time the samplers start from and the likelihood integrates to: 1, except on the flow
+    /// path, whose m(1) = 0 makes a(t), g² and Tweedie's x̂₀ = (x + s² ∇log p)/m infinite at 1;
+    /// it starts at 1 − 10⁻³, where x_t = 10⁻³ x_0 + 0.999 z is N(0, I) to within 10⁻³ of the
+    /// data's scale.
+    pub fn t_max(&self) -> f64 {
+        match self {
+            Sde::Flow => 1.0 - 1e-3,
+            _ => 1.0,
         }
     }
 
@@ -137,7 +156,7 @@ impl Sde {
     fn beta(&self, t: f64) -> f64 {
         match *self {
             Sde::Vp { beta_min, beta_max } | Sde::SubVp { beta_min, beta_max } => beta_min + t * (beta_max - beta_min),
-            Sde::Ve { .. } => 0.0,
+            Sde::Ve { .. } | Sde::Flow => 0.0,
             Sde::Ddpm { steps, betas } => {
                 let k = ((t * steps as f64).ceil() as usize).clamp(1, steps);
                 steps as f64 * betas.neg_log_alpha(k, steps)
@@ -151,7 +170,7 @@ impl Sde {
             Sde::Vp { beta_min, beta_max } | Sde::SubVp { beta_min, beta_max } => {
                 beta_min * t + 0.5 * t * t * (beta_max - beta_min)
             }
-            Sde::Ve { .. } => 0.0,
+            Sde::Ve { .. } | Sde::Flow => 0.0,
             Sde::Ddpm { steps, betas } => {
                 let u = (t * steps as f64).clamp(0.0, steps as f64);
                 let k = u.floor() as usize;
@@ -186,8 +205,19 @@ impl Sde {
     pub fn drift_coef(&self, t: f64) -> f64 {
         match self {
             Sde::Ve { .. } => 0.0,
+            Sde::Flow => -1.0 / (1.0 - t),
             _ => -0.5 * self.beta(t),
         }
+    }
+
+    /// (dm/dt, ds/dt): the velocity of the kernel's path is u = ṁ x_0 + ṡ z. ṁ = a m, and
+    /// d(s²)/dt = 2a s² + g² gives ṡ = (g² + 2a s²)/(2s); the flow path's are (−1, 1).
+    pub fn marginal_rate(&self, t: f64) -> (f64, f64) {
+        if *self == Sde::Flow {
+            return (-1.0, 1.0);
+        }
+        let ((m, s), a) = (self.marginal(t), self.drift_coef(t));
+        (a * m, (self.g2(t) + 2.0 * a * s * s) / (2.0 * s))
     }
 
     /// g(t)².
@@ -196,6 +226,7 @@ impl Sde {
             Sde::Ve { sigma_min, sigma_max } => self.ve_scale(t).powi(2) * 2.0 * (sigma_max / sigma_min).ln(),
             Sde::Vp { .. } | Sde::Ddpm { .. } => self.beta(t),
             Sde::SubVp { .. } => self.beta(t) * (1.0 - (-2.0 * self.beta_integral(t)).exp()),
+            Sde::Flow => 2.0 * t / (1.0 - t),
         }
     }
 
@@ -211,6 +242,7 @@ impl Sde {
                 let b = self.beta_integral(t);
                 ((-0.5 * b).exp(), 1.0 - (-b).exp())
             }
+            Sde::Flow => (1.0 - t, t),
         }
     }
 
@@ -261,10 +293,10 @@ mod tests {
     /// A wrong g (a missing √, a wrong ln factor, sub-VP's extra term) fails this.
     #[test]
     fn marginals_match_a_forward_simulation() {
-        for sde in [Sde::ve(10.0), Sde::vp(), Sde::sub_vp(), Sde::ddpm(&ScheduleConfig::default())] {
+        for sde in [Sde::ve(10.0), Sde::vp(), Sde::sub_vp(), Sde::ddpm(&ScheduleConfig::default()), Sde::Flow] {
             let mut rng = Rng::new(1);
             let (n, steps, x_0) = (4000, 2000, 1.5);
-            for t_end in [0.1, 0.5, 1.0] {
+            for t_end in [0.1, 0.5, sde.t_max().min(0.9)] {
                 let dt = t_end / steps as f64;
                 let mut xs = vec![x_0; n];
                 for i in 0..steps {
@@ -320,6 +352,31 @@ mod tests {
         }
         // g² = β(t) = −dB/dt: the forward simulation test above covers the drift and diffusion.
         assert!(Sde::Ddpm { steps: 1, betas: config.betas }.validate().is_err());
+    }
+
+    /// The path's velocity ṁ x_0 + ṡ z: the rates are the derivatives of (m, s) (a wrong ṡ
+    /// formula or a wrong flow drift fails), and on the flow path u = z − x_0.
+    #[test]
+    fn marginal_rates_are_derivatives() {
+        for sde in [Sde::ve(10.0), Sde::vp(), Sde::sub_vp(), Sde::Flow] {
+            for t in [0.05, 0.3, 0.7, 0.95] {
+                let h = 1e-6;
+                let ((m1, s1), (m0, s0)) = (sde.marginal(t + h), sde.marginal(t - h));
+                let (dm, ds) = ((m1 - m0) / (2.0 * h), (s1 - s0) / (2.0 * h));
+                let (rm, rs) = sde.marginal_rate(t);
+                assert!((rm - dm).abs() < 1e-5 * dm.abs().max(1.0), "{sde:?} t {t}: ṁ {rm} vs {dm}");
+                assert!((rs - ds).abs() < 1e-5 * ds.abs().max(1.0), "{sde:?} t {t}: ṡ {rs} vs {ds}");
+                if sde == Sde::Flow {
+                    // The flow's a and g² give the same rates through the general formula.
+                    let ((m, s), a) = (sde.marginal(t), sde.drift_coef(t));
+                    assert!(
+                        (a * m + 1.0).abs() < 1e-12 && ((sde.g2(t) + 2.0 * a * s * s) / (2.0 * s) - 1.0).abs() < 1e-12
+                    );
+                }
+            }
+        }
+        assert_eq!(Sde::named("flow"), Some(Sde::Flow));
+        assert!(Sde::Flow.t_max() < 1.0 && Sde::vp().t_max() == 1.0);
     }
 
     #[test]

@@ -1,16 +1,26 @@
 //! The probability-flow ODE dx/dt = f(x, t) − ½ g(t)² s(x, t) (Song et al. 2021, eq. 13), which has
-//! the same marginals as the SDE, integrated backwards in time with fixed-step Heun or RK4, or
-//! adaptive RK45.
+//! the same marginals as the SDE, integrated backwards in time with fixed-step Euler, Heun or RK4,
+//! or adaptive RK45. A network that predicts the velocity itself (flow matching) gives it directly.
 
 use burn::prelude::*;
 
 use crate::sde::Sde;
 use crate::sde::score::ScoreModel;
 
-/// The ODE's drift at (x, t).
+/// The ODE's drift at (x, t): the model's own velocity, else a(t) x − ½ g(t)² s(x, t).
 pub fn pf_drift(model: &impl ScoreModel, sde: &Sde, x: Tensor<2>, t: f64) -> Tensor<2> {
+    if let Some(velocity) = model.velocity(x.clone(), t) {
+        return velocity;
+    }
     let score = model.score(x.clone(), t);
     x.mul_scalar(sde.drift_coef(t)) - score.mul_scalar(0.5 * sde.g2(t))
+}
+
+/// Euler (1 evaluation): x ← x + h v(x, t), h = t' − t. On the flow path with a velocity network
+/// this is rectified flow's sampler (and equals DDIM with η = 0 there).
+pub fn euler(model: &impl ScoreModel, sde: &Sde, x: Tensor<2>, t: f64, t_next: f64) -> Tensor<2> {
+    let k1 = pf_drift(model, sde, x.clone(), t);
+    x + k1.mul_scalar(t_next - t)
 }
 
 /// Heun (2 evaluations): k₁ = v(x, t), k₂ = v(x + h k₁, t + h), x ← x + h (k₁ + k₂)/2, h = t' − t.

@@ -29,7 +29,7 @@ fn euler(sde: &Sde, t: f64, dt: f64) -> (f64, f64) {
 /// The forward chain's one-step discretisation x_{t} = x_{t−Δ} + f_Δ(x) + G_Δ z: (f_Δ's
 /// coefficient on x, G_Δ²). VE: (0, σ(t)² − σ(t−Δ)²) (SMLD); VP: (√(1 − β_Δ) − 1, β_Δ) (DDPM) with
 /// 1 − β_Δ = m(t)²/m(t−Δ)² = e^{−∫β}, which equals Song et al.'s β(t)Δ to first order and stays in
-/// (0, 1) on coarse grids, where β(t)Δ > 1 would make √(1 − β(t)Δ) NaN; sub-VP: Euler, (a(t)Δ, g(t)²Δ).
+/// (0, 1) on coarse grids, where β(t)Δ > 1 would make √(1 − β(t)Δ) NaN; sub-VP and the flow path: Euler, (a(t)Δ, g(t)²Δ).
 pub fn discretize(sde: &Sde, t: f64, dt: f64) -> (f64, f64) {
     match sde {
         Sde::Ve { .. } => (0.0, sde.marginal(t).1.powi(2) - sde.marginal(t - dt).1.powi(2)),
@@ -37,7 +37,7 @@ pub fn discretize(sde: &Sde, t: f64, dt: f64) -> (f64, f64) {
             let alpha = sde.step_alpha(t, t - dt);
             (alpha.sqrt() - 1.0, 1.0 - alpha)
         }
-        Sde::SubVp { .. } => euler(sde, t, dt),
+        Sde::SubVp { .. } | Sde::Flow => euler(sde, t, dt),
     }
 }
 
@@ -69,7 +69,7 @@ fn reverse_step(model: &impl ScoreModel, x: Tensor<2>, t: f64, (f, g2): (f64, f6
 ///   VP (DDPM):  β = 1 − (m/m')², x ← (x + β ∇log p)/√(1 − β) + σ z, with σ² from `variance`:
 ///               β, β̃ = β s'²/s² (Nichol & Dhariwal eq. 10–11 on a respaced grid) or
 ///               exp(v log β + (1 − v) log β̃) with the model's v (eq. 15).
-/// sub-VP has no such chain: `None`.
+/// sub-VP and the flow path have no such chain: `None`.
 pub fn ancestral(
     model: &impl ScoreModel,
     sde: &Sde,
@@ -101,7 +101,7 @@ pub fn ancestral(
             };
             ((x + score.mul_scalar(beta)).div_scalar((1.0 - beta).sqrt()), std)
         }
-        Sde::SubVp { .. } => return None,
+        Sde::SubVp { .. } | Sde::Flow => return None,
     };
     Some(match (z, noise_std) {
         (Some(z), NoiseStd::Scalar(std)) => mean + z.mul_scalar(std),

@@ -1,6 +1,6 @@
 //! Sampling the reverse SDE or its ODE from the prior, one grid step at a time, counting network
 //! (score) evaluations: the one sampler driver, for the DDPM chain and the continuous SDEs alike.
-//! The grid runs from t = 1 down to t_min: uniform (for the DDPM chain: its T steps evenly
+//! The grid runs from t = t_max (1; the flow path's 1 − 10⁻³) down to t_min: uniform (for the DDPM chain: its T steps evenly
 //! respaced), uniform in log-SNR for DPM-Solver++, EDM's ρ = 7 levels for its Heun. A grid that
 //! ends at t = 0 (the chain's ancestral and DDIM rules, EDM's) takes its last interval as Tweedie's
 //! x̂₀ at the last time, which for the chain is exactly Ho et al.'s final step (σ_1 = 0, ᾱ_1 = α_1).
@@ -14,24 +14,24 @@ use crate::sde::corrector::langevin;
 use crate::sde::ddim::ddim;
 use crate::sde::dpm_solver::{self, x0_hat};
 use crate::sde::edm;
-use crate::sde::ode::{Rk45, heun, rk4};
+use crate::sde::ode::{Rk45, euler, heun, rk4};
 use crate::sde::predictor::{ancestral, euler_maruyama, reverse_diffusion};
 use crate::sde::score::ScoreModel;
 
 pub use crate::sde::method::{Method, Predictor, Variance};
 
-/// The times t_0 = 1 > t_1 > … of `steps` intervals for `method` on `sde`.
+/// The times t_0 = t_max > t_1 > … of `steps` intervals for `method` on `sde`.
 pub fn grid(method: Method, sde: &Sde, steps: usize) -> Vec<f64> {
-    let t_min = sde.t_min();
+    let (t_min, t_max) = (sde.t_min(), sde.t_max());
     match method {
         // Lu et al.: steps uniform in the half-log-SNR λ, where the ODE's solution is smooth.
         Method::DpmSolver2M => {
-            let (hi, lo) = (sde.log_snr(t_min), sde.log_snr(1.0));
+            let (hi, lo) = (sde.log_snr(t_min), sde.log_snr(t_max));
             (0..=steps).map(|i| sde.time_at_log_snr(lo + (hi - lo) * i as f64 / steps as f64, t_min)).collect()
         }
         // The N noise levels of EDM, then the final denoising step.
         Method::EdmHeun => edm::grid(sde, steps).into_iter().chain([0.0]).collect(),
-        Method::OdeRk45 { .. } => vec![1.0, t_min],
+        Method::OdeRk45 { .. } => vec![t_max, t_min],
         _ => match sde.chain_steps() {
             // The chain's own rules (Ho et al.'s ancestral step, DDIM) take K ≤ T of its steps and
             // go to t = 0 as x̂₀ from step 1; every other rule takes K intervals down to step 1 as
@@ -41,7 +41,7 @@ pub fn grid(method: Method, sde: &Sde, steps: usize) -> Vec<f64> {
                 let times = chain_steps(t_max, if to_zero { steps.min(t_max) } else { steps + 1 });
                 times.into_iter().chain(to_zero.then_some(0.0)).collect()
             }
-            None => (0..=steps).map(|i| 1.0 - (1.0 - t_min) * i as f64 / steps as f64).collect(),
+            None => (0..=steps).map(|i| t_max - (t_max - t_min) * i as f64 / steps as f64).collect(),
         },
     }
 }
@@ -109,9 +109,9 @@ impl SdeSampler {
     ) -> Result<Self> {
         sde.validate()?;
         match method {
-            Method::Ancestral { .. } if matches!(sde, Sde::SubVp { .. }) => {
+            Method::Ancestral { .. } if matches!(sde, Sde::SubVp { .. } | Sde::Flow) => {
                 return Err(Error::Config(
-                    "ancestral sampling is defined for VE and VP (Song et al. appendix F); use rd or ddim for sub-VP"
+                    "ancestral sampling is defined for VE and VP (Song et al. appendix F); use rd or ddim for sub-VP, euler or ode-heun for the flow path"
                         .into(),
                 ));
             }
@@ -136,7 +136,7 @@ impl SdeSampler {
         let prior: Vec<f32> = rng.normals(n * dim).into_iter().map(|z| z * sde.prior_std() as f32).collect();
         let x = Tensor::from_data(TensorData::new(prior, [n, dim]), device);
         let rk45 = match method {
-            Method::OdeRk45 { rtol, atol } => Some(Rk45::new(1.0, sde.t_min(), rtol, atol)),
+            Method::OdeRk45 { rtol, atol } => Some(Rk45::new(grid[0], sde.t_min(), rtol, atol)),
             _ => None,
         };
         Ok(Self { method, sde, grid, i: 0, x, rng, nfe: 0, previous: None, rk45 })
@@ -207,6 +207,10 @@ impl SdeSampler {
                 ddim(model, &self.sde, x, (t, t_next), eta, z)
             }
             Method::OdeRk45 { .. } => unreachable!("stepped above"),
+            Method::OdeEuler => {
+                self.nfe += 1;
+                euler(model, &self.sde, x, t, t_next)
+            }
             Method::OdeHeun => {
                 self.nfe += 2;
                 heun(model, &self.sde, x, t, t_next)

@@ -34,9 +34,10 @@ fn every_sampler_reproduces_analytic_mixtures() {
             .map(|p| [(mx + 1.1 * (p[0] as f64 - mx)) as f32, (my + 1.1 * (p[1] as f64 - my)) as f32])
             .collect();
         assert!(mmd2(&wide, exact) > bound, "{name}: the bound {bound} cannot see a 10% wider spread");
-        for sde in [Sde::ve(10.0), Sde::vp(), Sde::sub_vp(), Sde::ddpm(&ScheduleConfig::default())] {
+        for sde in [Sde::ve(10.0), Sde::vp(), Sde::sub_vp(), Sde::ddpm(&ScheduleConfig::default()), Sde::Flow] {
             let model = MixtureScore { mixture: &mixture, sde: &sde };
             for (method, steps) in [
+                (Method::OdeEuler, 1000),
                 (Method::em(), 1000),
                 (Method::rd(), 1000),
                 (Method::pc(), 500),
@@ -49,7 +50,7 @@ fn every_sampler_reproduces_analytic_mixtures() {
                 (Method::DpmSolver2M, 200),
                 (Method::EdmHeun, 100),
             ] {
-                if matches!(method, Method::Ancestral { .. }) && matches!(sde, Sde::SubVp { .. }) {
+                if matches!(method, Method::Ancestral { .. }) && matches!(sde, Sde::SubVp { .. } | Sde::Flow) {
                     assert!(SdeSampler::new(method, sde, steps, n, 1, &device).is_err());
                     continue;
                 }
@@ -75,7 +76,7 @@ fn steps_for_nfe_matches_the_counted_evaluations() {
     let mixture = crate::sde::mixture::Mixture::circle(8, 4.0, 0.3);
     let sde = Sde::vp();
     let model = crate::sde::score::MixtureScore { mixture: &mixture, sde: &sde };
-    for name in ["em", "rd", "pc", "ald", "ancestral", "ddim", "ode-heun", "ode-rk4", "dpmpp2m", "edm-heun"] {
+    for name in ["em", "rd", "pc", "ald", "ancestral", "ddim", "euler", "ode-heun", "ode-rk4", "dpmpp2m", "edm-heun"] {
         let method = Method::named(name, 0.16).unwrap();
         for nfe in [10, 20, 35] {
             let steps = method.steps_for_nfe(nfe).unwrap();
@@ -321,4 +322,29 @@ fn respaced_chain_steps_follow_the_tables() {
             }
         }
     }
+}
+
+/// On the flow path the paths to a point are straight: x_t = (1 − t) p + t z, so one Euler step
+/// of its exact velocity lands on p, and DDIM (η = 0) is the same step (x̂₀ = x − t v̂).
+/// The ODE driven by the velocity a network would predict, v = (x − p)/t, agrees with the score's.
+#[test]
+fn the_flow_path_is_straight_to_a_point() {
+    let device = Device::flex();
+    let sde = Sde::Flow;
+    let point = gaussian([1.5, -0.5], 1e-6);
+    let model = MixtureScore { mixture: &point, sde: &sde };
+    for method in [Method::OdeEuler, Method::Ddim { eta: 0.0 }] {
+        for steps in [1, 3] {
+            let (mean, std) = moments(SdeSampler::new(method, sde, steps, 500, 2, &device).unwrap().run(&model));
+            assert!((mean[0] - 1.5).abs() < 2e-3 && (mean[1] + 0.5).abs() < 2e-3, "{method:?} {steps}: {mean:?}");
+            assert!(std[0] < 3e-3 && std[1] < 3e-3, "{method:?} {steps}: {std:?}");
+        }
+    }
+    // A wrong drift (VP's in place of the flow's) would not give the straight velocity.
+    let x = Tensor::<2>::from_floats([[0.3, 2.0], [-1.0, 0.0]], &device);
+    let t = 0.6;
+    let drift = crate::sde::ode::pf_drift(&model, &sde, x.clone(), t);
+    let straight = (x - Tensor::<2>::from_floats([[1.5, -0.5]], &device)).div_scalar(t);
+    let gap: f32 = (drift - straight).abs().max().into_scalar();
+    assert!(gap < 1e-3, "PF-ODE velocity off the straight line by {gap}");
 }

@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::model::fourier::Fourier;
 use crate::model::mlp::Mlp;
 use crate::sde::Sde;
-use crate::sde::dsm::ScoreConfig;
+use crate::sde::dsm::{Prediction, ScoreConfig};
 use crate::sde::mixture::Mixture;
 
 pub trait ScoreModel {
@@ -17,6 +17,12 @@ pub trait ScoreModel {
     /// interpolation v per coordinate, log σ² = v log β + (1 − v) log β̃, from one network pass.
     fn score_and_v(&self, x: Tensor<2>, t: f64) -> (Tensor<2>, Option<Tensor<2>>) {
         (self.score(x, t), None)
+    }
+
+    /// The probability-flow ODE's velocity dx/dt when the network predicts it itself (flow
+    /// matching); `None`: the ODE solvers derive it from the score.
+    fn velocity(&self, _x: Tensor<2>, _t: f64) -> Option<Tensor<2>> {
+        None
     }
 }
 
@@ -61,8 +67,18 @@ impl<'a> EpsScore<'a> {
     }
 
     /// ε̂(x, t) and, when the network outputs twice the data's width (a learned variance), its v:
-    /// the first `dim` outputs are ε̂, the next `dim` are v.
+    /// the first `dim` outputs are ε̂, the next `dim` are v. A velocity network's ε̂ is derived
+    /// from its velocity ([`Prediction`]).
     pub fn eps_and_v(&self, x: Tensor<2>, t: f64) -> (Tensor<2>, Option<Tensor<2>>) {
+        let (out, v) = self.output(x.clone(), t);
+        match &self.continuous {
+            Some((config, _)) => (config.eps_from_output(x, out, t), v),
+            None => (out, v),
+        }
+    }
+
+    /// The network's own outputs at (x, t): its prediction and a learned variance's v.
+    fn output(&self, x: Tensor<2>, t: f64) -> (Tensor<2>, Option<Tensor<2>>) {
         let [n, dim] = x.dims();
         let input = match &self.continuous {
             None => Tensor::cat(vec![x.clone(), Tensor::full([n, 1], (2.0 * t - 1.0) as f32, &x.device())], 1),
@@ -88,6 +104,13 @@ impl ScoreModel for EpsScore<'_> {
     fn score_and_v(&self, x: Tensor<2>, t: f64) -> (Tensor<2>, Option<Tensor<2>>) {
         let (eps, v) = self.eps_and_v(x, t);
         (eps.div_scalar(-self.sde.marginal(t).1), v)
+    }
+
+    fn velocity(&self, x: Tensor<2>, t: f64) -> Option<Tensor<2>> {
+        match &self.continuous {
+            Some((config, _)) if config.prediction == Prediction::Velocity => Some(self.output(x, t).0),
+            _ => None,
+        }
     }
 }
 

@@ -54,12 +54,20 @@ pub struct Seeds {
     pub split: u64,
     /// The fixed noise of the held-out evaluation.
     pub validation: u64,
+    /// The noise of reflow's pairs.
+    pub reflow: u64,
 }
 
 impl Seeds {
     pub fn of(seed: u64) -> Self {
         let mut rng = Rng::new(seed);
-        Self { init: rng.next_u64(), minibatches: rng.next_u64(), split: rng.next_u64(), validation: rng.next_u64() }
+        Self {
+            init: rng.next_u64(),
+            minibatches: rng.next_u64(),
+            split: rng.next_u64(),
+            validation: rng.next_u64(),
+            reflow: rng.next_u64(),
+        }
     }
 }
 

@@ -40,10 +40,12 @@ export function wrongShapeSafetensors() {
 }
 
 /** A browser and page for one run: console errors collected, `log` prefixed with `tag` and the
- * seconds since the start. */
-export async function openPage(webgpu, tag) {
+ * seconds since the start. Pages prefer reduced motion (the first screen's animation then shows one
+ * still frame) unless `motion` is set. */
+export async function openPage(webgpu, tag, { motion = false } = {}) {
   const browser = await launch(webgpu);
-  const page = await browser.newPage({ viewport: { width: 760, height: 1400 } });
+  const reducedMotion = motion ? 'no-preference' : 'reduce';
+  const page = await browser.newPage({ viewport: { width: 760, height: 1400 }, reducedMotion });
   const consoleErrors = [];
   page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
   page.on('pageerror', (e) => consoleErrors.push(String(e)));

@@ -5,6 +5,8 @@ import { handleEnergyMessage, setupEnergy } from './energy-panel.js';
 import { handleMnistMessage, setupMnist } from './mnist-panel.js';
 import { applyLimits, numberReader } from './limits.js';
 import { supervise } from './supervisor.js';
+import { setupLinks } from './url-state.js';
+import { setupArrival } from './arrival.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -16,7 +18,7 @@ const state = {
   losses: [], samples: null, frames: [], nll: null, errors: [], trainedSteps: 0, loaded: null,
   classifierLosses: [], classifierHeld: [], classifierMetrics: null, classifierTrainedSteps: 0,
   classifierLoaded: null, hasClassifier: false, onTarget: null, requested: null, label: -1, maps: {}, nfe: 0,
-  fields: {}, second: null, sde: 'ddpm', restarts: [],
+  fields: {}, second: null, sde: 'ddpm', restarts: [], linkNotices: [], arrival: null,
   energy: null, // { target, density, grads, done, rdmc, ula }
   mnist: { loaded: null, describe: '', judge: false, frames: 0, x: null, probs: null, done: false, nfe: 0, seconds: 0 },
 };
@@ -87,6 +89,7 @@ function redraw(points, caption, t = null, pointsB = null, captionB = '') {
 
 const STATES = ['Michigan', 'Idaho', 'Ohio', 'Oklahoma', 'Wisconsin'];
 
+
 function onMessage(message) {
   if (handleMnistMessage(message, { $, state, setStatus, setBusy })) return;
   if (handleEnergyMessage(message, { $, state, setStatus, setBusy })) return;
@@ -115,6 +118,8 @@ function onMessage(message) {
       }
       if (message.note) setStatus(message.note);
       else setStatus('Ready: press Train, or load weights written by the CLI.');
+      // The settings of a link (#…) over the defaults just set; the hash follows the controls.
+      setupLinks({ state, setStatus });
       redraw(null, 'the STATES data');
       setBusy(false);
       break;
@@ -390,6 +395,7 @@ $('load-pretrained-vp').addEventListener('click', async () => {
 });
 wireLoading('load-classifier', 'classifier-file', 'classifier-url', 'load-classifier-url');
 
+setupArrival({ state });
 setupMnist({ $, state, worker, readNumber, clearError, setBusy, setStatus, showError });
 setupEnergy({ $, state, worker, readNumber, clearError, setBusy, setStatus });
 

@@ -20,16 +20,28 @@ export function numberReader(showError) {
 
 function readNumber(id, showError) {
   const input = document.getElementById(id);
-  const text = input.value.trim();
-  const value = Number(text);
+  const checked = checkNumber(input, input.value);
+  if (typeof checked === 'string') {
+    const name = input.closest('label')?.firstChild?.textContent.trim() || id;
+    showError(`${name} must be ${checked}, got "${input.value.trim()}"`);
+    return null;
+  }
+  return checked;
+}
+
+/**
+ * `text` read as the number `input` takes: the number, or a string saying what is allowed ("an
+ * integer in [1, 65536]"). The range is the input's `data-limit` entry of the core's table.
+ */
+export function checkNumber(input, text) {
   const limit = limits.get(input.dataset.limit);
-  if (!limit) throw new Error(`#${id} has no range in the core's table`);
+  if (!limit) throw new Error(`#${input.id} has no range in the core's table`);
+  const trimmed = String(text).trim();
+  const value = Number(trimmed);
   const max = limit.pageMax ?? limit.max;
   const inside = (limit.minOpen ? value > limit.min : value >= limit.min) && (limit.maxOpen ? value < max : value <= max);
-  const name = input.closest('label')?.firstChild?.textContent.trim() || id;
-  if (text === '' || !Number.isFinite(value) || (limit.integer && !Number.isInteger(value)) || !inside) {
-    showError(`${name} must be ${limit.integer ? 'an integer' : 'a number'} in ${rangeText(limit)}, got "${text}"`);
-    return null;
+  if (trimmed === '' || !Number.isFinite(value) || (limit.integer && !Number.isInteger(value)) || !inside) {
+    return `${limit.integer ? 'an integer' : 'a number'} in ${rangeText(limit)}`;
   }
   return value;
 }

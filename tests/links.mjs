@@ -1,0 +1,75 @@
+// Settings in the URL hash: a link opens the page with exactly its settings (a round trip over every
+// control a link carries), the hash follows the controls, and a link with garbage opens the default
+// page with a notice naming what was ignored.
+import assert from 'node:assert/strict';
+import { openPage, state, url, waitIdle } from './harness.mjs';
+
+/** Every control a link carries, with its value: the page's own list (form inputs and menus). */
+const settings = (page) => page.evaluate(() => Object.fromEntries(
+  [...document.querySelectorAll('form input[id], form select[id]')]
+    .filter((el) => el.type !== 'file' && !el.dataset.noUrl)
+    .map((el) => [el.id, el.type === 'checkbox' ? (el.checked ? '1' : '0') : el.value])));
+
+export async function links({ name, webgpu }) {
+  const { browser, page, consoleErrors, log } = await openPage(webgpu, `links-${name}`);
+  try {
+    await page.goto(url);
+    await waitIdle(page, 120_000);
+    const defaults = await settings(page);
+    assert.equal(await page.evaluate(() => location.hash), '', 'a fresh page writes no hash');
+
+    // Change every control to another allowed value: menus to their last option, checkboxes
+    // flipped, numbers to a value inside their range. The hash then carries each of them.
+    const changed = await page.evaluate(() => {
+      const out = {};
+      for (const el of document.querySelectorAll('form input[id], form select[id]')) {
+        if (el.type === 'file' || el.dataset.noUrl) continue;
+        if (el.tagName === 'SELECT') {
+          const last = el.options[el.options.length - 1].value;
+          el.value = last === el.value ? el.options[0].value : last;
+        } else if (el.type === 'checkbox') {
+          el.checked = !el.checked;
+        } else if (el.type === 'range') {
+          el.value = String(Number(el.min) === Number(el.value) ? el.max : el.min);
+        } else {
+          const min = Number(el.min || 0);
+          el.value = String(el.dataset.limit === 'lr' ? 0.005 : Math.max(min, 1) + 2);
+        }
+        el.dispatchEvent(new Event('input', { bubbles: true }));
+        el.dispatchEvent(new Event('change', { bubbles: true }));
+        out[el.id] = el.type === 'checkbox' ? (el.checked ? '1' : '0') : el.value;
+      }
+      return out;
+    });
+    const hash = await page.evaluate(() => location.hash);
+    const carried = Object.keys(changed).filter((id) => changed[id] !== defaults[id]);
+    log(`${carried.length} settings changed; hash ${hash.length} characters`);
+    assert.ok(carried.length >= 25, `only ${carried.length} controls changed`);
+    for (const id of carried) assert.ok(new URLSearchParams(hash.slice(1)).has(id), `the hash lacks ${id}: ${hash}`);
+
+    // The link, opened in a fresh page, reproduces every one of them.
+    const second = await browser.newPage();
+    await second.goto(`${url}${hash}`);
+    await waitIdle(second, 120_000);
+    assert.deepEqual(await settings(second), { ...defaults, ...changed }, 'the link did not reproduce the settings');
+    assert.deepEqual((await state(second)).linkNotices, []);
+    await second.close();
+
+    // Garbage: unknown keys, a number out of range, a menu value that does not exist, a broken
+    // checkbox and percent soup. Nothing of it is applied; the page opens as default and says so.
+    const third = await browser.newPage();
+    await third.goto(`${url}#bogus=1&steps=abc&batch=100000&rule=nope&show-field=7&%E0%A4%A=%zz&lr=1e9`);
+    await waitIdle(third, 120_000);
+    const notices = (await state(third)).linkNotices;
+    log(`garbage link: ${notices.length} notices`);
+    assert.ok(notices.length >= 7, `notices: ${JSON.stringify(notices)}`);
+    assert.ok(notices.some((n) => n.startsWith('batch=100000 (not an integer in [1, 65536])')), JSON.stringify(notices));
+    assert.deepEqual(await settings(third), defaults, 'garbage changed a setting');
+    assert.match(await third.textContent('#status'), /except: bogus=1 \(no such setting\)/);
+    await third.close();
+    assert.deepEqual(consoleErrors, [], 'console errors');
+    log('ok');
+  } finally {
+    await browser.close();
+  }
+}

@@ -67,6 +67,51 @@ export async function links({ name, webgpu }) {
     assert.deepEqual(await settings(third), defaults, 'garbage changed a setting');
     assert.match(await third.textContent('#status'), /except: bogus=1 \(no such setting\)/);
     await third.close();
+
+    // ?embed&view=mnist shows the MNIST panel alone (no title, no other panel).
+    const embedded = await browser.newPage();
+    await embedded.goto(`${url}?embed&view=mnist`);
+    await waitIdle(embedded, 120_000);
+    const visible = (sel) => embedded.locator(sel).isVisible();
+    assert.ok(await visible('section[aria-label="MNIST"]'), 'the MNIST view is hidden');
+    for (const other of ['Training', 'Sampling', 'Energy', 'Weights']) {
+      assert.ok(!(await visible(`section[aria-label="${other}"]`)), `${other} shows in the MNIST embed`);
+    }
+    assert.ok(!(await visible('h1')) && !(await visible('#arrival')), 'page chrome in the embed');
+    assert.equal((await state(embedded)).arrival.skipped, true);
+    await embedded.close();
+    // An unknown view opens the whole page, with a notice.
+    const unknown = await browser.newPage();
+    await unknown.goto(`${url}?view=nowhere`);
+    await waitIdle(unknown, 120_000);
+    assert.match((await state(unknown)).linkNotices.join(), /view=nowhere \(not one of arrival, states, energy, mnist\)/);
+    // "Copy embed code" writes the iframe of the chosen view with the current settings.
+    await unknown.selectOption('#rule', 'ddim');
+    await unknown.selectOption('#embed-view', 'states');
+    await unknown.click('#copy-embed');
+    const code = (await state(unknown)).copied;
+    assert.match(code, /^<iframe src="[^"]*\?embed&view=states#rule=ddim" width="720" height="\d+"/, code);
+    await unknown.close();
+
+    // The example course notes embed three views; each reaches its first frame (the live sampling
+    // runs, the other two are ready with their link's settings).
+    const notes = await browser.newPage();
+    await notes.goto(new URL('docs/course-notes.html', url).href);
+    const frame = (id) => notes.frameLocator(`#${id}`).locator('body');
+    const frames = { arrival: null, energy: null, mnist: null };
+    for (const view of Object.keys(frames)) {
+      const handle = await notes.locator(`#notes-${view}`).elementHandle();
+      frames[view] = await handle.contentFrame();
+      await frames[view].waitForFunction(() => window.playground?.ready && !window.playground.busy, null, { timeout: 180_000, polling: 250 });
+      assert.ok(await frame(`notes-${view}`).isVisible());
+    }
+    await frames.arrival.waitForFunction(() => window.playground.arrival.runs >= 1, null, { timeout: 60_000, polling: 250 });
+    assert.equal(await frames.energy.evaluate(() => document.getElementById('energy-n').value), '600');
+    assert.equal(await frames.mnist.evaluate(() => document.getElementById('mnist-sampler').value), 'ddim');
+    assert.ok(await frames.mnist.evaluate(() => !document.querySelector('section[aria-label="Training"]').checkVisibility()));
+    log('embeds and the course notes: three views reached their first frame');
+    await notes.close();
+
     assert.deepEqual(consoleErrors, [], 'console errors');
     log('ok');
   } finally {

@@ -5,7 +5,7 @@ import { handleEnergyMessage, setupEnergy } from './energy-panel.js';
 import { handleMnistMessage, setupMnist } from './mnist-panel.js';
 import { applyLimits, numberReader } from './limits.js';
 import { supervise } from './supervisor.js';
-import { setupLinks } from './url-state.js';
+import { setupLinks, showView } from './url-state.js';
 import { setupArrival } from './arrival.js';
 
 const $ = (id) => document.getElementById(id);
@@ -18,11 +18,12 @@ const state = {
   losses: [], samples: null, frames: [], nll: null, errors: [], trainedSteps: 0, loaded: null,
   classifierLosses: [], classifierHeld: [], classifierMetrics: null, classifierTrainedSteps: 0,
   classifierLoaded: null, hasClassifier: false, onTarget: null, requested: null, label: -1, maps: {}, nfe: 0,
-  fields: {}, second: null, sde: 'ddpm', restarts: [], linkNotices: [], arrival: null,
+  fields: {}, second: null, sde: 'ddpm', restarts: [], linkNotices: [], arrival: null, view: null, copied: null,
   energy: null, // { target, density, grads, done, rdmc, ula }
   mnist: { loaded: null, describe: '', judge: false, frames: 0, x: null, probs: null, done: false, nfe: 0, seconds: 0 },
 };
 window.playground = state;
+const viewNotice = showView(state);
 
 let data = null;
 
@@ -119,7 +120,7 @@ function onMessage(message) {
       if (message.note) setStatus(message.note);
       else setStatus('Ready: press Train, or load weights written by the CLI.');
       // The settings of a link (#…) over the defaults just set; the hash follows the controls.
-      setupLinks({ state, setStatus });
+      setupLinks({ state, setStatus, viewNotice });
       redraw(null, 'the STATES data');
       setBusy(false);
       break;

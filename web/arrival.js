@@ -14,6 +14,11 @@ const HOLD_MS = 1200;
 /** Starts the animation; its progress is observable as `state.arrival`. */
 export function setupArrival({ state }) {
   const canvas = document.getElementById('arrival');
+  // An embedded view without it (?embed&view=mnist) starts no second wasm instance.
+  if (canvas.closest('.off-view')) {
+    state.arrival = { skipped: true };
+    return;
+  }
   const button = document.getElementById('arrival-play');
   const still = matchMedia('(prefers-reduced-motion: reduce)').matches;
   const arrival = { runs: 0, frames: 0, playing: !still, still, error: null, msToFirstRun: null };

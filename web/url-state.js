@@ -103,13 +103,13 @@ export function followControls() {
 }
 
 /**
- * Once the page has its defaults: applies the link's settings (saying what it could not apply, in
- * `state.linkNotices` and the status line), keeps the hash in step, follows later hash changes, and
+ * Once the page has its defaults: applies the link's settings (saying what it could not apply, and
+ * `viewNotice` from [`showView`], in `state.linkNotices` and the status line), keeps the hash in step, follows later hash changes, and
  * wires the "Copy link" button.
  */
-export function setupLinks({ state, setStatus }) {
+export function setupLinks({ state, setStatus, viewNotice }) {
   const applyLink = () => {
-    const notices = applyHash(location.hash);
+    const notices = [...(viewNotice ? [viewNotice] : []), ...applyHash(location.hash)];
     state.linkNotices = notices;
     if (notices.length) setStatus(`Opened with the link's settings, except: ${notices.join('; ')}.`);
     else if (location.hash.length > 1) setStatus('Opened with the link\'s settings.');
@@ -120,14 +120,47 @@ export function setupLinks({ state, setStatus }) {
   window.addEventListener('hashchange', () => {
     if (location.hash !== currentHash()) applyLink();
   });
-  document.getElementById('copy-link').addEventListener('click', async () => {
-    const url = location.href.split('#')[0] + currentHash();
+  const copy = async (text, what) => {
     const status = document.getElementById('link-status');
+    state.copied = text;
     try {
-      await navigator.clipboard.writeText(url);
-      status.textContent = 'link copied';
+      await navigator.clipboard.writeText(text);
+      status.textContent = `${what} copied`;
     } catch {
-      status.textContent = url;
+      status.textContent = text;
     }
-  });
+  };
+  document.getElementById('copy-link').addEventListener('click', () => copy(location.href.split('#')[0] + currentHash(), 'link'));
+  document.getElementById('copy-embed').addEventListener('click', () => copy(embedCode(document.getElementById('embed-view').value), 'embed code'));
+}
+
+const VIEWS = ['arrival', 'states', 'energy', 'mnist'];
+const EMBED_HEIGHTS = { arrival: 520, states: 1900, energy: 760, mnist: 1000 };
+
+/**
+ * `?view=…`: with `?embed`, only that view's panels (`data-view`) are shown; without it, the page
+ * scrolls to them. Returns a notice for an unknown view (the whole page is shown then).
+ */
+export function showView(state) {
+  const params = new URLSearchParams(location.search);
+  const view = params.get('view');
+  state.view = null;
+  if (view === null) return null;
+  if (!VIEWS.includes(view)) return `view=${view.slice(0, 40)} (not one of ${VIEWS.join(', ')})`;
+  state.view = view;
+  const mine = [...document.querySelectorAll('[data-view]')].filter((el) => el.dataset.view === view);
+  if (params.has('embed')) {
+    for (const el of document.querySelectorAll('[data-view]')) el.classList.toggle('off-view', el.dataset.view !== view);
+  } else {
+    mine[0]?.scrollIntoView();
+  }
+  return null;
+}
+
+/** The iframe that embeds `view` with the current settings. */
+export function embedCode(view) {
+  const base = location.href.split(/[?#]/)[0];
+  const src = `${base}?embed&view=${view}${currentHash()}`;
+  return `<iframe src="${src}" width="720" height="${EMBED_HEIGHTS[view]}" style="border:0; max-width:100%"`
+    + ` title="the diffusion playground: ${view}" loading="lazy"></iframe>`;
 }

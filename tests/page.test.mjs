@@ -117,6 +117,13 @@ async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, en
     await page.click('#sample');
     await waitIdle(page, timeout);
 
+    // Trails: the particles' paths drawn under them, from the frames of the run.
+    const beforeTrails = inkedFraction(decodePng(await page.locator('#scatter').screenshot()));
+    await page.check('#show-trails');
+    const withTrails = inkedFraction(decodePng(await page.locator('#scatter').screenshot()));
+    log(`trails: ${(100 * beforeTrails).toFixed(1)}% → ${(100 * withTrails).toFixed(1)}% of the canvas inked`);
+    assert.ok(withTrails > beforeTrails + 0.01, `trails drew nothing: ${beforeTrails} → ${withTrails}`);
+    await page.uncheck('#show-trails');
     // Scrubbing the time slider redraws an earlier frame.
     await page.$eval('#time', (el) => { el.value = '500'; el.dispatchEvent(new Event('input')); });
     assert.equal(await page.textContent('#time-label'), 't = 500');

@@ -7,6 +7,7 @@ import { applyLimits, numberReader } from './limits.js';
 import { supervise } from './supervisor.js';
 import { setupLinks, showView } from './url-state.js';
 import { setupArrival } from './arrival.js';
+import { fieldAt, mapAt, trailsAt } from './overlays.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -59,33 +60,18 @@ function setBusy(busy) {
 }
 
 /** Reads and checks the form; returns null (with a message on the page) if a value is bad. */
-/** The prediction map computed for the largest t' ≤ t (maps arrive every few steps of t). */
-function mapAt(t) {
-  if (!$('show-map').checked || t === null) return null;
-  const times = Object.keys(state.maps).map(Number).filter((m) => m <= t);
-  if (!times.length) return null;
-  return state.maps[Math.max(...times)];
-}
-
-/** The score field computed for the largest t' ≤ t, when the toggle is on. */
-function fieldAt(t) {
-  if (!$('show-field').checked || t === null) return null;
-  const times = Object.keys(state.fields).map(Number).filter((m) => m <= t);
-  if (!times.length) return null;
-  return state.fields[Math.max(...times)];
-}
-
 /** Draws the main run's particles, and the side-by-side run's when `pointsB` is given. */
 function redraw(points, caption, t = null, pointsB = null, captionB = '') {
   if (!data) return;
   const guided = state.label >= 0 && points && state.requested?.length;
   drawScatter($('scatter'), data, points, caption, {
-    map: mapAt(t),
-    field: fieldAt(t),
+    map: mapAt(state, t),
+    field: fieldAt(state, t),
+    trails: trailsAt(state, t, 'x'),
     colourOf: guided ? (i) => state.requested[i] : null,
   });
   $('scatter-b').hidden = !pointsB;
-  if (pointsB) drawScatter($('scatter-b'), data, pointsB, captionB, { field: fieldAt(t) });
+  if (pointsB) drawScatter($('scatter-b'), data, pointsB, captionB, { field: fieldAt(state, t), trails: trailsAt(state, t, 'xB') });
 }
 
 const STATES = ['Michigan', 'Idaho', 'Ohio', 'Oklahoma', 'Wisconsin'];
@@ -186,6 +172,8 @@ function onMessage(message) {
       state.requested = message.labels;
       break;
     case 'frame':
+      // The run so far, for its trails (the complete list, with the start, comes with 'sampled').
+      state.frames.push({ t: message.t, x: message.x, xB: message.xB });
       $('time').value = message.t;
       $('time-label').textContent = `t = ${message.t}`;
       redraw(message.x, `${$('rule').value}: t = ${message.t} of ${message.total}, ${message.nfe} network evaluations`, message.t,
@@ -299,6 +287,8 @@ $('sde-steps').addEventListener('input', () => {
   $('steps-slider').value = $('sde-steps').value;
 });
 
+$('show-trails').addEventListener('change', () => $('time').dispatchEvent(new Event('input')));
+
 $('scale').addEventListener('input', () => {
   $('scale-label').textContent = $('scale').value;
 });
@@ -325,6 +315,7 @@ $('sample-form').addEventListener('submit', (event) => {
   state.label = label;
   state.maps = {};
   state.fields = {};
+  state.frames = [];
   setBusy(true);
   setStatus(label >= 0 ? `Sampling ${label === 5 ? 'all states' : STATES[label]} with guidance s = ${scale}…` : 'Sampling…');
   const map = $('show-map').checked && state.hasClassifier;

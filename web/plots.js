@@ -160,17 +160,35 @@ function drawField(ctx, rows) {
   ctx.globalAlpha = 1;
 }
 
+/** The paths of the first 200 particles through `frames` (positions at successive times). */
+function drawTrails(canvas, ctx, frames) {
+  const n = Math.min(200, frames[0].length / 2);
+  ctx.strokeStyle = 'rgba(31, 119, 180, 0.45)';
+  ctx.lineWidth = 1;
+  for (let i = 0; i < n; i++) {
+    ctx.beginPath();
+    frames.forEach((x, k) => {
+      const [px, py] = toPixel(canvas, x[2 * i], x[2 * i + 1]);
+      if (k === 0) ctx.moveTo(px, py);
+      else ctx.lineTo(px, py);
+    });
+    ctx.stroke();
+  }
+}
+
 /**
  * The data outlines (faint, coloured by state) with the particles on top.
  * `data` = { xy: Float32Array [n*2], labels: Uint8Array [n] }, `points` = Float32Array [m*2];
  * `options.map` = a prediction map to draw underneath, `options.field` = score-field rows to draw
- * over it, `options.colourOf(i)` = a label per particle.
+ * over it, `options.trails` = the particles' earlier positions (frames) to draw as paths,
+ * `options.colourOf(i)` = a label per particle.
  */
 export function drawScatter(canvas, data, points, caption = '', options = {}) {
   const ctx = canvas.getContext('2d');
   clear(ctx);
   if (options.map) drawMap(ctx, options.map);
   if (options.field) drawField(ctx, options.field);
+  if (options.trails) drawTrails(canvas, ctx, options.trails);
   ctx.globalAlpha = 0.25;
   for (let i = 0; i < data.labels.length; i++) {
     const [px, py] = toPixel(canvas, data.xy[2 * i], data.xy[2 * i + 1]);

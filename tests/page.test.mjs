@@ -10,6 +10,7 @@ import { survive } from './survive.mjs';
 import { links } from './links.mjs';
 import { arrival } from './arrival.mjs';
 import { a11y } from './a11y.mjs';
+import { draw } from './draw.mjs';
 import { decodePng, inkedFraction } from './png.mjs';
 
 async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, energyN, energyBudget = 16000, energyFrames = 0, classifier = true, timeout }) {
@@ -348,12 +349,14 @@ async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, en
 // PAGE_TESTS=cpu (or webgpu) runs one of the two; the default runs both.
 // PAGE_TESTS=mnist-cpu or mnist-webgpu runs only that MNIST check; hse-cpu or hse-webgpu the improved-DDPM controls;
 // survive-cpu or survive-webgpu the worker restarts (a wasm trap, a lost device); links-cpu the settings in the URL;
-// arrival the first screen's live sampling; a11y names, keyboard focus and contrast.
+// arrival the first screen's live sampling; a11y names, keyboard focus and contrast;
+// draw-cpu training on points drawn with the mouse.
 const only = process.env.PAGE_TESTS;
 if (!only || only === 'webgpu') await run({ name: 'webgpu', webgpu: true, steps: 12, batch: 128, n: 64, guidedN: 64, energyN: 0, energyFrames: 3, classifier: false, timeout: 400_000 });
 if (!only || only === 'cpu') await run({ name: 'cpu', webgpu: false, steps: 30, batch: 256, n: 200, guidedN: 300, pretrainedN: 500, energyN: 300, energyBudget: 4000, timeout: 200_000 });
 if (!only || only === 'arrival') await arrival({ name: 'cpu', url });
 if (!only || only === 'a11y') await a11y({ name: 'cpu' });
+if (!only || only === 'draw-cpu') await draw({ name: 'cpu', timeout: 200_000 });
 if (!only || only === 'links-cpu') await links({ name: 'cpu', webgpu: false });
 if (!only || only === 'survive-webgpu') await survive({ name: 'webgpu', webgpu: true, timeout: 400_000 });
 if (!only || only === 'survive-cpu') await survive({ name: 'cpu', webgpu: false, timeout: 200_000 });

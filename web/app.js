@@ -8,6 +8,7 @@ import { supervise } from './supervisor.js';
 import { setupLinks, showView } from './url-state.js';
 import { setupArrival } from './arrival.js';
 import { fieldAt, mapAt, trailsAt } from './overlays.js';
+import { setupDrawing, shownData } from './drawing.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -19,7 +20,7 @@ const state = {
   losses: [], samples: null, frames: [], nll: null, errors: [], trainedSteps: 0, loaded: null,
   classifierLosses: [], classifierHeld: [], classifierMetrics: null, classifierTrainedSteps: 0,
   classifierLoaded: null, hasClassifier: false, onTarget: null, requested: null, label: -1, maps: {}, nfe: 0,
-  fields: {}, second: null, sde: 'ddpm', restarts: [], linkNotices: [], arrival: null, view: null, copied: null,
+  fields: {}, second: null, sde: 'ddpm', restarts: [], linkNotices: [], arrival: null, view: null, copied: null, trainedOn: 'states',
   energy: null, // { target, density, grads, done, rdmc, ula }
   mnist: { loaded: null, describe: '', judge: false, frames: 0, x: null, probs: null, done: false, nfe: 0, seconds: 0 },
 };
@@ -64,7 +65,7 @@ function setBusy(busy) {
 function redraw(points, caption, t = null, pointsB = null, captionB = '') {
   if (!data) return;
   const guided = state.label >= 0 && points && state.requested?.length;
-  drawScatter($('scatter'), data, points, caption, {
+  drawScatter($('scatter'), shownData(state, data), points, caption, {
     map: mapAt(state, t),
     field: fieldAt(state, t),
     trails: trailsAt(state, t, 'x'),
@@ -190,8 +191,10 @@ function onMessage(message) {
       $('time').value = '0';
       $('time').disabled = false;
       $('time-label').textContent = 't = 0';
-      $('nll').textContent = `Grader NLL of these ${message.x.length / 2} samples (${message.rule}, ${message.nfe} network evaluations): `
-        + `${message.nll.toFixed(3)} (the data itself: 2.152)`
+      $('nll').textContent = (state.trainedOn === 'drawn'
+        ? `NLL of these ${message.x.length / 2} samples under a KDE of your drawing (${message.rule}, ${message.nfe} network evaluations): ${message.nll.toFixed(3)}`
+        : `Grader NLL of these ${message.x.length / 2} samples (${message.rule}, ${message.nfe} network evaluations): `
+        + `${message.nll.toFixed(3)} (the data itself: 2.152)`)
         + (message.onTarget === null ? '' : `; ${(100 * message.onTarget).toFixed(1)}% landed on the requested `
           + `${message.label === 5 ? 'states' : STATES[message.label]} (nearest data point)`)
         + (message.second ? `. Side by side, ${message.second.rule} from the same noise: ${message.second.nll.toFixed(3)} `
@@ -204,6 +207,7 @@ function onMessage(message) {
     case 'loaded':
       state.canSample = true;
       state.loaded = message.source;
+      state.trainedOn = 'states';
       setStatus(`Loaded weights from ${message.source}. Press Sample.`);
       setBusy(false);
       break;
@@ -259,7 +263,9 @@ $('train-form').addEventListener('submit', (event) => {
   if (timesteps === null) return;
   state.sde = $('sde').value;
   const [schedule, objective] = [$('schedule').value, $('objective').value];
-  worker.postMessage({ type: 'train', steps, batch, lr, seed, sde: state.sde, schedule, timesteps, objective, previewEvery, previewPoints });
+  state.trainedOn = $('data-source').value;
+  const points = state.trainedOn === 'drawn' ? Float32Array.from(state.drawn) : undefined;
+  worker.postMessage({ type: 'train', steps, batch, lr, seed, sde: state.sde, schedule, timesteps, objective, previewEvery, previewPoints, points });
 });
 
 $('classifier-form').addEventListener('submit', (event) => {
@@ -388,6 +394,7 @@ $('load-pretrained-vp').addEventListener('click', async () => {
 wireLoading('load-classifier', 'classifier-file', 'classifier-url', 'load-classifier-url');
 
 setupArrival({ state });
+setupDrawing({ $, state, redraw: () => redraw(state.samples, state.samples ? 'samples' : 'the data') });
 setupMnist({ $, state, worker, readNumber, clearError, setBusy, setStatus, showError });
 setupEnergy({ $, state, worker, readNumber, clearError, setBusy, setStatus });
 

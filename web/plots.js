@@ -96,6 +96,13 @@ export function drawVariance(canvas, rows) {
   ctx.fillText('learned Σ_θ(t) (blue) between β̃_t and β_t (dashed), log scale', m + 4, m - 6);
 }
 
+/** Its inverse: the data coordinates of canvas pixel (px, py). */
+export function fromPixel(canvas, px, py) {
+  const x = VIEW.x[0] + (px / canvas.width) * (VIEW.x[1] - VIEW.x[0]);
+  const y = VIEW.y[0] + ((canvas.height - py) / canvas.height) * (VIEW.y[1] - VIEW.y[0]);
+  return [x, y];
+}
+
 function toPixel(canvas, x, y) {
   const px = ((x - VIEW.x[0]) / (VIEW.x[1] - VIEW.x[0])) * canvas.width;
   const py = canvas.height - ((y - VIEW.y[0]) / (VIEW.y[1] - VIEW.y[0])) * canvas.height;

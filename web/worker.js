@@ -113,8 +113,8 @@ async function trainLoop({ steps, chunk, runChunk, lossType, every, doneType, ke
   post({ type: doneType, steps: done, stopped: stopRequested });
 }
 
-async function train({ steps, batch, lr, seed, sde = 'ddpm', schedule, timesteps, objective, previewEvery, previewPoints }) {
-  playground.startTraining(steps, batch, lr, seed, sde, schedule, timesteps, objective);
+async function train({ steps, batch, lr, seed, sde = 'ddpm', schedule, timesteps, objective, previewEvery, previewPoints, points }) {
+  playground.startTraining(steps, batch, lr, seed, sde, schedule, timesteps, objective, points);
   await trainLoop({
     steps,
     chunk: playground.isGpu() ? 10 : 2,

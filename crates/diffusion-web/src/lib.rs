@@ -8,7 +8,7 @@ use std::rc::Rc;
 use burn::prelude::*;
 use diffusion::checkpoint::{CheckpointConfig, Role};
 use diffusion::classifier::{ClassifierTrainer, Validation};
-use diffusion::data::states::{Points, states};
+use diffusion::data::states::{Points, drawn_points, states};
 use diffusion::io::{self, NamedTensor};
 use diffusion::limits::{self, Limit};
 use diffusion::metric::kde_nll::Kde;
@@ -191,6 +191,7 @@ impl Playground {
         schedule: Option<String>,
         timesteps: Option<u32>,
         objective: Option<String>,
+        points: Option<Vec<f32>>,
     ) -> Result<(), JsError> {
         in_page_range(limits::TRAIN_STEPS, steps as f64)?;
         in_page_range(limits::BATCH, batch as f64)?;
@@ -219,7 +220,15 @@ impl Playground {
             ..Default::default()
         };
         config.train = Some(train.clone());
-        let trainer = config.denoiser_trainer(&train, states().xy, &state.device).map_err(js_error)?;
+        // Points drawn in the page, or the five states; the NLL the page reports is under a KDE
+        // of the same data.
+        let data = match points {
+            Some(flat) => drawn_points(&flat).map_err(js_error)?,
+            None => states(),
+        };
+        let kde = Kde::fit(&data.xy).map_err(js_error)?;
+        let trainer = config.denoiser_trainer(&train, data.xy, &state.device).map_err(js_error)?;
+        state.kde = kde;
         state.trainer = Some(trainer);
         state.schedule = config.schedule.init().map_err(js_error)?;
         state.config = config;
@@ -257,6 +266,8 @@ impl Playground {
         state.model = Some(denoiser.mlp);
         state.trainer = None;
         state.samplers = [None, None];
+        // A file's model is scored against the course's data (the STATES files are all there are).
+        state.kde = Kde::fit(&states().xy).map_err(js_error)?;
         Ok(())
     }
 
@@ -284,7 +295,8 @@ impl Playground {
         MnistModel::load(bytes, &self.state.borrow().device)
     }
 
-    /// The course grader's NLL of flat `[n*2]` points (KDE on all 5000 data points).
+    /// The NLL of flat `[n*2]` points under a KDE of the data the last run trained on: the course
+    /// grader (all 5000 STATES points), or the drawn points.
     pub fn nll(&self, points: &[f32]) -> Result<f64, JsError> {
         let xy: Vec<[f32; 2]> = points.chunks_exact(2).map(|p| [p[0], p[1]]).collect();
         self.state.borrow().kde.nll(&xy).map_err(js_error)

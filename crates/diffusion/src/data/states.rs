@@ -95,6 +95,27 @@ pub fn states() -> Points {
     parse_points_csv(STATES_CSV).expect("the embedded STATES csv is valid")
 }
 
+/// Points a user drew (flat x, y pairs in the data's units), unlabelled, as training data: at least
+/// 10 and at most 100 000 of them, every coordinate finite and within ±10 (the page's view spans
+/// about ±3).
+pub fn drawn_points(flat: &[f32]) -> Result<Points> {
+    let n = flat.len() / 2;
+    if !flat.len().is_multiple_of(2) || !(10..=100_000).contains(&n) {
+        return Err(Error::Config(format!(
+            "draw between 10 and 100000 points to train on (got {} numbers)",
+            flat.len()
+        )));
+    }
+    if let Some(bad) = flat.iter().position(|v| !v.is_finite() || v.abs() > 10.0) {
+        return Err(Error::Config(format!(
+            "drawn point {} is {} (coordinates must be finite, within ±10)",
+            bad / 2,
+            flat[bad]
+        )));
+    }
+    Ok(Points { xy: flat.chunks_exact(2).map(|p| [p[0], p[1]]).collect(), labels: None })
+}
+
 /// Parses `x,y[,label]` CSV text. Errors name the 1-based line and what is wrong with it.
 /// The requested state of each of `n` guided samples: all `label`, or (`None`, "all") the five
 /// states in equal contiguous blocks (`label_blocks`).
@@ -169,6 +190,20 @@ pub fn to_csv(points: &Points) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn drawn_points_are_checked() {
+        let ring: Vec<f32> = (0..40).flat_map(|i| [(i as f32 * 0.157).cos(), (i as f32 * 0.157).sin()]).collect();
+        let points = drawn_points(&ring).unwrap();
+        assert_eq!((points.len(), points.labels.is_none()), (40, true));
+        assert!(drawn_points(&ring[..18]).unwrap_err().to_string().contains("between 10 and 100000"));
+        assert!(drawn_points(&ring[..21]).is_err());
+        let mut bad = ring.clone();
+        bad[7] = f32::NAN;
+        assert!(drawn_points(&bad).unwrap_err().to_string().contains("drawn point 3"));
+        bad[7] = 11.0;
+        assert!(drawn_points(&bad).is_err());
+    }
 
     #[test]
     fn embedded_data_has_5000_labelled_points() {

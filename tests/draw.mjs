@@ -2,8 +2,10 @@
 // the DDPM on them in the page, sample, and the samples sit on the drawing: their mean distance to
 // the nearest drawn point is under half of what the same number of N(0, I) points has (a few
 // hundred CPU steps in a test do not make a sharp model: measured 0.14 against 0.47 at 400 steps,
-// 0.17 at 300; the drawn points are 0.06 apart along the strokes).
+// 0.17 at 300; the drawn points are 0.06 apart along the strokes). Then the same with Texas's
+// outline from us-atlas.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { openPage, state, url, waitIdle } from './harness.mjs';
 
 const VIEW = { x: [-3.2, 3.2], y: [-2.6, 2.6] }; // web/plots.js
@@ -63,6 +65,25 @@ export async function draw({ name, timeout }) {
     log(`samples' mean distance to the drawing ${trained.toFixed(3)}; N(0, I) points' ${baseline.toFixed(3)}`);
     assert.ok(trained < baseline / 2, `the samples are not on the drawing: ${trained} vs ${baseline} for noise`);
     assert.match(await page.textContent('#nll'), /under a KDE of your drawing/);
+    // The drawing downloads as the CLI's points CSV (x,y).
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-drawing')]);
+    const csv = readFileSync(await download.path(), 'utf8').trim().split('\n');
+    assert.equal(csv[0], 'x,y');
+    assert.equal(csv.length - 1, drawn.length / 2);
+    assert.ok(Math.abs(Number(csv[1].split(',')[0]) - drawn[0]) < 1e-3, csv[1]);
+    // A US state from us-atlas (web/data/us-states.json) trains the same way.
+    await page.selectOption('#us-state', 'Texas');
+    const texas = await page.evaluate(() => window.playground.drawn.slice());
+    assert.equal(texas.length, 800);
+    await page.fill('#steps', '300');
+    await page.click('#train');
+    await page.waitForFunction(() => window.playground.trainedSteps >= 300 && !window.playground.busy, null, { timeout, polling: 500 });
+    await page.click('#sample');
+    await waitIdle(page, timeout);
+    const onTexas = meanNearest(await page.evaluate(() => Array.from(window.playground.samples)), texas);
+    const noiseTexas = meanNearest(normal, texas);
+    log(`Texas (us-atlas, 400 points): samples ${onTexas.toFixed(3)} from the outline, N(0, I) points ${noiseTexas.toFixed(3)}`);
+    assert.ok(onTexas < noiseTexas / 2, `the samples are not on Texas: ${onTexas} vs ${noiseTexas}`);
     // A drawing too small to train on is refused by the core with what to do.
     await page.click('#clear-drawing');
     await page.click('#train');

@@ -1,6 +1,6 @@
 // Your own data: with "draw points" on, pressing and dragging on the sampling canvas adds points
-// (one every 6 px of the stroke), in the data's units; "the points drawn" in the training form's
-// data menu trains on them. The drawing is the page's; the core checks it when training starts.
+// (one every 6 px of the stroke), in the data's units, or a US state's outline replaces them;
+// "the points drawn" in the training form's data menu trains on them. The drawing is the page's; the core checks it when training starts.
 
 import { fromPixel } from './plots.js';
 
@@ -29,11 +29,36 @@ export function setupDrawing({ $, state, redraw }) {
   canvas.addEventListener('pointermove', (event) => {
     if ($('draw-mode').checked && canvas.hasPointerCapture(event.pointerId)) add(event);
   });
+  $('download-drawing').addEventListener('click', () => {
+    const rows = [];
+    for (let i = 0; i < state.drawn.length; i += 2) rows.push(`${state.drawn[i].toFixed(4)},${state.drawn[i + 1].toFixed(4)}`);
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(new Blob([`x,y\n${rows.join('\n')}\n`], { type: 'text/csv' }));
+    link.download = 'drawing.csv';
+    link.click();
+    URL.revokeObjectURL(link.href);
+  });
   $('clear-drawing').addEventListener('click', () => {
     state.drawn = [];
     count();
     redraw();
   });
+  // Any US state's outline as the drawing (web/data/us-states.json, made from the npm package
+  // us-atlas by tools/us-states/make.mjs).
+  fetch('web/data/us-states.json')
+    .then((response) => (response.ok ? response.json() : Promise.reject(new Error(`HTTP ${response.status}`))))
+    .then((outlines) => {
+      for (const name of Object.keys(outlines)) $('us-state').add(new Option(name, name));
+      $('us-state').addEventListener('change', () => {
+        const points = outlines[$('us-state').value];
+        if (!points) return;
+        state.drawn = points.slice();
+        $('data-source').value = 'drawn';
+        count();
+        redraw();
+      });
+    })
+    .catch((err) => { $('us-state').title = `the state outlines could not be loaded: ${err.message}`; });
   $('draw-mode').addEventListener('change', () => {
     if ($('draw-mode').checked) $('data-source').value = 'drawn';
     redraw();

@@ -68,6 +68,47 @@ export async function links({ name, webgpu }) {
     assert.match(await third.textContent('#status'), /except: bogus=1 \(no such setting\)/);
     await third.close();
 
+    // Random links (1500, from a seeded generator mixing real keys, unknown keys, valid and invalid
+    // values, percent escapes, unicode and very long strings): none throws, and after each every
+    // control holds a value its own check accepts. Not coverage-guided fuzzing: a random-input test.
+    const random = await browser.newPage();
+    const randomErrors = [];
+    random.on('pageerror', (e) => randomErrors.push(String(e)));
+    await random.goto(url);
+    await waitIdle(random, 120_000);
+    const bad = await random.evaluate(async () => {
+      let seed = 12345;
+      const next = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
+      const pick = (xs) => xs[Math.floor(next() * xs.length)];
+      const controls = [...document.querySelectorAll('form input[id], form select[id]')].filter((el) => el.type !== 'file' && !el.dataset.noUrl);
+      const keys = [...controls.map((el) => el.id), 'bogus', '', '%', '%zz', '__proto__', 'constructor', 'é', 'a'.repeat(5000)];
+      const values = ['', '0', '1', '-1', '1e308', 'NaN', 'Infinity', '0.005', '3', '65536', '65537', 'ddim', 'flow-matching', '%00', '%E0%A4%A', '🙂', '<script>', 'a'.repeat(10000), ' 7 ', '0x10', '1,2'];
+      const problems = [];
+      for (let i = 0; i < 1500; i++) {
+        const parts = Array.from({ length: 1 + Math.floor(next() * 6) }, () => {
+          const key = pick(keys);
+          const value = next() < 0.5 ? pick(values) : pick(controls).value;
+          return next() < 0.1 ? key : `${key}=${value}`;
+        });
+        const hash = `#${parts.join(next() < 0.9 ? '&' : ';')}`;
+        history.replaceState(null, '', hash);
+        window.dispatchEvent(new HashChangeEvent('hashchange'));
+        for (const el of controls) {
+          const ok = el.tagName === 'SELECT' ? [...el.options].some((o) => o.value === el.value)
+            : el.type === 'checkbox' ? true
+              : el.type === 'range' || el.type === 'number' ? (el.value === '' ? false : Number(el.value) >= Number(el.min || -Infinity) && Number(el.value) <= Number(el.max || Infinity))
+                : el.value !== '' && Number.isFinite(Number(el.value));
+          if (!ok) problems.push(`${hash.slice(0, 80)} → #${el.id} = ${el.value.slice(0, 40)}`);
+        }
+        if (problems.length > 5) break;
+      }
+      return problems;
+    });
+    assert.deepEqual(bad, [], 'a random link left a control with a value it does not accept');
+    assert.deepEqual(randomErrors, [], 'a random link threw');
+    log('1500 random links: no error, every control valid after each');
+    await random.close();
+
     // ?embed&view=mnist shows the MNIST panel alone (no title, no other panel).
     const embedded = await browser.newPage();
     await embedded.goto(`${url}?embed&view=mnist`);

@@ -126,6 +126,16 @@ async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, en
     log(`trails: ${(100 * beforeTrails).toFixed(1)}% → ${(100 * withTrails).toFixed(1)}% of the canvas inked`);
     assert.ok(withTrails > beforeTrails + 0.01, `trails drew nothing: ${beforeTrails} → ${withTrails}`);
     await page.uncheck('#show-trails');
+    // The data's own p_t as a heat map under the particles, recomputed as t falls.
+    await page.check('#show-density');
+    await page.click('#sample');
+    await waitIdle(page, timeout);
+    const densityTimes = Object.keys(await page.evaluate(() => window.playground.densities)).length;
+    const withDensity = inkedFraction(decodePng(await page.locator('#scatter').screenshot()));
+    log(`p_t heat maps at ${densityTimes} times; canvas ${(100 * withDensity).toFixed(1)}% inked`);
+    assert.ok(densityTimes >= 3, `only ${densityTimes} heat maps`);
+    assert.ok(withDensity > beforeTrails + 0.02, `the heat map drew nothing: ${beforeTrails} → ${withDensity}`);
+    await page.uncheck('#show-density');
     // Scrubbing the time slider redraws an earlier frame.
     await page.$eval('#time', (el) => { el.value = '500'; el.dispatchEvent(new Event('input')); });
     assert.equal(await page.textContent('#time-label'), 't = 500');

@@ -7,7 +7,7 @@ import { applyLimits, numberReader } from './limits.js';
 import { supervise } from './supervisor.js';
 import { setupLinks, showView } from './url-state.js';
 import { setupArrival } from './arrival.js';
-import { fieldAt, mapAt, trailsAt } from './overlays.js';
+import { densityAt, fieldAt, mapAt, trailsAt } from './overlays.js';
 import { setupDrawing, shownData } from './drawing.js';
 
 const $ = (id) => document.getElementById(id);
@@ -20,7 +20,7 @@ const state = {
   losses: [], samples: null, frames: [], nll: null, errors: [], trainedSteps: 0, loaded: null,
   classifierLosses: [], classifierHeld: [], classifierMetrics: null, classifierTrainedSteps: 0,
   classifierLoaded: null, hasClassifier: false, onTarget: null, requested: null, label: -1, maps: {}, nfe: 0,
-  fields: {}, second: null, sde: 'ddpm', restarts: [], linkNotices: [], arrival: null, view: null, copied: null, trainedOn: 'states',
+  fields: {}, second: null, sde: 'ddpm', restarts: [], linkNotices: [], arrival: null, view: null, copied: null, trainedOn: 'states', densities: {},
   energy: null, // { target, density, grads, done, rdmc, ula }
   mnist: { loaded: null, describe: '', judge: false, frames: 0, x: null, probs: null, done: false, nfe: 0, seconds: 0 },
 };
@@ -66,6 +66,7 @@ function redraw(points, caption, t = null, pointsB = null, captionB = '') {
   if (!data) return;
   const guided = state.label >= 0 && points && state.requested?.length;
   drawScatter($('scatter'), shownData(state, data), points, caption, {
+    density: densityAt(state, t),
     map: mapAt(state, t),
     field: fieldAt(state, t),
     trails: trailsAt(state, t, 'x'),
@@ -168,6 +169,9 @@ function onMessage(message) {
       break;
     case 'field':
       state.fields[message.t] = message.rows;
+      break;
+    case 'density':
+      state.densities[message.t] = { cells: message.cells, size: message.size };
       break;
     case 'requested':
       state.requested = message.labels;
@@ -321,13 +325,15 @@ $('sample-form').addEventListener('submit', (event) => {
   state.label = label;
   state.maps = {};
   state.fields = {};
+  state.densities = {};
   state.frames = [];
   setBusy(true);
   setStatus(label >= 0 ? `Sampling ${label === 5 ? 'all states' : STATES[label]} with guidance s = ${scale}…` : 'Sampling…');
   const map = $('show-map').checked && state.hasClassifier;
   const field = $('show-field').checked;
+  const density = $('show-density').checked;
   const variance = $('variance').value;
-  worker.postMessage({ type: 'sample', n, seed, label, scale, rule, steps, variance, map, field, compare });
+  worker.postMessage({ type: 'sample', n, seed, label, scale, rule, steps, variance, map, field, density, compare });
 });
 
 $('time').addEventListener('input', () => {

@@ -1,5 +1,6 @@
-// What the sampling canvas draws under the particles at the reverse process's time t: the
-// classifier's prediction map, the score field and the particles' trails, each behind its toggle.
+// What the sampling canvas draws under the particles at the reverse process's time t: the data's
+// own p_t, the classifier's prediction map, the score field and the particles' trails, each behind
+// its toggle.
 
 const $ = (id) => document.getElementById(id);
 
@@ -25,4 +26,12 @@ export function trailsAt(state, t, key) {
   if (!$('show-trails').checked || t === null || !state.frames?.length) return null;
   const frames = state.frames.filter((f) => f.t >= t && f[key]).map((f) => f[key]);
   return frames.length > 1 ? frames : null;
+}
+
+/** The data's p_t heat map computed for the largest t' ≤ t, when the toggle is on. */
+export function densityAt(state, t) {
+  if (!$('show-density').checked || t === null) return null;
+  const times = Object.keys(state.densities).map(Number).filter((m) => m <= t);
+  if (!times.length) return null;
+  return state.densities[Math.max(...times)];
 }

@@ -113,6 +113,23 @@ function toPixel(canvas, x, y) {
 const MAP_EXTENT = [-2.5, 2.5];
 
 /** The prediction map: each cell tinted with its predicted state's colour. */
+/** The data's p_t as a heat map over MAP_EXTENT (rows from the top), darker where denser. */
+function drawDensity(ctx, { cells, size }) {
+  const densityCanvas = new OffscreenCanvas(size, size);
+  const densityCtx = densityCanvas.getContext('2d');
+  const image = densityCtx.createImageData(size, size);
+  const max = cells.reduce((a, b) => Math.max(a, b), 0) || 1;
+  cells.forEach((d, i) => {
+    const v = Math.sqrt(d / max); // square root: the tails stay visible
+    image.data.set([255 - 180 * v, 255 - 120 * v, 255 - 30 * v, 255], 4 * i);
+  });
+  densityCtx.putImageData(image, 0, 0);
+  const [lo, hi] = MAP_EXTENT;
+  const [x0, y0] = toPixel(ctx.canvas, lo, hi);
+  const [x1, y1] = toPixel(ctx.canvas, hi, lo);
+  ctx.drawImage(densityCanvas, x0, y0, x1 - x0, y1 - y0);
+}
+
 function drawMap(ctx, { cells, width, height }) {
   const cellsCanvas = new OffscreenCanvas(width, height);
   const cellsCtx = cellsCanvas.getContext('2d');
@@ -186,13 +203,14 @@ function drawTrails(canvas, ctx, frames) {
 /**
  * The data outlines (faint, coloured by state) with the particles on top.
  * `data` = { xy: Float32Array [n*2], labels: Uint8Array [n] }, `points` = Float32Array [m*2];
- * `options.map` = a prediction map to draw underneath, `options.field` = score-field rows to draw
+ * `options.density` = the data's p_t heat map to draw first, `options.map` = a prediction map to draw underneath, `options.field` = score-field rows to draw
  * over it, `options.trails` = the particles' earlier positions (frames) to draw as paths,
  * `options.colourOf(i)` = a label per particle.
  */
 export function drawScatter(canvas, data, points, caption = '', options = {}) {
   const ctx = canvas.getContext('2d');
   clear(ctx);
+  if (options.density) drawDensity(ctx, options.density);
   if (options.map) drawMap(ctx, options.map);
   if (options.field) drawField(ctx, options.field);
   if (options.trails) drawTrails(canvas, ctx, options.trails);

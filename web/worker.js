@@ -160,7 +160,7 @@ async function trainClassifier({ steps, batch, lr, seed, evalEvery }) {
  * side by side in slot 1 from the same noise, kept at the same t. Posts a frame per chunk (and the
  * score field at that t when `field`), then the result with each sampler's grader NLL and NFE.
  */
-async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', steps = 100, variance = '', map = false, field = false, compare = '', preview = false }) {
+async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', steps = 100, variance = '', map = false, field = false, density = false, compare = '', preview = false }) {
   let x = await playground.startSampling(n, seed, label, scale, rule, steps, 0, variance || undefined);
   let xB = compare ? await playground.startSampling(n, seed, -1, 0, compare, steps, 1) : null;
   // The state the core requested for each particle (empty when unguided), for the colours.
@@ -188,8 +188,19 @@ async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', step
     const rows = await playground.scoreField(Math.min(at / Math.max(total, 1), 1), 21);
     post({ type: 'field', t: at, rows });
   };
+  // The data's own p_t under the particles, every `every` steps of t.
+  let densityT = null;
+  const densitySize = playground.isGpu() ? 96 : 64;
+  const sendDensity = (t) => {
+    const at = Math.floor(t / every) * every;
+    if (!density || preview || at === densityT) return;
+    densityT = at;
+    const cells = playground.marginalDensity(Math.min(at / Math.max(total, 1), 1), densitySize);
+    post({ type: 'density', t: at, cells, size: densitySize });
+  };
   await sendMap(total);
   await sendField(total);
+  sendDensity(total);
   let t = total;
   let tB = compare ? playground.samplingT(1) : 0;
   stopRequested = preview ? stopRequested : false;
@@ -206,6 +217,7 @@ async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', step
     if (!preview) {
       await sendMap(t);
       await sendField(t);
+      sendDensity(t);
       frames.push({ t, x, xB });
       post({ type: 'frame', t, total, x, xB, nfe: playground.nfe(0), nfeB: compare ? playground.nfe(1) : null });
       await yieldToEvents();

@@ -48,6 +48,8 @@ struct State {
     classifier: ClassifierState,
     data: Points,
     kde: Kde,
+    /// The points the last run trained on (the states, or a drawing), for p_t's heat map.
+    train_points: Vec<[f32; 2]>,
 }
 
 struct Guidance {
@@ -102,6 +104,7 @@ pub async fn create_playground(gpu: bool) -> Result<Playground, JsError> {
         classifier,
         data: states(),
         kde: Kde::fit(&states().xy).map_err(js_error)?,
+        train_points: states().xy,
     };
     Ok(Playground { state: Rc::new(RefCell::new(state)), device_name, gpu })
 }
@@ -227,8 +230,9 @@ impl Playground {
             None => states(),
         };
         let kde = Kde::fit(&data.xy).map_err(js_error)?;
-        let trainer = config.denoiser_trainer(&train, data.xy, &state.device).map_err(js_error)?;
+        let trainer = config.denoiser_trainer(&train, data.xy.clone(), &state.device).map_err(js_error)?;
         state.kde = kde;
+        state.train_points = data.xy;
         state.trainer = Some(trainer);
         state.schedule = config.schedule.init().map_err(js_error)?;
         state.config = config;
@@ -268,6 +272,7 @@ impl Playground {
         state.samplers = [None, None];
         // A file's model is scored against the course's data (the STATES files are all there are).
         state.kde = Kde::fit(&states().xy).map_err(js_error)?;
+        state.train_points = states().xy;
         Ok(())
     }
 

@@ -5,6 +5,7 @@ use burn::prelude::*;
 use diffusion::data::states::requested_labels;
 use diffusion::limits;
 use diffusion::metric::on_target::{agreement, nearest_labels};
+use diffusion::sde::data_marginal::data_marginal_grid;
 use diffusion::sde::sampler::{Method, SdeSampler};
 use diffusion::vlb::mean_log_variance;
 use wasm_bindgen::prelude::*;
@@ -204,5 +205,23 @@ impl Playground {
         let rows: Vec<f32> =
             grid.chunks_exact(2).zip(field.chunks_exact(2)).flat_map(|(p, v)| [p[0], p[1], v[0], v[1]]).collect();
         Ok(js_sys::Float32Array::from(rows.as_slice()))
+    }
+
+    /// The data's forward marginal p_t (its 1000 evenly spread points, or a drawing) on a
+    /// `size` × `size` grid over [−2.5, 2.5]² at t ∈ [0, 1] of the model's process, rows from the
+    /// top (`sde::data_marginal`): [size²].
+    #[wasm_bindgen(js_name = marginalDensity)]
+    pub fn marginal_density(&self, t: f64, size: u32) -> Result<js_sys::Float32Array, JsError> {
+        if !(2..=128).contains(&size) || !(0.0..=1.0).contains(&t) {
+            return Err(JsError::new(&format!(
+                "marginalDensity wants t in [0, 1] and size in 2..=128, got {t}, {size}"
+            )));
+        }
+        let state = self.state.borrow();
+        let sde = state.config.sde();
+        let stride = state.train_points.len().div_ceil(1000).max(1);
+        let points: Vec<[f32; 2]> = state.train_points.iter().step_by(stride).copied().collect();
+        let grid = data_marginal_grid(&sde, t.clamp(sde.t_min(), sde.t_max()), &points, (-2.5, 2.5), size as usize);
+        Ok(js_sys::Float32Array::from(grid.as_slice()))
     }
 }

@@ -15,6 +15,7 @@
 //!           g² = d(s²)/dt − 2a s² = 2t/(1 − t); its PF-ODE velocity is E[z − x_0 | x_t].
 
 pub mod corrector;
+pub mod data_marginal;
 pub mod ddim;
 pub mod discrete_bound;
 pub mod dpm_solver;

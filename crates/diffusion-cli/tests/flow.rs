@@ -4,12 +4,18 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::Output;
 
 use common::{s, scratch, text};
 
 fn diffusion(args: &[&str]) -> Output {
     common::run(args, &[])
+}
+
+/// `diffusion sample states --weights W --out OUT` with `extra` flags.
+fn sample(weights: &Path, out: &Path, extra: &[&str]) -> Output {
+    diffusion(&[&["sample", "states", "--weights", s(weights), "--out", s(out)], extra].concat())
 }
 
 fn finite_rows(csv: &str) -> usize {
@@ -37,47 +43,18 @@ fn flow_matching_trains_samples_and_reflows() {
         &["--sampler", "pc", "--steps", "20"],
         &["--sampler", "dpmpp2m", "--steps", "6"],
     ] {
-        let out = diffusion(
-            &[&["sample", "states", "--weights", s(&weights), "--n", "64", "--out", s(&samples)], extra].concat(),
-        );
+        let out = sample(&weights, &samples, &[&["--n", "64"], extra].concat());
         assert!(out.status.success(), "{extra:?}: {}", text(&out));
         assert_eq!(finite_rows(&std::fs::read_to_string(&samples).unwrap()), 64, "{extra:?}");
     }
     // --trails draws the first 200 samples' paths (a PNG); rdmc has no grid to follow.
     let trails = dir.join("trails.png");
-    let out = diffusion(&[
-        "sample",
-        "states",
-        "--weights",
-        s(&weights),
-        "--sampler",
-        "euler",
-        "--steps",
-        "4",
-        "--n",
-        "10",
-        "--out",
-        s(&samples),
-        "--trails",
-        s(&trails),
-    ]);
+    let out = sample(&weights, &samples, &["--sampler", "euler", "--steps", "4", "--n", "10", "--trails", s(&trails)]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(std::fs::read(&trails).unwrap().starts_with(b"\x89PNG"));
-    let out = diffusion(&[
-        "sample",
-        "states",
-        "--weights",
-        s(&weights),
-        "--sampler",
-        "rdmc",
-        "--out",
-        s(&samples),
-        "--trails",
-        s(&trails),
-    ]);
+    let out = sample(&weights, &samples, &["--sampler", "rdmc", "--trails", s(&trails)]);
     assert!(!out.status.success() && text(&out).contains("rdmc has none"), "{}", text(&out));
-    let out =
-        diffusion(&["sample", "states", "--weights", s(&weights), "--sampler", "ancestral", "--out", s(&samples)]);
+    let out = sample(&weights, &samples, &["--sampler", "ancestral"]);
     assert!(!out.status.success() && text(&out).contains("euler or ode-heun for the flow path"), "{}", text(&out));
     let out = diffusion(&["likelihood", "--weights", s(&weights), "--n", "50", "--steps", "20"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -90,20 +67,8 @@ fn flow_matching_trains_samples_and_reflows() {
     let out = diffusion(&[&train[..], &reflow].concat());
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("carrying 300 noise draws"), "{}", text(&out));
-    let out = diffusion(&[
-        "sample",
-        "states",
-        "--weights",
-        s(&second.join("denoiser.safetensors")),
-        "--sampler",
-        "euler",
-        "--steps",
-        "2",
-        "--n",
-        "32",
-        "--out",
-        s(&samples),
-    ]);
+    let out =
+        sample(&second.join("denoiser.safetensors"), &samples, &["--sampler", "euler", "--steps", "2", "--n", "32"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(finite_rows(&std::fs::read_to_string(&samples).unwrap()), 32);
 

@@ -47,9 +47,21 @@ struct State {
     guidance: Option<Guidance>,
     classifier: ClassifierState,
     data: Points,
+    /// The points the last run trained on (the states, or a drawing) and their KDE: the page's NLL
+    /// and p_t's heat map are of these.
+    trained_on: TrainingData,
+}
+
+struct TrainingData {
+    points: Vec<[f32; 2]>,
     kde: Kde,
-    /// The points the last run trained on (the states, or a drawing), for p_t's heat map.
-    train_points: Vec<[f32; 2]>,
+}
+
+impl TrainingData {
+    fn of(points: Vec<[f32; 2]>) -> Result<Self, JsError> {
+        let kde = Kde::fit(&points).map_err(js_error)?;
+        Ok(Self { points, kde })
+    }
 }
 
 struct Guidance {
@@ -93,7 +105,10 @@ pub async fn create_playground(gpu: bool) -> Result<Playground, JsError> {
     let config = CheckpointConfig::denoiser();
     let classifier =
         ClassifierState { trainer: None, model: None, config: CheckpointConfig::classifier(), validation: None };
+    let data = states();
     let state = State {
+        trained_on: TrainingData::of(data.xy.clone())?,
+        data,
         device,
         schedule: config.schedule.init().map_err(js_error)?,
         config,
@@ -102,9 +117,6 @@ pub async fn create_playground(gpu: bool) -> Result<Playground, JsError> {
         samplers: [None, None],
         guidance: None,
         classifier,
-        data: states(),
-        kde: Kde::fit(&states().xy).map_err(js_error)?,
-        train_points: states().xy,
     };
     Ok(Playground { state: Rc::new(RefCell::new(state)), device_name, gpu })
 }
@@ -225,14 +237,12 @@ impl Playground {
         config.train = Some(train.clone());
         // Points drawn in the page, or the five states; the NLL the page reports is under a KDE
         // of the same data.
-        let data = match points {
-            Some(flat) => drawn_points(&flat).map_err(js_error)?,
-            None => states(),
+        let points = match points {
+            Some(flat) => drawn_points(&flat).map_err(js_error)?.xy,
+            None => state.data.xy.clone(),
         };
-        let kde = Kde::fit(&data.xy).map_err(js_error)?;
-        let trainer = config.denoiser_trainer(&train, data.xy.clone(), &state.device).map_err(js_error)?;
-        state.kde = kde;
-        state.train_points = data.xy;
+        let trainer = config.denoiser_trainer(&train, points.clone(), &state.device).map_err(js_error)?;
+        state.trained_on = TrainingData::of(points)?;
         state.trainer = Some(trainer);
         state.schedule = config.schedule.init().map_err(js_error)?;
         state.config = config;
@@ -271,8 +281,7 @@ impl Playground {
         state.trainer = None;
         state.samplers = [None, None];
         // A file's model is scored against the course's data (the STATES files are all there are).
-        state.kde = Kde::fit(&states().xy).map_err(js_error)?;
-        state.train_points = states().xy;
+        state.trained_on = TrainingData::of(state.data.xy.clone())?;
         Ok(())
     }
 
@@ -304,6 +313,6 @@ impl Playground {
     /// grader (all 5000 STATES points), or the drawn points.
     pub fn nll(&self, points: &[f32]) -> Result<f64, JsError> {
         let xy: Vec<[f32; 2]> = points.chunks_exact(2).map(|p| [p[0], p[1]]).collect();
-        self.state.borrow().kde.nll(&xy).map_err(js_error)
+        self.state.borrow().trained_on.kde.nll(&xy).map_err(js_error)
     }
 }

@@ -219,8 +219,9 @@ impl Playground {
         }
         let state = self.state.borrow();
         let sde = state.config.sde();
-        let stride = state.train_points.len().div_ceil(1000).max(1);
-        let points: Vec<[f32; 2]> = state.train_points.iter().step_by(stride).copied().collect();
+        let trained_on = &state.trained_on.points;
+        let stride = trained_on.len().div_ceil(1000).max(1);
+        let points: Vec<[f32; 2]> = trained_on.iter().step_by(stride).copied().collect();
         let grid = data_marginal_grid(&sde, t.clamp(sde.t_min(), sde.t_max()), &points, (-2.5, 2.5), size as usize);
         Ok(js_sys::Float32Array::from(grid.as_slice()))
     }

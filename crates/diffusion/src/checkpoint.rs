@@ -48,15 +48,17 @@ impl CheckpointConfig {
     /// The course's denoiser body (4 × 256 PReLU) trained by denoising score matching on `sde`,
     /// with input (c_in x, γ(t)).
     pub fn score_model(sde: Sde) -> Self {
-        let score = ScoreConfig::new(sde);
-        let model = MlpConfig { d_input: score.input_width(), ..MlpConfig::denoiser() };
-        Self { model, score: Some(score), ..Self::denoiser() }
+        Self::continuous(ScoreConfig::new(sde))
     }
 
     /// The course's denoiser body as a velocity network trained by conditional flow matching on
     /// the rectified-flow path x_t = (1 − t) x_0 + t z.
     pub fn flow_matching() -> Self {
-        let score = ScoreConfig::flow_matching();
+        Self::continuous(ScoreConfig::flow_matching())
+    }
+
+    /// The course's denoiser body on the continuous-time input of `score`.
+    fn continuous(score: ScoreConfig) -> Self {
         let model = MlpConfig { d_input: score.input_width(), ..MlpConfig::denoiser() };
         Self { model, score: Some(score), ..Self::denoiser() }
     }

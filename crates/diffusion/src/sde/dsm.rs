@@ -14,7 +14,7 @@
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::fourier::{Fourier, FourierConfig};
 use crate::rng::Rng;
 use crate::sde::Sde;
@@ -186,7 +186,7 @@ impl ScoreConfig {
     pub fn validate(&self) -> Result<()> {
         self.sde.validate()?;
         if self.prediction == Prediction::Velocity && self.weighting != Weighting::Sigma2 {
-            return Err(crate::error::Error::Config(
+            return Err(Error::Config(
                 "a velocity network (flow matching) trains with the plain loss: --weighting sigma2".into(),
             ));
         }

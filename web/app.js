@@ -9,6 +9,7 @@ import { setupLinks, showView } from './url-state.js';
 import { setupArrival } from './arrival.js';
 import { densityAt, fieldAt, mapAt, trailsAt } from './overlays.js';
 import { setupDrawing, shownData } from './drawing.js';
+import { setupLoading } from './loading.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -347,57 +348,7 @@ $('time').addEventListener('input', () => {
 $('download').addEventListener('click', () => worker.postMessage({ type: 'weights' }));
 $('download-classifier').addEventListener('click', () => worker.postMessage({ type: 'classifier-weights' }));
 
-/** `kind`: 'load' (a denoiser) or 'load-classifier'. */
-function loadBytes(kind, bytes, source) {
-  clearError();
-  setBusy(true);
-  setStatus(`Loading ${source}…`);
-  worker.postMessage({ type: kind, bytes, source }, [bytes]);
-}
-
-function wireLoading(kind, fileInput, urlInput, button) {
-  $(fileInput).addEventListener('change', async () => {
-    const file = $(fileInput).files[0];
-    if (file) loadBytes(kind, await file.arrayBuffer(), file.name);
-  });
-  $(button).addEventListener('click', async () => {
-    const url = $(urlInput).value.trim();
-    if (!url) return showError(`${kind}: type a URL first`);
-    try {
-      const response = await fetch(url);
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      loadBytes(kind, await response.arrayBuffer(), url);
-    } catch (err) {
-      showError(`${kind}: ${url}: ${err.message}`);
-    }
-  });
-}
-wireLoading('load', 'weights-file', 'weights-url', 'load-url');
-
-$('load-pretrained').addEventListener('click', async () => {
-  const models = [['load', 'web/models/states-denoiser.safetensors'], ['load-classifier', 'web/models/states-classifier.safetensors']];
-  try {
-    const files = await Promise.all(models.map(async ([kind, url]) => {
-      const response = await fetch(url);
-      if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-      return [kind, await response.arrayBuffer(), url];
-    }));
-    for (const [kind, bytes, url] of files) loadBytes(kind, bytes, url);
-  } catch (err) {
-    showError(`pre-trained models: ${err.message}`);
-  }
-});
-$('load-pretrained-vp').addEventListener('click', async () => {
-  const url = 'web/models/states-vp.safetensors';
-  try {
-    const response = await fetch(url);
-    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-    loadBytes('load', await response.arrayBuffer(), url);
-  } catch (err) {
-    showError(`pre-trained VP model: ${err.message}`);
-  }
-});
-wireLoading('load-classifier', 'classifier-file', 'classifier-url', 'load-classifier-url');
+setupLoading({ $, worker, clearError, setBusy, setStatus, showError });
 
 setupArrival({ state });
 setupDrawing({ $, state, redraw: () => redraw(state.samples, state.samples ? 'samples' : 'the data') });

@@ -3,6 +3,7 @@
 // time, from its own worker (web/arrival-worker.js). With prefers-reduced-motion it shows the
 // final frame and a play button instead.
 
+import { fetchBytes } from './loading.js';
 import { drawScatter } from './plots.js';
 
 const MODEL = 'web/models/states-flow.safetensors';
@@ -91,11 +92,7 @@ export function setupArrival({ state }) {
       canvas.setAttribute('aria-label', `the live sampling could not start: ${message.message}`);
     }
   };
-  fetch(MODEL)
-    .then((response) => {
-      if (!response.ok) throw new Error(`${MODEL}: HTTP ${response.status}`);
-      return response.arrayBuffer();
-    })
+  fetchBytes(MODEL)
     .then((bytes) => worker.postMessage({ type: 'init', bytes }, [bytes]))
     .catch((err) => { arrival.error = String(err.message ?? err); });
   const label = () => { button.textContent = arrival.playing ? 'pause' : '▶ play'; };

@@ -4,21 +4,23 @@
 
 const $ = (id) => document.getElementById(id);
 
-/** The prediction map computed for the largest t' ≤ t (maps arrive every few steps of t). */
-export function mapAt(state, t) {
-  if (!$('show-map').checked || t === null) return null;
-  const times = Object.keys(state.maps).map(Number).filter((m) => m <= t);
+/** Of a run's `computed` overlays (keyed by the t they were computed at, every few steps of t), the
+ * one for the largest t' ≤ t, when toggle `id` is on. */
+function latestAt(id, computed, t) {
+  if (!$(id).checked || t === null) return null;
+  const times = Object.keys(computed).map(Number).filter((m) => m <= t);
   if (!times.length) return null;
-  return state.maps[Math.max(...times)];
+  return computed[Math.max(...times)];
 }
 
-/** The score field computed for the largest t' ≤ t, when the toggle is on. */
-export function fieldAt(state, t) {
-  if (!$('show-field').checked || t === null) return null;
-  const times = Object.keys(state.fields).map(Number).filter((m) => m <= t);
-  if (!times.length) return null;
-  return state.fields[Math.max(...times)];
-}
+/** The classifier's prediction map. */
+export const mapAt = (state, t) => latestAt('show-map', state.maps, t);
+
+/** The score field. */
+export const fieldAt = (state, t) => latestAt('show-field', state.fields, t);
+
+/** The data's p_t heat map. */
+export const densityAt = (state, t) => latestAt('show-density', state.densities, t);
 
 /** The positions of the run (`key`: 'x', or 'xB' for the side-by-side one) at every frame from the
  * start down to t, when the trails toggle is on. */
@@ -26,12 +28,4 @@ export function trailsAt(state, t, key) {
   if (!$('show-trails').checked || t === null || !state.frames?.length) return null;
   const frames = state.frames.filter((f) => f.t >= t && f[key]).map((f) => f[key]);
   return frames.length > 1 ? frames : null;
-}
-
-/** The data's p_t heat map computed for the largest t' ≤ t, when the toggle is on. */
-export function densityAt(state, t) {
-  if (!$('show-density').checked || t === null) return null;
-  const times = Object.keys(state.densities).map(Number).filter((m) => m <= t);
-  if (!times.length) return null;
-  return state.densities[Math.max(...times)];
 }

@@ -112,41 +112,39 @@ function toPixel(canvas, x, y) {
 /** The square the classifier's prediction map covers (matches `Grid::states` in the core crate). */
 const MAP_EXTENT = [-2.5, 2.5];
 
-/** The prediction map: each cell tinted with its predicted state's colour. */
-/** The data's p_t as a heat map over MAP_EXTENT (rows from the top), darker where denser. */
-function drawDensity(ctx, { cells, size }) {
-  const densityCanvas = new OffscreenCanvas(size, size);
-  const densityCtx = densityCanvas.getContext('2d');
-  const image = densityCtx.createImageData(size, size);
-  const max = cells.reduce((a, b) => Math.max(a, b), 0) || 1;
-  cells.forEach((d, i) => {
-    const v = Math.sqrt(d / max); // square root: the tails stay visible
-    image.data.set([255 - 180 * v, 255 - 120 * v, 255 - 30 * v, 255], 4 * i);
-  });
-  densityCtx.putImageData(image, 0, 0);
-  const [lo, hi] = MAP_EXTENT;
-  const [x0, y0] = toPixel(ctx.canvas, lo, hi);
-  const [x1, y1] = toPixel(ctx.canvas, hi, lo);
-  ctx.drawImage(densityCanvas, x0, y0, x1 - x0, y1 - y0);
-}
-
-function drawMap(ctx, { cells, width, height }) {
+/**
+ * A grid of cells over MAP_EXTENT (row 0 at the top), cell i coloured `rgb(i)` = [r, g, b], drawn
+ * with opacity `alpha`, blurred between cells when `smooth`.
+ */
+function drawCells(ctx, width, height, rgb, { alpha = 1, smooth = false } = {}) {
   const cellsCanvas = new OffscreenCanvas(width, height);
   const cellsCtx = cellsCanvas.getContext('2d');
   const image = cellsCtx.createImageData(width, height);
-  cells.forEach((label, i) => {
-    const hex = LABEL_COLOURS[label % 5];
-    for (let c = 0; c < 3; c++) image.data[4 * i + c] = parseInt(hex.slice(1 + 2 * c, 3 + 2 * c), 16);
-    image.data[4 * i + 3] = 255;
-  });
+  for (let i = 0; i < width * height; i++) image.data.set([...rgb(i), 255], 4 * i);
   cellsCtx.putImageData(image, 0, 0);
   const [lo, hi] = MAP_EXTENT;
   const [x0, y0] = toPixel(ctx.canvas, lo, hi);
   const [x1, y1] = toPixel(ctx.canvas, hi, lo);
-  ctx.globalAlpha = 0.22;
-  ctx.imageSmoothingEnabled = false;
+  ctx.globalAlpha = alpha;
+  ctx.imageSmoothingEnabled = smooth;
   ctx.drawImage(cellsCanvas, x0, y0, x1 - x0, y1 - y0);
   ctx.globalAlpha = 1;
+  ctx.imageSmoothingEnabled = true;
+}
+
+/** The data's p_t as a heat map, darker where denser (square root: the tails stay visible). */
+function drawDensity(ctx, { cells, size }) {
+  const max = cells.reduce((a, b) => Math.max(a, b), 0) || 1;
+  drawCells(ctx, size, size, (i) => {
+    const v = Math.sqrt(cells[i] / max);
+    return [255 - 180 * v, 255 - 120 * v, 255 - 30 * v];
+  }, { smooth: true });
+}
+
+/** The prediction map: each cell tinted with its predicted state's colour. */
+function drawMap(ctx, { cells, width, height }) {
+  const rgb = LABEL_COLOURS.map((hex) => [0, 1, 2].map((c) => parseInt(hex.slice(1 + 2 * c, 3 + 2 * c), 16)));
+  drawCells(ctx, width, height, (i) => rgb[cells[i] % 5], { alpha: 0.22 });
 }
 
 /**

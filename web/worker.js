@@ -168,39 +168,33 @@ async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', step
   const total = playground.samplingT(0);
   const frames = preview ? [] : [{ t: total, x, xB }];
   const chunk = playground.isGpu() ? 5 : 2;
-  // The prediction map under the particles, recomputed every `every` steps of t.
-  const drawMap = map && !preview && playground.hasClassifier();
+  // What is drawn under the particles, each recomputed every `every` steps of t (on the step
+  // grid t counts down): the prediction map, the score field and the data's own p_t.
   const [size, every] = playground.isGpu() ? [96, 25] : [48, 50];
-  let mapT = null;
-  const sendMap = async (t) => {
-    const at = Math.floor(t / every) * every;
-    if (!drawMap || at === mapT) return;
-    mapT = at;
-    const cells = await playground.predictionMap(at, size, size);
-    post({ type: 'map', t: at, cells, width: size, height: size });
-  };
-  // The score field at the sampler's time, every `every` steps of t too.
-  let fieldT = null;
-  const sendField = async (t) => {
-    const at = Math.floor(t / every) * every;
-    if (!field || preview || at === fieldT) return;
-    fieldT = at;
-    const rows = await playground.scoreField(Math.min(at / Math.max(total, 1), 1), 21);
-    post({ type: 'field', t: at, rows });
-  };
-  // The data's own p_t under the particles, every `every` steps of t.
-  let densityT = null;
   const densitySize = playground.isGpu() ? 96 : 64;
-  const sendDensity = (t) => {
-    const at = Math.floor(t / every) * every;
-    if (!density || preview || at === densityT) return;
-    densityT = at;
-    const cells = playground.marginalDensity(Math.min(at / Math.max(total, 1), 1), densitySize);
-    post({ type: 'density', t: at, cells, size: densitySize });
+  const fraction = (at) => Math.min(at / Math.max(total, 1), 1);
+  const everyFew = (wanted, send) => {
+    let last = null;
+    return async (t) => {
+      const at = Math.floor(t / every) * every;
+      if (!wanted || preview || at === last) return;
+      last = at;
+      await send(at);
+    };
   };
-  await sendMap(total);
-  await sendField(total);
-  sendDensity(total);
+  const overlays = [
+    everyFew(map && playground.hasClassifier(), async (at) => {
+      post({ type: 'map', t: at, cells: await playground.predictionMap(at, size, size), width: size, height: size });
+    }),
+    everyFew(field, async (at) => post({ type: 'field', t: at, rows: await playground.scoreField(fraction(at), 21) })),
+    everyFew(density, async (at) => {
+      post({ type: 'density', t: at, cells: playground.marginalDensity(fraction(at), densitySize), size: densitySize });
+    }),
+  ];
+  const sendOverlays = async (t) => {
+    for (const send of overlays) await send(t);
+  };
+  await sendOverlays(total);
   let t = total;
   let tB = compare ? playground.samplingT(1) : 0;
   stopRequested = preview ? stopRequested : false;
@@ -215,9 +209,7 @@ async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', step
       tB = playground.samplingT(1);
     }
     if (!preview) {
-      await sendMap(t);
-      await sendField(t);
-      sendDensity(t);
+      await sendOverlays(t);
       frames.push({ t, x, xB });
       post({ type: 'frame', t, total, x, xB, nfe: playground.nfe(0), nfeB: compare ? playground.nfe(1) : null });
       await yieldToEvents();

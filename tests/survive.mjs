@@ -59,7 +59,9 @@ export async function survive({ name, webgpu, timeout }) {
 
     if (webgpu) {
       // Destroy the worker's GPU device: the page moves to the CPU without a reload.
-      const worker = page.workers().at(-1);
+      // The page's own worker, not the first screen's animation (web/arrival-worker.js).
+      const worker = page.workers().find((w) => w.url().endsWith('/web/worker.js'));
+      assert.ok(worker, `no page worker among ${page.workers().map((w) => w.url())}`);
       lostAt = await page.evaluate(() => performance.now());
       await worker.evaluate(() => self.gpuDevice.destroy());
       const restart = await restarted(page, 1, timeout);

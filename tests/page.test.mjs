@@ -19,7 +19,9 @@ async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, en
     await page.goto(url);
     await waitIdle(page, 120_000);
     const ready = await state(page);
-    log(`device: ${ready.device}`);
+    await page.waitForFunction(() => window.playground.arrival?.firstFrameMs != null, null, { timeout: 60_000 });
+    const { firstFrameMs } = (await state(page)).arrival;
+    log(`device: ${ready.device}; page ready (wasm compiled, device up) ${ready.readyMs} ms after navigation; the first screen's first frame at ${firstFrameMs} ms`);
     assert.equal(await page.evaluate(() => document.body.dataset.device), webgpu ? 'webgpu' : 'cpu');
     assert.match(await page.textContent('#device'), webgpu ? /webgpu/i : /cpu/i);
 

@@ -21,7 +21,7 @@ const state = {
   losses: [], samples: null, frames: [], nll: null, errors: [], trainedSteps: 0, loaded: null,
   classifierLosses: [], classifierHeld: [], classifierMetrics: null, classifierTrainedSteps: 0,
   classifierLoaded: null, hasClassifier: false, onTarget: null, requested: null, label: -1, maps: {}, nfe: 0,
-  fields: {}, second: null, sde: 'ddpm', restarts: [], linkNotices: [], arrival: null, view: null, copied: null, trainedOn: 'states', densities: {},
+  fields: {}, second: null, sde: 'ddpm', restarts: [], linkNotices: [], arrival: null, view: null, copied: null, trainedOn: 'states', densities: {}, readyMs: null,
   energy: null, // { target, density, grads, done, rdmc, ula }
   mnist: { loaded: null, describe: '', judge: false, frames: 0, x: null, probs: null, done: false, nfe: 0, seconds: 0 },
 };
@@ -96,6 +96,8 @@ function onMessage(message) {
         setBusy(false);
         break;
       }
+      // Milliseconds from navigation to a worker with its wasm compiled and its device up.
+      state.readyMs = Math.round(performance.now());
       state.ready = true;
       // Defaults that finish in minutes: a GPU takes the CLI's batch, one CPU thread a smaller one.
       $('batch').value = message.gpu ? '4096' : '1024';

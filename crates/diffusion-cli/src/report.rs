@@ -22,9 +22,10 @@ use crate::classifier::{BUCKETS, accuracy_table};
 use crate::common::{load, to_labels, to_vec};
 use crate::device::DeviceArg;
 use crate::files::{writable_dir, write};
+use crate::grading::coverage;
 use crate::plot::{self, Titles};
 use crate::ranged::ranged;
-use crate::states::{coverage, draw, on_target, read_curves};
+use crate::states::{draw, on_target, read_curves};
 
 #[derive(Args)]
 pub struct ReportArgs {

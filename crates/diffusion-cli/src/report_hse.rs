@@ -12,11 +12,8 @@ use std::time::Instant;
 use burn::prelude::*;
 use clap::{Args, Parser};
 use diffusion::checkpoint::{Checkpoint, Role};
-use diffusion::data::states::{Points, states};
 use diffusion::limits;
 use diffusion::metric::image_bits::mean_and_error;
-use diffusion::metric::kde_nll::Kde;
-use diffusion::metric::precision::{precision, support_radius};
 use diffusion::rng::Rng;
 use diffusion::sde::sampler::Method;
 use diffusion::vlb::chain_bound;
@@ -24,8 +21,9 @@ use diffusion::vlb::chain_bound;
 use crate::common::load;
 use crate::device::DeviceArg;
 use crate::files::{writable_dir, write};
+use crate::grading::Grader;
 use crate::ranged::ranged;
-use crate::states::{coverage, draw};
+use crate::states::draw;
 use crate::states_config::TrainArgs;
 
 #[derive(Args)]
@@ -100,26 +98,6 @@ fn train(dir: &Path, flags: &str, steps: usize, seed: u64, device: DeviceArg) ->
     let seconds = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
     write(&seconds_file, format!("{seconds:.1}\n"))?;
     Ok(seconds)
-}
-
-/// The data and what grading against it needs, computed once per report.
-struct Grader {
-    data: Points,
-    kde: Kde,
-    radius: f32,
-}
-
-impl Grader {
-    fn new() -> Result<Self, String> {
-        let data = states();
-        Ok(Self { kde: Kde::fit(&data.xy)?, radius: support_radius(&data.xy), data })
-    }
-
-    /// Grader NLL, coverage and precision of `xy`.
-    fn grade(&self, xy: &[[f32; 2]]) -> Result<[f64; 3], String> {
-        let data = &self.data.xy;
-        Ok([self.kde.nll(xy)?, coverage(xy, data)?, precision(xy, data, self.radius)])
-    }
 }
 
 fn score(

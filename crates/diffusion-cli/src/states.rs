@@ -9,17 +9,16 @@ use clap::Args;
 use diffusion::checkpoint::{Checkpoint, Role};
 use diffusion::classifier::classify;
 use diffusion::data::states::requested_labels;
-use diffusion::data::states::{Points, STATE_CODES, STATE_NAMES, parse_points_csv, states, to_csv};
+use diffusion::data::states::{Points, STATE_CODES, STATE_NAMES, states, to_csv};
 use diffusion::limits;
 use diffusion::metric::kde_nll::Kde;
 use diffusion::metric::on_target::{fraction_on, nearest_labels};
-use diffusion::metric::precision::{precision, support_radius};
 use diffusion::model_file;
 use diffusion::rdmc::sampler::RdmcConfig;
 use diffusion::rdmc::target::LearnedPotential;
 use diffusion::rng::Rng;
 use diffusion::sde::sampler::{Method, SdeSampler};
-use diffusion::sde::score::ScoreModel;
+use diffusion::sde::score::{EpsScore, ScoreModel};
 use diffusion::train::{Seeds, TrainConfig};
 
 use crate::common::{Curves, bar, load, to_labels, to_points, to_vec, train_loop};
@@ -28,6 +27,7 @@ use crate::files::{writable_dir, writable_file, write};
 use crate::plot::{self, Titles};
 use crate::ranged::ranged;
 use crate::states_config::{TrainArgs, chain_options, denoiser_config, process_name, reflow_pairs};
+use crate::surrogate::{StartArgs, draw_from};
 
 #[derive(Args)]
 pub struct SampleArgs {
@@ -85,6 +85,8 @@ pub struct SampleArgs {
     /// Also draw the paths of the first 200 samples from noise to their ends (PNG).
     #[arg(long)]
     trails: Option<PathBuf>,
+    #[command(flatten)]
+    start: StartArgs,
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     device: DeviceArg,
 }
@@ -193,10 +195,21 @@ pub fn draw(
 ) -> Result<(Vec<[f32; 2]>, usize), String> {
     let model = denoiser.eps_score()?;
     let sampler = SdeSampler::new(method, model.sde, steps, n, seed, device)?;
+    run_guided(sampler, &model, guidance, denoise, device)
+}
+
+/// Steps `sampler` to its end on the denoiser's score `model`, guided when a classifier is given.
+pub fn run_guided(
+    sampler: SdeSampler,
+    model: &EpsScore,
+    guidance: Option<(&Checkpoint, &[u8], f64)>,
+    denoise: bool,
+    device: &Device,
+) -> Result<(Vec<[f32; 2]>, usize), String> {
     match guidance {
-        None => run(sampler, &model, denoise),
+        None => run(sampler, model, denoise),
         Some((classifier, labels, scale)) => {
-            let guided = classifier.config.guide(&classifier.mlp, &model, model.sde, labels, scale, device);
+            let guided = classifier.config.guide(&classifier.mlp, model, model.sde, labels, scale, device);
             run(sampler, &guided, denoise)
         }
     }
@@ -259,6 +272,10 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     if rdmc && args.trails.is_some() {
         return Err("--trails follows a sampler's grid; rdmc has none".into());
     }
+    let start = args.start.resolve(&denoiser.config)?;
+    if start.is_some() && (rdmc || args.trails.is_some()) {
+        return Err("--surrogate starts a sampler's grid part-way: not with rdmc or --trails".into());
+    }
     let method = match rdmc {
         true => None,
         false => {
@@ -277,9 +294,19 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     let labels = requested_labels(label, args.n);
     let started = Instant::now();
     let guidance = classifier.as_ref().map(|c| (c, labels.as_slice(), args.scale));
-    let (xy, nfe) = match method {
-        Some(method) => draw(&denoiser, guidance, (method, args.denoise), args.steps, args.n, args.seed, &device)?,
-        None => draw_rdmc(&denoiser, args.n, args.seed, &device)?,
+    let (xy, nfe) = match (method, &start) {
+        (Some(method), Some((surrogate, t_mid))) => {
+            let (method, n) = ((method, args.denoise), args.n);
+            let (xy, nfe, full) =
+                draw_from(&denoiser, guidance, (surrogate, *t_mid), method, args.steps, n, args.seed, &device)?;
+            let full = full.map_or("RK45 picks its own steps".into(), |full| format!("the whole grid takes {full}"));
+            eprintln!("surrogate start at t = {t_mid}: {nfe} NFE ({full})");
+            (xy, nfe)
+        }
+        (Some(method), None) => {
+            draw(&denoiser, guidance, (method, args.denoise), args.steps, args.n, args.seed, &device)?
+        }
+        (None, _) => draw_rdmc(&denoiser, args.n, args.seed, &device)?,
     };
     let seconds = started.elapsed().as_secs_f64();
     let points = Points { xy, labels: classifier.is_some().then(|| labels.clone()) };
@@ -341,28 +368,6 @@ fn trails(
         to_points(sampler.x())?.into_iter().zip(&mut paths).for_each(|(p, path)| path.push(p));
     }
     Ok(paths)
-}
-
-pub fn eval_nll(path: &Path) -> Result<(), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let samples = parse_points_csv(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    let data = states().xy;
-    let nll = Kde::fit(&data).and_then(|kde| kde.nll(&samples.xy))?;
-    println!("{nll:.4}");
-    match coverage(&samples.xy, &data) {
-        Ok(coverage) => eprintln!("coverage (data under a KDE of the samples): {coverage:.4}"),
-        Err(e) => eprintln!("coverage not computed: {e}"),
-    }
-    // Haze between the outlines, which both KDE numbers forgive (≈ 0.95 for a fresh draw of the data).
-    let precision = precision(&samples.xy, &data, support_radius(&data));
-    eprintln!("precision (samples as close to the data as the data to itself): {precision:.3}");
-    Ok(())
-}
-
-/// The grader rewards samples piled on dense spots; the reverse direction (the data scored by a
-/// KDE of the samples) punishes missing outlines and haze. The data on itself scores 2.152.
-pub fn coverage(samples: &[[f32; 2]], data: &[[f32; 2]]) -> Result<f64, String> {
-    Kde::fit(samples).and_then(|kde| kde.nll(data)).map_err(|e| e.to_string())
 }
 
 /// Reads a loss curve CSV written by a training command.

@@ -35,6 +35,8 @@ pub enum Role {
     MnistDenoiser,
     /// The CNN that judges MNIST samples.
     MnistClassifier,
+    /// A cheap model of the STATES points whose samples start a sampler part-way (`surrogate`).
+    StatesSurrogate,
 }
 
 impl Role {
@@ -45,6 +47,7 @@ impl Role {
             Role::Classifier => "classifier",
             Role::MnistDenoiser => "mnist-denoiser",
             Role::MnistClassifier => "mnist-classifier",
+            Role::StatesSurrogate => "states-surrogate",
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod rdmc;
 pub mod rng;
 pub mod schedule;
 pub mod sde;
+pub mod surrogate;
 pub mod train;
 pub mod train_unet;
 pub mod unet_checkpoint;

@@ -111,6 +111,8 @@ pub const RES_BLOCKS: Limit = int("res-blocks", "res-blocks", 1.0, 8.0, "residua
 pub const T_MIN: Limit = real("t-min", "t-min", 1e-7, 0.5, "the smallest continuous time t");
 pub const CHECKPOINT_EVERY: Limit = int("checkpoint-every", "checkpoint-every", 1.0, 1e7, "steps between checkpoints");
 pub const GRID_EVERY: Limit = int("grid-every", "grid-every", 0.0, 1e7, "steps between sample grids (0: none)");
+pub const COMPONENTS: Limit = int("components", "components", 1.0, 1000.0, "a Gaussian mixture's components");
+pub const EM_ITERATIONS: Limit = int("em-iterations", "iterations", 1.0, 100_000.0, "EM iterations at most");
 pub const PREVIEW_EVERY: Limit =
     int("preview-every", "", 0.0, 100_000.0, "the page's steps between previews (0: none)");
 
@@ -123,6 +125,8 @@ pub const IMAGES: Limit = int("images", "n", 1.0, 1e6, "MNIST images").page(256.
 pub const IMAGE_BATCH: Limit = int("image-batch", "batch", 1.0, 100_000.0, "images per network call");
 pub const SAMPLER_STEPS: Limit = int("sampler-steps", "steps", 1.0, 100_000.0, "sampler steps").page(2000.0);
 pub const ODE_STEPS: Limit = int("ode-steps", "steps", 0.0, 1000.0, "the likelihood ODE's steps (0: the bound only)");
+pub const T_MID: Limit = int("t-mid", "t-mid", 0.0, 100_000.0, "the chain step a surrogate start begins at");
+pub const T_START: Limit = real("t-start", "t-start", 0.0, 1.0, "the time a surrogate start begins at");
 pub const NFE: Limit = int("nfe", "nfe", 1.0, 100_000.0, "network evaluations");
 pub const GUIDANCE: Limit = real("guidance", "scale, --guidance", 0.0, 100.0, "the guidance scale").page(20.0);
 pub const SNR: Limit = real("snr", "snr", 0.0, 10.0, "the Langevin corrector's signal-to-noise ratio r").open_below();
@@ -156,6 +160,8 @@ pub const ALL: &[Limit] = &[
     T_MIN,
     CHECKPOINT_EVERY,
     GRID_EVERY,
+    COMPONENTS,
+    EM_ITERATIONS,
     PREVIEW_EVERY,
     SAMPLES,
     COMPARE_SAMPLES,
@@ -165,6 +171,8 @@ pub const ALL: &[Limit] = &[
     IMAGE_BATCH,
     SAMPLER_STEPS,
     ODE_STEPS,
+    T_MID,
+    T_START,
     NFE,
     GUIDANCE,
     SNR,

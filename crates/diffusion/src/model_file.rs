@@ -8,6 +8,7 @@
 //! | `classifier`       | `checkpoint::CheckpointConfig`      | MLP noisy classifier |
 //! | `mnist-denoiser`   | `unet_checkpoint::UNetFileConfig`   | UNet ε̂ on an SDE |
 //! | `mnist-classifier` | `model::cnn::CnnFile`               | the CNN judge |
+//! | `states-surrogate` | `surrogate::SurrogateFile`          | a Gaussian mixture (no network) |
 //!
 //! One encoder and one loader: the loader reads the role before anything else, refuses a file of
 //! another role by name, checks the config, then every tensor's name, shape and finiteness
@@ -23,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::io::{self, NamedTensor, Role};
 use crate::model::cnn::{Cnn, CnnFile};
 use crate::model::unet::UNet;
+use crate::surrogate::{Surrogate, SurrogateFile};
 use crate::unet_checkpoint::UNetFileConfig;
 
 /// Parameters (64 MiB of f32) a loader may allocate to build a network before checking its file's
@@ -47,7 +49,7 @@ fn role_of(json: &str) -> Result<Role> {
         None => Ok(Role::Denoiser),
         Some(role) => serde_json::from_value(role.clone()).map_err(|_| {
             Error::Weights(format!(
-                "unknown role {role} in the file's config: denoiser, classifier, mnist-denoiser or mnist-classifier"
+                "unknown role {role} in the file's config: denoiser, classifier, mnist-denoiser, mnist-classifier or states-surrogate"
             ))
         }),
     }
@@ -125,6 +127,13 @@ pub fn cnn(bytes: &[u8], device: &Device) -> Result<(Cnn, CnnFile)> {
     let (tensors, config) = open::<CnnFile>(bytes, Role::MnistClassifier)?;
     let config = config.ok_or_else(|| Error::Weights("not an MNIST classifier file (no config metadata)".into()))?;
     Ok((io::load(config.cnn.init(device, 0)?, &tensors)?, config))
+}
+
+/// The STATES surrogate of a file, with its config.
+pub fn surrogate(bytes: &[u8]) -> Result<(Surrogate, SurrogateFile)> {
+    let (tensors, config) = open::<SurrogateFile>(bytes, Role::StatesSurrogate)?;
+    let config = config.ok_or_else(|| Error::Weights("not a surrogate file (no config metadata)".into()))?;
+    Ok((Surrogate::from_tensors(&config, &tensors)?, config))
 }
 
 #[cfg(test)]

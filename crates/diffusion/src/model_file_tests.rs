@@ -163,3 +163,46 @@ fn a_config_far_larger_than_its_file_is_refused_before_building_it() {
 fn unet_file(bytes: &[u8], device: &Device) -> Result<(crate::model::unet::UNet, UNetFileConfig)> {
     unet(bytes, device)
 }
+
+/// A fitted mixture survives the file exactly (values stored as f32); a file with a wrong
+/// shape, a non-positive-definite covariance, a missing tensor or another role is refused by name.
+#[test]
+fn a_file_rebuilds_its_surrogate() {
+    use crate::sde::mixture::Mixture;
+    use crate::surrogate::{FitRecord, Surrogate, SurrogateFile};
+    let mixture = Mixture::new(
+        vec![0.25, 0.75],
+        vec![[-1.0, 0.5], [2.0, -0.25]],
+        vec![[0.5, 0.125, 0.125, 0.25], [1.0, 0.0, 0.0, 2.0]],
+    )
+    .unwrap();
+    let surrogate = Surrogate::Gmm(mixture);
+    let file = SurrogateFile {
+        role: Role::StatesSurrogate,
+        model: surrogate.kind(),
+        fit: Some(FitRecord { points: 100, seed: 0, iterations: 3, log_likelihood: -1.5 }),
+    };
+    let bytes = encode(&surrogate.tensors(), &file).unwrap();
+    assert_eq!(role(&bytes).unwrap(), Some(Role::StatesSurrogate));
+    let (loaded, config) = super::surrogate(&bytes).unwrap();
+    assert_eq!((loaded, config), (surrogate.clone(), file.clone()));
+    let device = Device::flex();
+    let refused = |tensors: Vec<NamedTensor>, file: &SurrogateFile, want: &str| {
+        let message = super::surrogate(&encode(&tensors, file).unwrap()).unwrap_err().to_string();
+        assert!(message.contains(want), "{message}");
+    };
+    let mut tensors = surrogate.tensors();
+    tensors[1].shape = vec![1, 4];
+    refused(tensors, &file, "tensor `means` has shape [1, 4]");
+    let mut tensors = surrogate.tensors();
+    tensors[2].values[3] = -1.0;
+    refused(tensors, &file, "positive-definite");
+    refused(surrogate.tensors()[..2].to_vec(), &file, "tensor `covariances` (shape [2, 2, 2]) is missing");
+    let three = SurrogateFile { model: crate::surrogate::SurrogateKind::Gmm { components: 3 }, ..file.clone() };
+    refused(surrogate.tensors(), &three, "a 3-component mixture needs [3]");
+    let message = super::mlp(&bytes, Role::Denoiser, &device).err().unwrap().to_string();
+    assert!(message.contains("holds a states-surrogate"), "{message}");
+    let denoiser = CheckpointConfig::denoiser();
+    let mlp_bytes = encode(&host(&denoiser.model.init(&device, 0).unwrap()), &denoiser).unwrap();
+    assert!(super::surrogate(&mlp_bytes).unwrap_err().to_string().contains("holds a denoiser, not a states-surrogate"));
+}

@@ -16,6 +16,8 @@ use diffusion::model_file;
 use diffusion::schedule::ScheduleConfig;
 use diffusion::sde::Sde;
 use diffusion::sde::dsm::ScoreConfig;
+use diffusion::sde::mixture::Mixture;
+use diffusion::surrogate::{Surrogate, SurrogateFile};
 use diffusion::unet_checkpoint::UNetFileConfig;
 
 fn fuzz_dir() -> PathBuf {
@@ -31,6 +33,7 @@ fn model_file(bytes: &[u8]) -> bool {
         model_file::mlp(bytes, Role::Classifier, &device).is_ok(),
         model_file::unet(bytes, &device).is_ok(),
         model_file::cnn(bytes, &device).is_ok(),
+        model_file::surrogate(bytes).is_ok(),
     ];
     results.iter().any(|&ok| ok)
 }
@@ -101,6 +104,9 @@ fn write_fuzz_seeds() {
         CnnFile { role: Role::MnistClassifier, cnn: CnnConfig { channels: [2, 2], features: 4 }, test_accuracy: None };
     let tensors = diffusion::io::host_tensors(&cnn.cnn.init(&device, 0).unwrap()).unwrap();
     write("model_file", "seed-cnn", &model_file::encode(&tensors, &cnn).unwrap());
+    let surrogate = Surrogate::Gmm(Mixture::anisotropic());
+    let file = SurrogateFile { role: Role::StatesSurrogate, model: surrogate.kind(), fit: None };
+    write("model_file", "seed-surrogate", &model_file::encode(&surrogate.tensors(), &file).unwrap());
 
     let mut images = vec![0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 28, 0, 0, 0, 28];
     images.extend((0..2 * 784).map(|i| (i % 251) as u8));

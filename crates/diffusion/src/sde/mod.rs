@@ -31,6 +31,7 @@ pub mod predictor;
 pub mod reflow;
 pub mod sampler;
 pub mod score;
+pub mod surrogate_start;
 pub mod unet_score;
 
 use burn::prelude::*;

@@ -107,6 +107,18 @@ impl SdeSampler {
         seed: u64,
         device: &Device,
     ) -> Result<Self> {
+        if grid.len() < 2 {
+            return Err(Error::Config("a sampler's time grid needs at least two times".into()));
+        }
+        let mut rng = Rng::new(seed);
+        let prior: Vec<f32> = rng.normals(n * dim).into_iter().map(|z| z * sde.prior_std() as f32).collect();
+        let x = Tensor::from_data(TensorData::new(prior, [n, dim]), device);
+        Self::from_state(method, sde, grid, x, rng)
+    }
+
+    /// The sampler at `x`, the state at the grid's first time, drawing its noise from `rng` (a
+    /// surrogate start, `sde::surrogate_start`; a one-time grid is already done).
+    pub fn from_state(method: Method, sde: Sde, grid: Vec<f64>, x: Tensor<2>, rng: Rng) -> Result<Self> {
         sde.validate()?;
         match method {
             Method::Ancestral { .. } if matches!(sde, Sde::SubVp { .. } | Sde::Flow) => {
@@ -129,14 +141,11 @@ impl SdeSampler {
             _ => {}
         }
         let falls = grid.windows(2).all(|w| w[1] < w[0]);
-        if grid.len() < 2 || !falls || grid[0].is_nan() || grid[0] > 1.0 || grid[grid.len() - 1] < 0.0 {
+        if grid.is_empty() || !falls || grid[0].is_nan() || grid[0] > 1.0 || grid[grid.len() - 1] < 0.0 {
             return Err(Error::Config("a time grid must fall strictly from at most 1 to at least 0".into()));
         }
-        let mut rng = Rng::new(seed);
-        let prior: Vec<f32> = rng.normals(n * dim).into_iter().map(|z| z * sde.prior_std() as f32).collect();
-        let x = Tensor::from_data(TensorData::new(prior, [n, dim]), device);
         let rk45 = match method {
-            Method::OdeRk45 { rtol, atol } => Some(Rk45::new(grid[0], sde.t_min(), rtol, atol)),
+            Method::OdeRk45 { rtol, atol } if grid.len() >= 2 => Some(Rk45::new(grid[0], sde.t_min(), rtol, atol)),
             _ => None,
         };
         Ok(Self { method, sde, grid, i: 0, x, rng, nfe: 0, previous: None, rk45 })

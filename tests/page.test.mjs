@@ -11,6 +11,7 @@ import { links } from './links.mjs';
 import { arrival } from './arrival.mjs';
 import { a11y } from './a11y.mjs';
 import { draw } from './draw.mjs';
+import { surrogate } from './surrogate.mjs';
 import { decodePng, inkedFraction } from './png.mjs';
 
 async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, energyN, energyBudget = 16000, energyFrames = 0, classifier = true, timeout }) {
@@ -362,7 +363,7 @@ async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, en
 // PAGE_TESTS=mnist-cpu or mnist-webgpu runs only that MNIST check; hse-cpu or hse-webgpu the improved-DDPM controls;
 // survive-cpu or survive-webgpu the worker restarts (a wasm trap, a lost device); links-cpu the settings in the URL;
 // arrival the first screen's live sampling; a11y names, keyboard focus and contrast;
-// draw-cpu training on points drawn with the mouse.
+// draw-cpu training on points drawn with the mouse; surrogate-cpu a sampler started from a mixture.
 const only = process.env.PAGE_TESTS;
 if (!only || only === 'webgpu') await run({ name: 'webgpu', webgpu: true, steps: 12, batch: 128, n: 64, guidedN: 64, energyN: 0, energyFrames: 3, classifier: false, timeout: 400_000 });
 if (!only || only === 'cpu') await run({ name: 'cpu', webgpu: false, steps: 30, batch: 256, n: 200, guidedN: 300, pretrainedN: 500, energyN: 300, energyBudget: 4000, timeout: 200_000 });
@@ -372,6 +373,7 @@ if (!only || only === 'draw-cpu') await draw({ name: 'cpu', timeout: 200_000 });
 if (!only || only === 'links-cpu') await links({ name: 'cpu', webgpu: false });
 if (!only || only === 'survive-webgpu') await survive({ name: 'webgpu', webgpu: true, timeout: 400_000 });
 if (!only || only === 'survive-cpu') await survive({ name: 'cpu', webgpu: false, timeout: 200_000 });
+if (!only || only === 'surrogate-cpu') await surrogate({ name: 'cpu', webgpu: false, n: 500, timeout: 200_000 });
 if (!only || only === 'hse-webgpu') await hse({ name: 'webgpu', webgpu: true, steps: 10, variances: ['learned'], timeout: 400_000 });
 if (!only || only === 'hse-cpu') await hse({ name: 'cpu', webgpu: false, steps: 60, variances: ['learned', 'beta', 'beta-tilde', ''], timeout: 200_000 });
 // (With the shipped model both devices measure 16/16 digits as requested at 10 steps, judge

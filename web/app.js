@@ -179,6 +179,11 @@ function onMessage(message) {
     case 'requested':
       state.requested = message.labels;
       break;
+    case 'surrogate':
+      // A surrogate start: its own samples, before they are noised to t_mid and denoised.
+      state.surrogateShown = message.x.length / 2;
+      redraw(message.x, `a Gaussian mixture's own samples (K = ${message.k}, no network), next noised to t = ${message.t}`, message.t);
+      break;
     case 'frame':
       // The run so far, for its trails (the complete list, with the start, comes with 'sampled').
       state.frames.push({ t: message.t, x: message.x, xB: message.xB });
@@ -193,14 +198,15 @@ function onMessage(message) {
       state.nll = message.nll;
       state.onTarget = message.onTarget;
       state.nfe = message.nfe;
+      state.fullNfe = message.fullNfe;
       state.second = message.second;
       $('time').max = String(message.frames[0].t);
       $('time').value = '0';
       $('time').disabled = false;
       $('time-label').textContent = 't = 0';
       $('nll').textContent = (state.trainedOn === 'drawn'
-        ? `NLL of these ${message.x.length / 2} samples under a KDE of your drawing (${message.rule}, ${message.nfe} network evaluations): ${message.nll.toFixed(3)}`
-        : `Grader NLL of these ${message.x.length / 2} samples (${message.rule}, ${message.nfe} network evaluations): `
+        ? `NLL of these ${message.x.length / 2} samples under a KDE of your drawing (${message.rule}, ${evaluations(message)}): ${message.nll.toFixed(3)}`
+        : `Grader NLL of these ${message.x.length / 2} samples (${message.rule}, ${evaluations(message)}): `
         + `${message.nll.toFixed(3)} (the data itself: 2.152)`)
         + (message.onTarget === null ? '' : `; ${(100 * message.onTarget).toFixed(1)}% landed on the requested `
           + `${message.label === 5 ? 'states' : STATES[message.label]} (nearest data point)`)
@@ -305,6 +311,9 @@ $('show-trails').addEventListener('change', () => $('time').dispatchEvent(new Ev
 $('scale').addEventListener('input', () => {
   $('scale-label').textContent = $('scale').value;
 });
+$('t-mid').addEventListener('input', () => {
+  $('t-mid-label').textContent = $('t-mid').value;
+});
 
 $('sample-form').addEventListener('submit', (event) => {
   event.preventDefault();
@@ -336,8 +345,15 @@ $('sample-form').addEventListener('submit', (event) => {
   const field = $('show-field').checked;
   const density = $('show-density').checked;
   const variance = $('variance').value;
-  worker.postMessage({ type: 'sample', n, seed, label, scale, rule, steps, variance, map, field, density, compare });
+  const [start, tMid] = [Number($('start').value), Number($('t-mid').value)];
+  worker.postMessage({ type: 'sample', n, seed, label, scale, rule, steps, variance, map, field, density, compare, start, tMid });
 });
+
+/** "N network evaluations", with what a surrogate start saved against the sampler's whole grid. */
+function evaluations({ nfe, fullNfe }) {
+  const saved = fullNfe != null && fullNfe > nfe ? ` (${fullNfe - nfe} of the grid's ${fullNfe} saved by the surrogate start)` : '';
+  return `${nfe} network evaluations${saved}`;
+}
 
 $('time').addEventListener('input', () => {
   const t = Number($('time').value);

@@ -160,9 +160,14 @@ async function trainClassifier({ steps, batch, lr, seed, evalEvery }) {
  * side by side in slot 1 from the same noise, kept at the same t. Posts a frame per chunk (and the
  * score field at that t when `field`), then the result with each sampler's grader NLL and NFE.
  */
-async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', steps = 100, variance = '', map = false, field = false, density = false, compare = '', preview = false }) {
-  let x = await playground.startSampling(n, seed, label, scale, rule, steps, 0, variance || undefined);
-  let xB = compare ? await playground.startSampling(n, seed, -1, 0, compare, steps, 1) : null;
+async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', steps = 100, variance = '', map = false, field = false, density = false, compare = '', preview = false, start = 0, tMid = 0.5 }) {
+  // `start` K > 0: from a K-component Gaussian mixture's samples noised to t_mid (both slots).
+  let x = await playground.startSampling(n, seed, label, scale, rule, steps, 0, variance || undefined, start, tMid);
+  let xB = compare ? await playground.startSampling(n, seed, -1, 0, compare, steps, 1, undefined, start, tMid) : null;
+  if (start > 0 && !preview) {
+    post({ type: 'surrogate', x: playground.surrogateDraws(), k: start, t: playground.samplingT(0) });
+    await new Promise((resolve) => setTimeout(resolve, 600));
+  }
   // The state the core requested for each particle (empty when unguided), for the colours.
   post({ type: 'requested', labels: playground.requestedLabels() });
   const total = playground.samplingT(0);
@@ -172,7 +177,9 @@ async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', step
   // grid t counts down): the prediction map, the score field and the data's own p_t.
   const [size, every] = playground.isGpu() ? [96, 25] : [48, 50];
   const densitySize = playground.isGpu() ? 96 : 64;
-  const fraction = (at) => Math.min(at / Math.max(total, 1), 1);
+  // t as a fraction of the process's time (a surrogate start begins part-way, at t_0 < 1).
+  const t0 = playground.samplingTime(0);
+  const fraction = (at) => Math.min((at / Math.max(total, 1)) * t0, 1);
   const everyFew = (wanted, send) => {
     let last = null;
     return async (t) => {
@@ -216,9 +223,9 @@ async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', step
     }
   }
   const nll = playground.nll(x);
-  const second = compare ? { rule: compare, x: xB, nll: playground.nll(xB), nfe: playground.nfe(1) } : null;
+  const second = compare ? { rule: compare, x: xB, nll: playground.nll(xB), nfe: playground.nfe(1), fullNfe: playground.fullNfe(1) } : null;
   const onTarget = label >= 0 && !preview ? playground.onTarget(x) ?? null : null;
-  post({ type: preview ? 'preview' : 'sampled', x, nll, onTarget, label, rule, nfe: playground.nfe(0), second, frames: preview ? undefined : frames });
+  post({ type: preview ? 'preview' : 'sampled', x, nll, onTarget, label, rule, nfe: playground.nfe(0), fullNfe: playground.fullNfe(0), second, frames: preview ? undefined : frames });
 }
 
 /** The energy mode: rdMC and ULA side by side from the same start, one rdMC outer step a frame. */

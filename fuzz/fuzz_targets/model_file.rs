@@ -15,5 +15,5 @@ fuzz_target!(|bytes: &[u8]| {
     let _ = model_file::mlp(bytes, Role::Classifier, &device);
     let _ = model_file::unet(bytes, &device);
     let _ = model_file::cnn(bytes, &device);
-    let _ = model_file::surrogate(bytes);
+    let _ = model_file::surrogate(bytes, &device);
 });

@@ -272,7 +272,7 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     if rdmc && args.trails.is_some() {
         return Err("--trails follows a sampler's grid; rdmc has none".into());
     }
-    let start = args.start.resolve(&denoiser.config)?;
+    let start = args.start.resolve(&denoiser.config, &device)?;
     if start.is_some() && (rdmc || args.trails.is_some()) {
         return Err("--surrogate starts a sampler's grid part-way: not with rdmc or --trails".into());
     }

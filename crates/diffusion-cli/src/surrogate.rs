@@ -10,13 +10,17 @@ use clap::Args;
 use diffusion::checkpoint::{Checkpoint, CheckpointConfig, Role};
 use diffusion::data::states::states;
 use diffusion::limits;
+use diffusion::model::vae::VaeConfig;
 use diffusion::model_file;
 use diffusion::rng::Rng;
-use diffusion::sde::sampler::{Method, SdeSampler, grid};
-use diffusion::sde::surrogate_start::planned_nfe;
-use diffusion::surrogate::em::{EmConfig, fit};
-use diffusion::surrogate::{FitRecord, Surrogate, SurrogateFile};
+use diffusion::sde::sampler::Method;
+use diffusion::surrogate::em::{self, EmConfig};
+use diffusion::surrogate::vae;
+use diffusion::surrogate::{FitRecord, Surrogate, SurrogateFile, start};
+use diffusion::train::TrainConfig;
 
+use crate::common::{to_points, train_loop};
+use crate::device::DeviceArg;
 use crate::files::{writable_dir, write};
 use crate::grading::Grader;
 use crate::ranged::ranged;
@@ -24,8 +28,9 @@ use crate::states::run_guided;
 
 #[derive(Args)]
 pub struct TrainSurrogateArgs {
-    /// The surrogate: gmm (a Gaussian mixture fitted by EM).
-    #[arg(long, default_value = "gmm", value_parser = ["gmm"])]
+    /// The surrogate: gmm (a Gaussian mixture fitted by EM) or vae (a small variational
+    /// autoencoder, 2 latent dimensions, 2 × 128 PReLU each way, trained on the ELBO).
+    #[arg(long, default_value = "gmm", value_parser = ["gmm", "vae"])]
     kind: String,
     /// The mixture's components K.
     #[arg(long, default_value_t = 10, value_parser = ranged::<usize>(limits::COMPONENTS))]
@@ -33,12 +38,39 @@ pub struct TrainSurrogateArgs {
     /// EM iterations at most (it stops earlier once the log-likelihood gains < 1e-7 nats/point).
     #[arg(long, default_value_t = 500, value_parser = ranged::<usize>(limits::EM_ITERATIONS))]
     iterations: usize,
-    /// Seeds k-means++'s choice of starting centres.
+    /// The VAE's training steps (Adam, cosine-decayed learning rate).
+    #[arg(long, default_value_t = 3000, value_parser = ranged::<usize>(limits::TRAIN_STEPS))]
+    steps: usize,
+    /// The VAE's points per step.
+    #[arg(long, default_value_t = 1024, value_parser = ranged::<usize>(limits::BATCH))]
+    batch: usize,
+    /// The VAE's peak learning rate.
+    #[arg(long, default_value_t = 2e-3, value_parser = ranged::<f64>(limits::LR))]
+    lr: f64,
+    /// Seeds k-means++'s starting centres, or the VAE's weights and minibatches.
     #[arg(long, default_value_t = 0, value_parser = ranged::<u64>(limits::SEED))]
     seed: u64,
     /// Output directory (surrogate.safetensors and config.json are written there).
     #[arg(long)]
     out: PathBuf,
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    device: DeviceArg,
+}
+
+/// How to fit a surrogate.
+#[derive(Clone, Copy, Debug)]
+pub enum Fit {
+    Gmm { components: usize, iterations: usize },
+    Vae { steps: usize, batch: usize, lr: f64 },
+}
+
+impl Fit {
+    pub fn name(&self) -> String {
+        match self {
+            Fit::Gmm { components, .. } => format!("GMM-{components}"),
+            Fit::Vae { .. } => "VAE".into(),
+        }
+    }
 }
 
 /// `sample states`'s surrogate start.
@@ -57,8 +89,8 @@ pub struct StartArgs {
 }
 
 impl StartArgs {
-    /// The surrogate and its start time t_mid on `config`'s process, if asked for.
-    pub fn resolve(&self, config: &CheckpointConfig) -> Result<Option<(Surrogate, f64)>, String> {
+    /// The surrogate (on `device`) and its start time t_mid on `config`'s process, if asked for.
+    pub fn resolve(&self, config: &CheckpointConfig, device: &Device) -> Result<Option<(Surrogate, f64)>, String> {
         let Some(path) = &self.surrogate else {
             return match self.t_mid.is_some() || self.t_start.is_some() {
                 true => Err("--t-mid and --t-start place a surrogate start: add --surrogate FILE".into()),
@@ -80,49 +112,78 @@ impl StartArgs {
                 return Err(format!("this file's process is continuous: give --t-start t in [0, {}]", sde.t_max()));
             }
         };
-        Ok(Some((read(path)?.0, t_mid)))
+        Ok(Some((read(path, device)?.0, t_mid)))
     }
 }
 
 /// The surrogate of a file, with its config.
-pub fn read(path: &Path) -> Result<(Surrogate, SurrogateFile), String> {
+pub fn read(path: &Path, device: &Device) -> Result<(Surrogate, SurrogateFile), String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    model_file::surrogate(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+    model_file::surrogate(&bytes, device).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Fits a `components`-Gaussian mixture to every STATES point by EM and writes it into `out`
-/// (surrogate.safetensors, config.json); returns it with its fit record and the fit's seconds.
-pub fn fit_and_write(
-    components: usize,
-    iterations: usize,
-    seed: u64,
-    out: &Path,
-) -> Result<(Surrogate, FitRecord, f64), String> {
+/// Fits a surrogate to every STATES point (a mixture by EM, or a VAE by the one trainer) and
+/// writes it into `out` (surrogate.safetensors, config.json); returns it, its fit record and seconds.
+pub fn fit_and_write(fit: Fit, seed: u64, out: &Path, device: &Device) -> Result<(Surrogate, FitRecord, f64), String> {
     writable_dir(out)?;
     let data = states().xy;
     let started = Instant::now();
-    let fitted = fit(&data, &EmConfig { max_iterations: iterations, ..EmConfig::new(components, seed) })?;
+    let (surrogate, iterations, log_likelihood) = match fit {
+        Fit::Gmm { components, iterations } => {
+            let fitted = em::fit(&data, &EmConfig { max_iterations: iterations, ..EmConfig::new(components, seed) })?;
+            let log_likelihood = *fitted.log_likelihood.last().expect("one iteration at least");
+            (Surrogate::Gmm(fitted.mixture), fitted.log_likelihood.len(), log_likelihood)
+        }
+        Fit::Vae { steps, batch, lr } => {
+            let config = VaeConfig::default();
+            let train = TrainConfig { steps, batch, lr, seed, ema_decay: 0.0, ..Default::default() };
+            let mut trainer = vae::trainer(&config, &train, data.clone(), device)?;
+            let trainer = std::cell::RefCell::new(&mut trainer);
+            let curves = train_loop(
+                steps,
+                || trainer.borrow_mut().step(),
+                |l| trainer.borrow_mut().check(l),
+                steps,
+                |_| Ok(None),
+            )?;
+            curves.kept_anything()?;
+            if let Some(divergence) = &curves.diverged {
+                return Err(format!("{divergence}; nothing was written"));
+            }
+            let recent = &curves.train[curves.train.len().saturating_sub(100)..];
+            let elbo = -(recent.iter().map(|&l| l as f64).sum::<f64>() / recent.len() as f64);
+            (Surrogate::Vae(trainer.into_inner().model(), config), steps, elbo)
+        }
+    };
     let seconds = started.elapsed().as_secs_f64();
-    let log_likelihood = *fitted.log_likelihood.last().expect("one iteration at least");
-    let surrogate = Surrogate::Gmm(fitted.mixture);
-    let record = FitRecord { points: data.len(), seed, iterations: fitted.log_likelihood.len(), log_likelihood };
+    let record = FitRecord { points: data.len(), seed, iterations, log_likelihood };
     let file = SurrogateFile { role: Role::StatesSurrogate, model: surrogate.kind(), fit: Some(record.clone()) };
-    write(&out.join("surrogate.safetensors"), model_file::encode(&surrogate.tensors(), &file)?)?;
+    write(&out.join("surrogate.safetensors"), model_file::encode(&surrogate.tensors()?, &file)?)?;
     write(&out.join("config.json"), serde_json::to_string_pretty(&file).expect("a config serialises"))?;
     Ok((surrogate, record, seconds))
 }
 
 pub fn train(args: TrainSurrogateArgs) -> Result<(), String> {
-    let (surrogate, record, seconds) = fit_and_write(args.components, args.iterations, args.seed, &args.out)?;
+    let fit = match args.kind.as_str() {
+        "vae" => Fit::Vae { steps: args.steps, batch: args.batch, lr: args.lr },
+        _ => Fit::Gmm { components: args.components, iterations: args.iterations },
+    };
+    let device = args.device.device()?;
+    let (surrogate, record, seconds) = fit_and_write(fit, args.seed, &args.out, &device)?;
     let n = record.points;
-    let [nll, coverage, precision] = Grader::new()?.grade(&surrogate.sample(n, &mut Rng::new(args.seed)))?;
+    let draws = to_points(surrogate.draw(n, &mut Rng::new(args.seed), &device))?;
+    let [nll, coverage, precision] = Grader::new()?.grade(&draws)?;
     let nats = -record.log_likelihood;
+    let what = match fit {
+        Fit::Gmm { components, .. } => {
+            format!("a {components}-component Gaussian mixture by EM ({} iterations", record.iterations)
+        }
+        Fit::Vae { .. } => format!("a VAE ({} steps", record.iterations),
+    };
+    let bound = if matches!(fit, Fit::Vae { .. }) { "−ELBO, an upper bound on −log p" } else { "−log p" };
     eprintln!(
-        "a {}-component Gaussian mixture by EM ({} iterations, {seconds:.2} s): −log p = {nats:.4} nats/point on \
-         the {n} points ({:.4} bits/dim); {n} of its samples: grader NLL {nll:.4}, coverage {coverage:.4}, \
-         precision {precision:.3}",
-        args.components,
-        record.iterations,
+        "{what}, {seconds:.2} s): {nats:.4} nats/point on the {n} points ({bound}; {:.4} bits/dim); {n} of its \
+         samples: grader NLL {nll:.4}, coverage {coverage:.4}, precision {precision:.3}",
         nats / (2.0 * std::f64::consts::LN_2),
     );
     eprintln!("wrote {}", args.out.join("surrogate.safetensors").display());
@@ -147,11 +208,8 @@ pub fn draw_from(
     device: &Device,
 ) -> Result<Started, String> {
     let model = denoiser.eps_score()?;
-    let mut streams = Rng::new(seed);
-    let x0 = surrogate.sample(n, &mut Rng::new(streams.next_u64()));
-    let x0 = Tensor::<2>::from_data(TensorData::new(x0.concat(), [n, 2]), device);
-    let sampler = SdeSampler::from_surrogate(method, model.sde, steps, x0, t_mid, streams.next_u64())?;
-    let full = planned_nfe(method, &grid(method, &model.sde, steps)).map(|nfe| nfe + usize::from(denoise));
-    let (xy, nfe) = run_guided(sampler, &model, guidance, denoise, device)?;
+    let started = start(surrogate, method, model.sde, steps, n, t_mid, seed, device)?;
+    let full = started.full_nfe.map(|nfe| nfe + usize::from(denoise));
+    let (xy, nfe) = run_guided(started.sampler, &model, guidance, denoise, device)?;
     Ok((xy, nfe, full))
 }

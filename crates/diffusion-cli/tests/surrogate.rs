@@ -66,6 +66,16 @@ fn a_mixture_starts_samplers_part_way() {
     let out = sample(&vp, &["--t-start", "0.5", "--sampler", "dpmpp2m", "--steps", "20"]);
     assert!(out.status.success() && text(&out).contains("surrogate start at t = 0.5"), "{}", text(&out));
 
+    // A VAE surrogate trains with the one trainer and starts the chain the same way.
+    let vae = dir.join("vae");
+    let out =
+        diffusion(&["train", "states-surrogate", "--kind", "vae", "--steps", "30", "--batch", "256", "--out", s(&vae)]);
+    assert!(out.status.success() && text(&out).contains("a VAE (30 steps"), "{}", text(&out));
+    let vae_file = vae.join("surrogate.safetensors");
+    let base = ["sample", "states", "--weights", s(&chain), "--surrogate", s(&vae_file)];
+    let out = diffusion(&[&base[..], &["--t-mid", "50", "--n", "100", "--out", s(&samples)]].concat());
+    assert!(out.status.success() && text(&out).contains("50 NFE"), "{}", text(&out));
+
     std::fs::remove_file(&samples).unwrap();
     for (weights, extra, want) in [
         (&vp, &["--t-mid", "100"][..], "continuous: give --t-start"),
@@ -99,12 +109,13 @@ fn the_surrogate_report_regenerates_at_a_tiny_budget() {
     let (report, runs) = (dir.join("report"), dir.join("runs"));
     let weights = shipped("states-denoiser.safetensors");
     let args = ["report", "surrogate", "--out", s(&report), "--runs", s(&runs), "--weights", s(&weights)];
-    let tiny = ["--components", "3", "--n", "100", "--seeds", "0"];
+    let tiny = ["--components", "3", "--vae-steps", "20", "--n", "100", "--seeds", "0"];
     let out = diffusion(&[&args[..], &tiny].concat());
     assert!(out.status.success(), "{}", text(&out));
     let md = std::fs::read_to_string(report.join("README.md")).unwrap();
     let table: Vec<&str> = md.lines().filter(|l| l.starts_with("| ancestral") || l.starts_with("| DDIM")).collect();
-    assert_eq!(table.len(), 10, "{md}");
+    assert_eq!(table.len(), 18, "{md}");
+    assert!(md.contains("VAE, t_mid = T/4 (step 125) | 125 |") && md.contains("20 training steps"), "{md}");
     assert!(md.contains("GMM-3, t_mid = T/2 (step 250) | 250 |") && md.contains("(no network)"), "{md}");
     // A second run reuses the fitted mixture and writes the same quality columns.
     let again = diffusion(&[&args[..], &tiny].concat());

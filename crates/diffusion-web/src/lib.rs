@@ -17,6 +17,8 @@ use diffusion::model_file;
 use diffusion::objective::DenoiserTrainer;
 use diffusion::schedule::{Schedule, ScheduleConfig};
 use diffusion::sde::sampler::SdeSampler;
+use diffusion::surrogate::Surrogate;
+use diffusion::surrogate::em::{self, EmConfig};
 use diffusion::train::{EpsLoss, TrainConfig};
 use wasm_bindgen::prelude::*;
 
@@ -43,6 +45,11 @@ struct State {
     model: Option<Mlp>,
     /// Two sampler slots: the main run and, side by side, a second sampler from the same noise.
     samplers: [Option<SdeSampler>; 2],
+    /// The evaluations each slot's whole grid takes (`None`: RK45), against which a surrogate
+    /// start's saving is shown.
+    full_nfe: [Option<usize>; 2],
+    /// A surrogate start's own draws x̃₀ (flat), before they were noised to t_mid.
+    surrogate_draws: Option<Vec<f32>>,
     /// The requested states and scale of the running chain when it is guided.
     guidance: Option<Guidance>,
     classifier: ClassifierState,
@@ -55,12 +62,28 @@ struct State {
 struct TrainingData {
     points: Vec<[f32; 2]>,
     kde: Kde,
+    /// The last Gaussian-mixture surrogate fitted to these points, by its components K.
+    surrogate: Option<(usize, Surrogate)>,
 }
 
 impl TrainingData {
     fn of(points: Vec<[f32; 2]>) -> Result<Self, JsError> {
         let kde = Kde::fit(&points).map_err(js_error)?;
-        Ok(Self { points, kde })
+        Ok(Self { points, kde, surrogate: None })
+    }
+
+    /// A K-component mixture fitted to these points by EM (seed 0), kept for the next start.
+    fn surrogate(&mut self, components: usize) -> Result<Surrogate, JsError> {
+        in_page_range(limits::COMPONENTS, components as f64)?;
+        match &self.surrogate {
+            Some((k, surrogate)) if *k == components => Ok(surrogate.clone()),
+            _ => {
+                let fitted = em::fit(&self.points, &EmConfig::new(components, 0)).map_err(js_error)?;
+                let surrogate = Surrogate::Gmm(fitted.mixture);
+                self.surrogate = Some((components, surrogate.clone()));
+                Ok(surrogate)
+            }
+        }
     }
 }
 
@@ -115,6 +138,8 @@ pub async fn create_playground(gpu: bool) -> Result<Playground, JsError> {
         trainer: None,
         model: None,
         samplers: [None, None],
+        full_nfe: [None, None],
+        surrogate_draws: None,
         guidance: None,
         classifier,
     };

@@ -6,7 +6,9 @@ use diffusion::data::states::requested_labels;
 use diffusion::limits;
 use diffusion::metric::on_target::{agreement, nearest_labels};
 use diffusion::sde::data_marginal::data_marginal_grid;
-use diffusion::sde::sampler::{Method, SdeSampler};
+use diffusion::sde::sampler::{Method, SdeSampler, grid};
+use diffusion::sde::surrogate_start::planned_nfe;
+use diffusion::surrogate::{self, t_mid_at};
 use diffusion::vlb::mean_log_variance;
 use wasm_bindgen::prelude::*;
 
@@ -20,7 +22,10 @@ impl Playground {
     /// guidance scale s; `rule` is any sampler ("ancestral", "ddim", "em", "rd", "pc", "ald",
     /// "ode-heun", "ode-rk4", "dpmpp2m", "edm-heun") over `steps` on the model's own process (a
     /// DDPM network's chain: K of its T steps), guided or not. `variance`: the ancestral step's
-    /// "beta", "beta-tilde" or "learned" (default: the model's own).
+    /// "beta", "beta-tilde" or "learned" (default: the model's own). `start`: 0 (or none) starts
+    /// from the prior; K > 0 from a K-component Gaussian mixture fitted to the training points,
+    /// noised to `t_mid` ∈ [0, 1] of the way to the prior (seed 003's surrogate start; on the chain
+    /// the nearest step), with the evaluations above it saved.
     #[wasm_bindgen(js_name = startSampling)]
     #[allow(clippy::too_many_arguments)]
     pub async fn start_sampling(
@@ -33,9 +38,11 @@ impl Playground {
         steps: u32,
         slot: Option<u32>,
         variance: Option<String>,
+        start: Option<u32>,
+        t_mid: Option<f64>,
     ) -> Result<js_sys::Float32Array, JsError> {
         let slot = slot_index(slot)?;
-        let x = {
+        let (x, draws) = {
             let mut state = self.state.borrow_mut();
             if state.model.is_none() {
                 return Err(JsError::new("train or load a model first"));
@@ -69,13 +76,32 @@ impl Playground {
                     }
                 };
             }
-            let sampler =
-                SdeSampler::new(method, state.config.sde(), steps as usize, n as usize, seed as u64, &state.device)
-                    .map_err(js_error)?;
+            let (sde, steps, n, seed) = (state.config.sde(), steps as usize, n as usize, seed as u64);
+            let (sampler, draws) = match start.unwrap_or(0) {
+                0 => {
+                    state.full_nfe[slot] = planned_nfe(method, &grid(method, &sde, steps));
+                    (SdeSampler::new(method, sde, steps, n, seed, &state.device).map_err(js_error)?, None)
+                }
+                components => {
+                    let fraction = t_mid.unwrap_or(0.5);
+                    crate::in_page_range(limits::T_START, fraction)?;
+                    let t_mid = t_mid_at(&sde, fraction).map_err(js_error)?;
+                    let surrogate = state.trained_on.surrogate(components as usize)?;
+                    let started = surrogate::start(&surrogate, method, sde, steps, n, t_mid, seed, &state.device)
+                        .map_err(js_error)?;
+                    state.full_nfe[slot] = started.full_nfe;
+                    (started.sampler, Some(started.draws))
+                }
+            };
             let x = sampler.x();
             state.samplers[slot] = Some(sampler);
-            x
+            (x, draws)
         };
+        let draws = match draws {
+            Some(draws) => Some(read(draws).await?),
+            None => None,
+        };
+        self.state.borrow_mut().surrogate_draws = draws;
         Ok(js_sys::Float32Array::from(read(x).await?.as_slice()))
     }
 
@@ -143,6 +169,18 @@ impl Playground {
         let xy: Vec<[f32; 2]> = points.chunks_exact(2).map(|p| [p[0], p[1]]).collect();
         let nearest = nearest_labels(&state.data.xy, state.data.labels.as_deref().unwrap_or_default(), &xy);
         Some(agreement(&nearest, &guidance.labels))
+    }
+
+    /// The last surrogate start's own draws x̃₀ (flat `[n*2]`; empty after a start from the prior).
+    #[wasm_bindgen(js_name = surrogateDraws)]
+    pub fn surrogate_draws(&self) -> js_sys::Float32Array {
+        js_sys::Float32Array::from(self.state.borrow().surrogate_draws.as_deref().unwrap_or_default())
+    }
+
+    /// The evaluations the slot's sampler's whole grid takes (undefined for RK45 or before a start).
+    #[wasm_bindgen(js_name = fullNfe)]
+    pub fn full_nfe(&self, slot: Option<u32>) -> Result<Option<u32>, JsError> {
+        Ok(self.state.borrow().full_nfe[slot_index(slot)?].map(|nfe| nfe as u32))
     }
 
     /// Network evaluations of the slot's sampling run so far.

@@ -111,7 +111,8 @@ pub const RES_BLOCKS: Limit = int("res-blocks", "res-blocks", 1.0, 8.0, "residua
 pub const T_MIN: Limit = real("t-min", "t-min", 1e-7, 0.5, "the smallest continuous time t");
 pub const CHECKPOINT_EVERY: Limit = int("checkpoint-every", "checkpoint-every", 1.0, 1e7, "steps between checkpoints");
 pub const GRID_EVERY: Limit = int("grid-every", "grid-every", 0.0, 1e7, "steps between sample grids (0: none)");
-pub const COMPONENTS: Limit = int("components", "components", 1.0, 1000.0, "a Gaussian mixture's components");
+pub const COMPONENTS: Limit =
+    int("components", "components", 1.0, 1000.0, "a Gaussian mixture's components").page(100.0);
 pub const EM_ITERATIONS: Limit = int("em-iterations", "iterations", 1.0, 100_000.0, "EM iterations at most");
 pub const PREVIEW_EVERY: Limit =
     int("preview-every", "", 0.0, 100_000.0, "the page's steps between previews (0: none)");

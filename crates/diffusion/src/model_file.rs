@@ -8,7 +8,7 @@
 //! | `classifier`       | `checkpoint::CheckpointConfig`      | MLP noisy classifier |
 //! | `mnist-denoiser`   | `unet_checkpoint::UNetFileConfig`   | UNet ε̂ on an SDE |
 //! | `mnist-classifier` | `model::cnn::CnnFile`               | the CNN judge |
-//! | `states-surrogate` | `surrogate::SurrogateFile`          | a Gaussian mixture (no network) |
+//! | `states-surrogate` | `surrogate::SurrogateFile`          | a Gaussian mixture, or a VAE's two MLPs |
 //!
 //! One encoder and one loader: the loader reads the role before anything else, refuses a file of
 //! another role by name, checks the config, then every tensor's name, shape and finiteness
@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::io::{self, NamedTensor, Role};
 use crate::model::cnn::{Cnn, CnnFile};
 use crate::model::unet::UNet;
-use crate::surrogate::{Surrogate, SurrogateFile};
+use crate::surrogate::{Surrogate, SurrogateFile, SurrogateKind};
 use crate::unet_checkpoint::UNetFileConfig;
 
 /// Parameters (64 MiB of f32) a loader may allocate to build a network before checking its file's
@@ -129,11 +129,15 @@ pub fn cnn(bytes: &[u8], device: &Device) -> Result<(Cnn, CnnFile)> {
     Ok((io::load(config.cnn.init(device, 0)?, &tensors)?, config))
 }
 
-/// The STATES surrogate of a file, with its config.
-pub fn surrogate(bytes: &[u8]) -> Result<(Surrogate, SurrogateFile)> {
+/// The STATES surrogate of a file, with its config (a VAE's networks built on `device`).
+pub fn surrogate(bytes: &[u8], device: &Device) -> Result<(Surrogate, SurrogateFile)> {
     let (tensors, config) = open::<SurrogateFile>(bytes, Role::StatesSurrogate)?;
     let config = config.ok_or_else(|| Error::Weights("not a surrogate file (no config metadata)".into()))?;
-    Ok((Surrogate::from_tensors(&config, &tensors)?, config))
+    if let SurrogateKind::Vae(vae) = &config.model {
+        vae.validate().map_err(|e| Error::Weights(e.to_string()))?;
+        can_hold(&tensors, vae.num_params(), "a VAE of")?;
+    }
+    Ok((Surrogate::from_tensors(&config, &tensors, device)?, config))
 }
 
 #[cfg(test)]

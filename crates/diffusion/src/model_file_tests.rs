@@ -182,27 +182,51 @@ fn a_file_rebuilds_its_surrogate() {
         model: surrogate.kind(),
         fit: Some(FitRecord { points: 100, seed: 0, iterations: 3, log_likelihood: -1.5 }),
     };
-    let bytes = encode(&surrogate.tensors(), &file).unwrap();
+    let bytes = encode(&surrogate.tensors().unwrap(), &file).unwrap();
     assert_eq!(role(&bytes).unwrap(), Some(Role::StatesSurrogate));
-    let (loaded, config) = super::surrogate(&bytes).unwrap();
-    assert_eq!((loaded, config), (surrogate.clone(), file.clone()));
     let device = Device::flex();
+    let (loaded, config) = super::surrogate(&bytes, &device).unwrap();
+    assert_eq!(config, file);
+    match (&loaded, &surrogate) {
+        (Surrogate::Gmm(a), Surrogate::Gmm(b)) => assert_eq!(a, b),
+        _ => panic!("a mixture came back as {loaded:?}"),
+    }
     let refused = |tensors: Vec<NamedTensor>, file: &SurrogateFile, want: &str| {
-        let message = super::surrogate(&encode(&tensors, file).unwrap()).unwrap_err().to_string();
+        let message = super::surrogate(&encode(&tensors, file).unwrap(), &device).unwrap_err().to_string();
         assert!(message.contains(want), "{message}");
     };
-    let mut tensors = surrogate.tensors();
+    let mut tensors = surrogate.tensors().unwrap();
     tensors[1].shape = vec![1, 4];
     refused(tensors, &file, "tensor `means` has shape [1, 4]");
-    let mut tensors = surrogate.tensors();
+    let mut tensors = surrogate.tensors().unwrap();
     tensors[2].values[3] = -1.0;
     refused(tensors, &file, "positive-definite");
-    refused(surrogate.tensors()[..2].to_vec(), &file, "tensor `covariances` (shape [2, 2, 2]) is missing");
+    refused(surrogate.tensors().unwrap()[..2].to_vec(), &file, "tensor `covariances` (shape [2, 2, 2]) is missing");
     let three = SurrogateFile { model: crate::surrogate::SurrogateKind::Gmm { components: 3 }, ..file.clone() };
-    refused(surrogate.tensors(), &three, "a 3-component mixture needs [3]");
+    refused(surrogate.tensors().unwrap(), &three, "a 3-component mixture needs [3]");
     let message = super::mlp(&bytes, Role::Denoiser, &device).err().unwrap().to_string();
     assert!(message.contains("holds a states-surrogate"), "{message}");
     let denoiser = CheckpointConfig::denoiser();
     let mlp_bytes = encode(&host(&denoiser.model.init(&device, 0).unwrap()), &denoiser).unwrap();
-    assert!(super::surrogate(&mlp_bytes).unwrap_err().to_string().contains("holds a denoiser, not a states-surrogate"));
+    assert!(
+        super::surrogate(&mlp_bytes, &device)
+            .unwrap_err()
+            .to_string()
+            .contains("holds a denoiser, not a states-surrogate")
+    );
+    // A VAE's two networks: they survive the file (the same samples from the same stream), and a
+    // config far larger than the file is refused before anything is built.
+    use crate::model::vae::VaeConfig;
+    let config = VaeConfig { hidden: vec![8], ..VaeConfig::default() };
+    let vae = Surrogate::Vae(config.init(&device, 3).unwrap(), config.clone());
+    let file = SurrogateFile { role: Role::StatesSurrogate, model: vae.kind(), fit: None };
+    let bytes = encode(&vae.tensors().unwrap(), &file).unwrap();
+    let (loaded, _) = super::surrogate(&bytes, &device).unwrap();
+    let draw = |s: &Surrogate| s.draw(20, &mut crate::rng::Rng::new(4), &device).into_data();
+    assert_eq!(draw(&loaded), draw(&vae));
+    let huge = SurrogateFile {
+        model: crate::surrogate::SurrogateKind::Vae(VaeConfig { hidden: vec![16_000; 60], ..config }),
+        ..file
+    };
+    refused(vae.tensors().unwrap(), &huge, "describes a VAE of");
 }

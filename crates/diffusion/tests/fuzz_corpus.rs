@@ -33,7 +33,7 @@ fn model_file(bytes: &[u8]) -> bool {
         model_file::mlp(bytes, Role::Classifier, &device).is_ok(),
         model_file::unet(bytes, &device).is_ok(),
         model_file::cnn(bytes, &device).is_ok(),
-        model_file::surrogate(bytes).is_ok(),
+        model_file::surrogate(bytes, &device).is_ok(),
     ];
     results.iter().any(|&ok| ok)
 }
@@ -106,7 +106,7 @@ fn write_fuzz_seeds() {
     write("model_file", "seed-cnn", &model_file::encode(&tensors, &cnn).unwrap());
     let surrogate = Surrogate::Gmm(Mixture::anisotropic());
     let file = SurrogateFile { role: Role::StatesSurrogate, model: surrogate.kind(), fit: None };
-    write("model_file", "seed-surrogate", &model_file::encode(&surrogate.tensors(), &file).unwrap());
+    write("model_file", "seed-surrogate", &model_file::encode(&surrogate.tensors().unwrap(), &file).unwrap());
 
     let mut images = vec![0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 28, 0, 0, 0, 28];
     images.extend((0..2 * 784).map(|i| (i % 251) as u8));

@@ -4,3 +4,4 @@ pub mod cnn;
 pub mod fourier;
 pub mod mlp;
 pub mod unet;
+pub mod vae;

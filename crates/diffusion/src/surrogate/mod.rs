@@ -5,23 +5,75 @@
 //! | kind  | tensors                                               | sampled by |
 //! |-------|-------------------------------------------------------|------------|
 //! | `gmm` | `weights` [K], `means` [K, 2], `covariances` [K, 2, 2] | Σ_k w_k N(μ_k, Σ_k), fitted by EM (`em`) |
+//! | `vae` | the encoder's and decoder's MLP parameters (`encoder.…`, `decoder.…`) | f(z) + σ_x ε, trained on the ELBO (`vae`) |
 
 pub mod em;
+pub mod vae;
 
+use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::io::{NamedTensor, Role};
 use crate::limits;
+use crate::model::vae::{Vae, VaeConfig};
 use crate::rng::Rng;
+use crate::sde::Sde;
 use crate::sde::mixture::Mixture;
+use crate::sde::sampler::{Method, SdeSampler, grid};
+use crate::sde::surrogate_start::planned_nfe;
+
+/// A sampler started from a surrogate, with the surrogate's own draws x̃₀ and the evaluations the
+/// rule's whole grid would have spent (`None`: RK45 picks its own steps).
+pub struct SurrogateStart {
+    pub sampler: SdeSampler,
+    pub draws: Tensor<2>,
+    pub full_nfe: Option<usize>,
+}
+
+/// Algorithm 4 for `n` points: x̃₀ drawn from `surrogate`, then `method`'s sampler of `steps` on
+/// `sde` started at t_mid from them (`SdeSampler::from_surrogate`). The draws and the sampler's
+/// noise come from two streams of `seed`, so a seed gives the CLI and the page the same run.
+#[allow(clippy::too_many_arguments)]
+pub fn start(
+    surrogate: &Surrogate,
+    method: Method,
+    sde: Sde,
+    steps: usize,
+    n: usize,
+    t_mid: f64,
+    seed: u64,
+    device: &Device,
+) -> Result<SurrogateStart> {
+    limits::SAMPLES.check(n as f64)?;
+    let mut streams = Rng::new(seed);
+    let draws = surrogate.draw(n, &mut Rng::new(streams.next_u64()), device);
+    let sampler = SdeSampler::from_surrogate(method, sde, steps, draws.clone(), t_mid, streams.next_u64())?;
+    Ok(SurrogateStart { sampler, draws, full_nfe: planned_nfe(method, &grid(method, &sde, steps)) })
+}
+
+/// The start time at `fraction` ∈ [0, 1] of the way from the data to the prior: on the T-step chain
+/// the nearest whole step, round(fraction · T)/T; on a continuous process fraction · t_max.
+pub fn t_mid_at(sde: &Sde, fraction: f64) -> Result<f64> {
+    if !(0.0..=1.0).contains(&fraction) {
+        return Err(Error::Config(format!(
+            "a surrogate start's fraction of the way must be in [0, 1], got {fraction}"
+        )));
+    }
+    Ok(match sde.chain_steps() {
+        Some(steps) => (fraction * steps as f64).round() / steps as f64,
+        None => fraction * sde.t_max(),
+    })
+}
 
 /// What kind of surrogate a file holds, and its size.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SurrogateKind {
     /// A Gaussian mixture of `components` full-covariance components.
     Gmm { components: usize },
+    /// A variational autoencoder (`model::vae`).
+    Vae(VaeConfig),
 }
 
 /// How a surrogate was fitted, when known.
@@ -30,7 +82,8 @@ pub struct FitRecord {
     pub points: usize,
     pub seed: u64,
     pub iterations: usize,
-    /// The mean log-likelihood per training point (nats) at the end of the fit.
+    /// The mean log-likelihood per training point (nats) at the end of the fit (a VAE's ELBO: a
+    /// lower bound on it).
     pub log_likelihood: f64,
 }
 
@@ -43,16 +96,26 @@ pub struct SurrogateFile {
 }
 
 /// A loaded surrogate, ready to sample.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub enum Surrogate {
     Gmm(Mixture),
+    Vae(Vae, VaeConfig),
 }
 
 impl Surrogate {
-    /// `n` independent draws x̃₀ (2-D points).
-    pub fn sample(&self, n: usize, rng: &mut Rng) -> Vec<[f32; 2]> {
+    /// `n` independent draws x̃₀ ([n, 2] on `device`; a VAE decodes them there, so nothing is read
+    /// back).
+    pub fn draw(&self, n: usize, rng: &mut Rng, device: &Device) -> Tensor<2> {
         match self {
-            Surrogate::Gmm(mixture) => mixture.sample(n, rng).0,
+            Surrogate::Gmm(mixture) => {
+                let points = mixture.sample(n, rng).0;
+                Tensor::from_data(TensorData::new(points.concat(), [n, 2]), device)
+            }
+            Surrogate::Vae(vae, config) => {
+                let z = Tensor::from_data(TensorData::new(rng.normals(n * config.latent), [n, config.latent]), device);
+                let eps = Tensor::from_data(TensorData::new(rng.normals(n * 2), [n, 2]), device);
+                vae.decode(z, eps, config.sigma_x)
+            }
         }
     }
 
@@ -60,12 +123,14 @@ impl Surrogate {
     pub fn kind(&self) -> SurrogateKind {
         match self {
             Surrogate::Gmm(mixture) => SurrogateKind::Gmm { components: mixture.weights.len() },
+            Surrogate::Vae(_, config) => SurrogateKind::Vae(config.clone()),
         }
     }
 
-    /// Its parameters as the file's tensors.
-    pub fn tensors(&self) -> Vec<NamedTensor> {
-        match self {
+    /// Its parameters as the file's tensors (a VAE's read back from its device).
+    pub fn tensors(&self) -> Result<Vec<NamedTensor>> {
+        Ok(match self {
+            Surrogate::Vae(vae, _) => crate::io::host_tensors(vae)?,
             Surrogate::Gmm(mixture) => {
                 let k = mixture.weights.len();
                 let tensor = |name: &str, shape: Vec<usize>, values: Vec<f64>| NamedTensor {
@@ -79,17 +144,22 @@ impl Surrogate {
                     tensor("covariances", vec![k, 2, 2], mixture.covariances.concat()),
                 ]
             }
-        }
+        })
     }
 
     /// The surrogate `file` describes from its `tensors`: names, shapes and finiteness checked,
-    /// then the mixture's own checks (positive weights, symmetric positive-definite covariances).
-    pub fn from_tensors(file: &SurrogateFile, tensors: &[NamedTensor]) -> Result<Self> {
+    /// then a mixture's own checks (positive weights, symmetric positive-definite covariances); a
+    /// VAE's networks are built on `device` (`model_file::surrogate` checks its size first).
+    pub fn from_tensors(file: &SurrogateFile, tensors: &[NamedTensor], device: &Device) -> Result<Self> {
         if file.role != Role::StatesSurrogate {
             return Err(Error::Weights(format!("this file holds a {}, not a states-surrogate", file.role.name())));
         }
-        match file.model {
-            SurrogateKind::Gmm { components: k } => {
+        match &file.model {
+            SurrogateKind::Vae(config) => {
+                config.validate().map_err(|e| Error::Weights(e.to_string()))?;
+                Ok(Surrogate::Vae(crate::io::load(config.init(device, 0)?, tensors)?, config.clone()))
+            }
+            &SurrogateKind::Gmm { components: k } => {
                 limits::COMPONENTS.check(k as f64).map_err(|e| Error::Weights(e.to_string()))?;
                 let get = |name: &str, shape: &[usize]| -> Result<Vec<f64>> {
                     let tensor = tensors.iter().find(|t| t.name == name).ok_or_else(|| {
@@ -122,5 +192,40 @@ impl Surrogate {
                 Ok(Surrogate::Gmm(mixture))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedule::ScheduleConfig;
+
+    #[test]
+    fn start_times_fall_on_the_process() {
+        let chain = Sde::ddpm(&ScheduleConfig::default());
+        assert_eq!(t_mid_at(&chain, 0.5).unwrap(), 0.5);
+        assert_eq!(t_mid_at(&chain, 0.2994).unwrap(), 150.0 / 500.0);
+        assert_eq!(t_mid_at(&Sde::vp(), 0.25).unwrap(), 0.25);
+        assert_eq!(t_mid_at(&Sde::Flow, 1.0).unwrap(), Sde::Flow.t_max());
+        assert!(t_mid_at(&chain, 1.5).is_err() && t_mid_at(&chain, f64::NAN).is_err());
+    }
+
+    /// The start's draws are the surrogate's (from the seed's first stream), its state at t_mid = 0
+    /// is those draws, and the same seed gives the same start.
+    #[test]
+    fn a_start_draws_from_its_own_streams() {
+        let device = Device::flex();
+        let surrogate = Surrogate::Gmm(Mixture::anisotropic());
+        let chain = Sde::ddpm(&ScheduleConfig::default());
+        let started = start(&surrogate, Method::ancestral(), chain, 500, 50, 0.0, 9, &device).unwrap();
+        let mut streams = Rng::new(9);
+        let own = surrogate.draw(50, &mut Rng::new(streams.next_u64()), &device);
+        assert_eq!(started.draws.clone().into_data(), own.into_data());
+        assert_eq!(started.sampler.x().into_data(), started.draws.into_data());
+        assert_eq!(started.full_nfe, Some(500));
+        let again = start(&surrogate, Method::ancestral(), chain, 500, 50, 0.4, 9, &device).unwrap();
+        let other = start(&surrogate, Method::ancestral(), chain, 500, 50, 0.4, 9, &device).unwrap();
+        assert_eq!(again.sampler.x().into_data(), other.sampler.x().into_data());
+        assert!(start(&surrogate, Method::ancestral(), chain, 500, 0, 0.4, 9, &device).is_err());
     }
 }

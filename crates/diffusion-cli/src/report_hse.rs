@@ -15,7 +15,7 @@ use diffusion::checkpoint::{Checkpoint, Role};
 use diffusion::limits;
 use diffusion::metric::image_bits::mean_and_error;
 use diffusion::rng::Rng;
-use diffusion::sde::sampler::Method;
+use diffusion::sde::sampler::{Method, Variance};
 use diffusion::vlb::chain_bound;
 
 use crate::common::load;
@@ -126,6 +126,41 @@ fn score(
     })
 }
 
+/// The rows whose models the variance × K table samples again: the fixed-variance baseline and
+/// the learned variance.
+const VARIANCE_ROWS: &[&str] = &["simple", "hybrid"];
+
+/// One table row per variance the models take (β, β̃, and the learned Σ_θ where they learned one):
+/// grader NLL (precision) at K ∈ {10, 25, 50, 100, T} respaced ancestral steps, per seed.
+fn variances(
+    what: &str,
+    models: &[(u64, Checkpoint)],
+    grader: &Grader,
+    n: usize,
+    device: &Device,
+) -> Result<String, String> {
+    let mut rows = String::new();
+    let learned = models.iter().all(|(_, m)| m.config.learns_variance());
+    let choices = [(Variance::Beta, "β"), (Variance::BetaTilde, "β̃"), (Variance::Learned, "learned Σ_θ")];
+    for (variance, label) in choices.into_iter().filter(|(v, _)| learned || *v != Variance::Learned) {
+        let mut cells = Vec::new();
+        for k in [10, 25, 50, 100, usize::MAX] {
+            let mut per_seed = Vec::new();
+            for (seed, model) in models {
+                let steps = k.min(model.schedule.steps);
+                let method = Method::ancestral().with_variance(variance);
+                let mut seeds = Rng::new(*seed);
+                let (xy, _) = draw(model, None, (method, false), steps, n, seeds.next_u64(), device)?;
+                let [nll, _, precision] = grader.grade(&xy)?;
+                per_seed.push(format!("{nll:.3} ({precision:.2})"));
+            }
+            cells.push(per_seed.join(" / "));
+        }
+        let _ = writeln!(rows, "| {what} | {label} | {} |", cells.join(" | "));
+    }
+    Ok(rows)
+}
+
 /// `a / b / …` over the seeds, with `digits` decimals.
 fn per_seed(scores: &[Scores], digits: usize, value: impl Fn(&Scores) -> f64) -> String {
     scores.iter().map(|s| format!("{:.digits$}", value(s))).collect::<Vec<_>>().join(" / ")
@@ -144,7 +179,9 @@ pub fn report(args: HseArgs) -> Result<(), String> {
         ROWS.iter().filter(|(name, _, _)| args.rows.is_empty() || args.rows.iter().any(|r| r == name)).collect();
     let mut table = String::new();
     let mut baseline = None;
+    let mut variance_rows = String::new();
     for (name, what, flags) in &rows {
+        let mut kept = Vec::new();
         let mut scores = Vec::new();
         for &seed in &args.seeds {
             let dir = args.runs.join(format!("{name}-seed{seed}"));
@@ -152,6 +189,12 @@ pub fn report(args: HseArgs) -> Result<(), String> {
             let seconds = train(&dir, flags, args.steps, seed, args.device)?;
             let model = load(&dir.join("denoiser.safetensors"), Role::Denoiser, &device)?;
             scores.push(score(&model, seconds, seed, &grader, &args, &device)?);
+            if VARIANCE_ROWS.contains(name) {
+                kept.push((seed, model));
+            }
+        }
+        if !kept.is_empty() {
+            variance_rows.push_str(&variances(what, &kept, &grader, args.n, &device)?);
         }
         let seconds = scores.iter().map(|s| s.train_seconds).sum::<f64>() / scores.len() as f64;
         let baseline = *baseline.get_or_insert(seconds);
@@ -188,6 +231,16 @@ pub fn report(args: HseArgs) -> Result<(), String> {
         args.device.name()
     );
     md.push_str(&table);
+    if !variance_rows.is_empty() {
+        md.push_str(&format!(
+            "\n## The ancestral step's variance at K respaced steps (seed 003 §2.2.2)\n\n\
+             The same models sampled with σ² = β, σ² = β̃ or the learned Σ_θ = exp(v log β + (1 − v) log β̃) \
+             on K of the T steps (β_S, β̃_S recomputed for the respaced chain), {} samples each; each cell: \
+             grader NLL (precision) per seed, `a / b`.\n\n\
+             | model | σ² | K = 10 | K = 25 | K = 50 | K = 100 | K = T |\n|---|---|---|---|---|---|---|\n{variance_rows}",
+            args.n
+        ));
+    }
     write(&args.out.join("README.md"), md)?;
     eprintln!("wrote {}", args.out.join("README.md").display());
     Ok(())

@@ -145,9 +145,15 @@ fn the_report_trains_grades_and_resumes() {
     let first = diffusion(&[&args[..], &rows[..]].concat());
     assert!(first.status.success(), "{}", text(&first));
     let table = std::fs::read_to_string(out.join("README.md")).unwrap();
-    let lines: Vec<&str> = table.lines().filter(|l| l.starts_with("| L_")).collect();
+    let (main, by_variance) = table.split_once("\n## The ancestral step's variance").expect("two tables");
+    let lines: Vec<&str> = main.lines().filter(|l| l.starts_with("| L_")).collect();
     assert_eq!(lines.len(), 2, "{table}");
     assert!(lines[1].contains("learned variance") && lines[1].matches(" / ").count() == 7, "{table}");
+    // The variance × K table: β and β̃ for L_simple, and the learned Σ_θ too for L_hybrid.
+    let variances: Vec<&str> = by_variance.lines().filter(|l| l.starts_with("| L_")).collect();
+    assert_eq!(variances.len(), 5, "{table}");
+    let learned: Vec<&str> = by_variance.lines().filter(|l| l.contains("| learned Σ_θ |")).collect();
+    assert!(learned.len() == 1 && learned[0].matches(" / ").count() == 5, "{table}");
     let model = runs.join("hybrid-seed1/denoiser.safetensors");
     let written = std::fs::metadata(&model).unwrap().modified().unwrap();
     let again = diffusion(&[&args[..], &rows[..]].concat());

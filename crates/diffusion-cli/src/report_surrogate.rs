@@ -103,8 +103,8 @@ pub fn report(args: SurrogateReportArgs) -> Result<(), String> {
         if let Some(r) = record {
             let what = match fit {
                 Fit::Gmm { .. } => format!("{} EM iterations, −log p = {:.4}", r.iterations, -r.log_likelihood),
-                Fit::Vae { .. } => {
-                    format!("{} training steps (batch 1024), −ELBO = {:.4}", r.iterations, -r.log_likelihood)
+                Fit::Vae { batch, .. } => {
+                    format!("{} training steps (batch {batch}), −ELBO = {:.4}", r.iterations, -r.log_likelihood)
                 }
             };
             let _ = writeln!(fits, "- {name}: {what} nats/point on the {} points it was fitted to", r.points);

@@ -146,7 +146,6 @@ pub fn fit_and_write(fit: Fit, seed: u64, out: &Path, device: &Device) -> Result
                 steps,
                 |_| Ok(None),
             )?;
-            curves.kept_anything()?;
             if let Some(divergence) = &curves.diverged {
                 return Err(format!("{divergence}; nothing was written"));
             }

@@ -113,18 +113,27 @@ impl Method {
         }
     }
 
-    /// Score evaluations per grid step, and the grid steps whose total is at most `nfe` (EDM's
-    /// Heun spends 2 per level but 1 on its last; RK45 chooses its own steps: `None`).
-    pub fn steps_for_nfe(&self, nfe: usize) -> Option<usize> {
-        let steps = match *self {
+    /// Score evaluations one grid step of this rule spends (a step ending at t = 0 spends one:
+    /// Tweedie's x̂₀); `None` for RK45, which chooses its own steps.
+    pub fn nfe_per_step(&self) -> Option<usize> {
+        Some(match *self {
             Method::Pc { predictor, corrector_steps, .. } => {
-                nfe / (corrector_steps + usize::from(predictor != Predictor::None)).max(1)
+                corrector_steps + usize::from(predictor != Predictor::None)
             }
-            Method::Ancestral { .. } | Method::Ddim { .. } | Method::DpmSolver2M | Method::OdeEuler => nfe,
-            Method::OdeHeun => nfe / 2,
-            Method::OdeRk4 => nfe / 4,
-            Method::EdmHeun => nfe.div_ceil(2),
+            Method::Ancestral { .. } | Method::Ddim { .. } | Method::DpmSolver2M | Method::OdeEuler => 1,
+            Method::OdeHeun | Method::EdmHeun => 2,
+            Method::OdeRk4 => 4,
             Method::OdeRk45 { .. } => return None,
+        })
+    }
+
+    /// The grid steps whose evaluations total at most `nfe` (EDM's Heun spends 2 per level but 1
+    /// on its last; RK45 chooses its own steps: `None`).
+    pub fn steps_for_nfe(&self, nfe: usize) -> Option<usize> {
+        let per_step = self.nfe_per_step()?;
+        let steps = match self {
+            Method::EdmHeun => nfe.div_ceil(2),
+            _ => nfe / per_step.max(1),
         };
         (steps >= 1).then_some(steps)
     }

@@ -10,7 +10,7 @@ use burn::prelude::*;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::sde::Sde;
-use crate::sde::method::{Method, Predictor};
+use crate::sde::method::Method;
 use crate::sde::sampler::{SdeSampler, grid};
 
 /// The grid from t_mid: t_mid, then the times of `full` below it.
@@ -21,13 +21,7 @@ pub fn grid_from(full: &[f64], t_mid: f64) -> Vec<f64> {
 /// The network evaluations `method` spends on `grid` (`None` for RK45, which picks its own steps):
 /// an interval ending at t = 0 is one evaluation (Tweedie's x̂₀), every other one the rule's own.
 pub fn planned_nfe(method: Method, grid: &[f64]) -> Option<usize> {
-    let per_step = match method {
-        Method::Ancestral { .. } | Method::Ddim { .. } | Method::OdeEuler | Method::DpmSolver2M => 1,
-        Method::OdeHeun | Method::EdmHeun => 2,
-        Method::OdeRk4 => 4,
-        Method::Pc { predictor, corrector_steps, .. } => corrector_steps + usize::from(predictor != Predictor::None),
-        Method::OdeRk45 { .. } => return None,
-    };
+    let per_step = method.nfe_per_step()?;
     Some(grid.windows(2).map(|w| if w[1] == 0.0 { 1 } else { per_step }).sum())
 }
 

@@ -79,7 +79,7 @@ pub fn fit(points: &[[f32; 2]], config: &EmConfig) -> Result<EmFit> {
     if spread <= 1e-12 * (1.0 + all.mean[0].powi(2) + all.mean[1].powi(2)) {
         return Err(Error::Config("the points to fit are all the same point".into()));
     }
-    let mut components = seed_components(&x, k, ridge, &mut Rng::new(config.seed));
+    let mut components = seed_components(&x, k, (all.cov, ridge), &mut Rng::new(config.seed));
     let mut log_likelihood: Vec<f64> = Vec::new();
     let mut r = vec![0.0; x.len() * k];
     for _ in 0..config.max_iterations {
@@ -144,8 +144,9 @@ fn add_ridge(cov: [f64; 4], ridge: f64) -> [f64; 4] {
 }
 
 /// k-means++ seeds (each next seed drawn with probability ∝ its squared distance to the nearest
-/// seed so far), each point given to its nearest seed, and each group's moments.
-fn seed_components(x: &[[f64; 2]], k: usize, ridge: f64, rng: &mut Rng) -> Vec<Component> {
+/// seed so far), each point given to its nearest seed, and each group's moments plus the ridge
+/// (a seed left alone takes the data's covariance `all`).
+fn seed_components(x: &[[f64; 2]], k: usize, (all, ridge): ([f64; 4], f64), rng: &mut Rng) -> Vec<Component> {
     let d2 = |a: [f64; 2], b: [f64; 2]| (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2);
     let mut seeds = vec![x[rng.below(x.len())]];
     let mut nearest: Vec<f64> = x.iter().map(|p| d2(*p, seeds[0])).collect();
@@ -162,7 +163,6 @@ fn seed_components(x: &[[f64; 2]], k: usize, ridge: f64, rng: &mut Rng) -> Vec<C
     }
     let group = |p: &[f64; 2]| (0..k).min_by(|&a, &b| d2(*p, seeds[a]).total_cmp(&d2(*p, seeds[b]))).expect("k ≥ 1");
     let groups: Vec<usize> = x.iter().map(group).collect();
-    let everything = moments(x, &vec![1.0; x.len()]);
     (0..k)
         .map(|j| {
             let weights: Vec<f64> = groups.iter().map(|&g| f64::from(u8::from(g == j))).collect();
@@ -172,7 +172,7 @@ fn seed_components(x: &[[f64; 2]], k: usize, ridge: f64, rng: &mut Rng) -> Vec<C
                 return Component {
                     weight: members.max(1.0) / x.len() as f64,
                     mean: seeds[j],
-                    cov: add_ridge(everything.cov, ridge),
+                    cov: add_ridge(all, ridge),
                 };
             }
             let m = moments(x, &weights);

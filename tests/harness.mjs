@@ -53,3 +53,8 @@ export async function openPage(webgpu, tag, { motion = false } = {}) {
   const log = (what) => console.log(`[${tag}] ${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   return { browser, page, consoleErrors, log };
 }
+
+/** Opens view `name`'s tab (states, energy, mnist): controls in other tabs are hidden. */
+export async function openTab(page, name) {
+  await page.click(`#tab-${name}`);
+}

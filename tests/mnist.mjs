@@ -1,7 +1,7 @@
 // The MNIST panel's page test.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { openPage, screenshots, url, waitIdle } from './harness.mjs';
+import { openPage, openTab, screenshots, url, waitIdle } from './harness.mjs';
 import { decodePng, inkedFraction } from './png.mjs';
 
 /**
@@ -18,6 +18,7 @@ export async function mnist({ name, webgpu, steps, inpaint, minAgree, timeout })
   try {
     await page.goto(url);
     await waitIdle(page, 120_000);
+    await openTab(page, 'mnist');
     assert.equal(await page.evaluate(() => document.body.dataset.device), webgpu ? 'webgpu' : 'cpu');
 
     // A STATES file is not an MNIST model: a clear message, nothing loaded.

@@ -3,7 +3,7 @@
 // serves the repository and sets PLAYGROUND_URL; workloads are tiny because SwiftShader is slow.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { cliClassifier, cliWeights, openPage, screenshots, state, url, waitIdle, wrongShapeSafetensors } from './harness.mjs';
+import { cliClassifier, cliWeights, openPage, openTab, screenshots, state, url, waitIdle, wrongShapeSafetensors } from './harness.mjs';
 import { hse } from './hse.mjs';
 import { mnist } from './mnist.mjs';
 import { survive } from './survive.mjs';
@@ -11,6 +11,7 @@ import { links } from './links.mjs';
 import { arrival } from './arrival.mjs';
 import { a11y } from './a11y.mjs';
 import { draw } from './draw.mjs';
+import { views } from './views.mjs';
 import { surrogate } from './surrogate.mjs';
 import { decodePng, inkedFraction } from './png.mjs';
 
@@ -186,13 +187,14 @@ async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, en
     // (The whole run on the CPU only: on SwiftShader's WebGPU its thousands of small kernel launches
     // and 150 read-backs outlast the test even at 1 000 gradients per sample.)
     // On WebGPU: the same run's first frames (20 gradients each at a budget of 1 000), then Stop.
+    await openTab(page, 'energy');
     if (energyFrames) {
       await page.selectOption('#energy-target', 'gmm4');
       await page.fill('#energy-n', '300');
       await page.selectOption('#energy-budget', '1000');
       await page.click('#energy-run');
       await page.waitForFunction((g) => window.playground.energy?.grads >= g, 20 * energyFrames, { timeout, polling: 500 });
-      await page.click('#stop');
+      await page.click('#energy-stop');
       await page.waitForFunction(() => window.playground.energy?.done && !window.playground.busy, null, { timeout, polling: 500 });
       const energy = await page.evaluate(() => ({
         grads: window.playground.energy.grads,
@@ -238,6 +240,7 @@ async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, en
       assert.ok(inkedFraction(decodePng(energyShot)) > 0.01, 'the energy canvas looks blank');
       assert.match(await page.textContent('#energy-status'), new RegExp(`${energyBudget} gradient evaluations`));
     }
+    await openTab(page, 'states');
 
     // Corrupt weights: a clear message on the page, and the trained model is kept.
     const errorsBefore = (await state(page)).errors.length;
@@ -362,13 +365,14 @@ async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, en
 // PAGE_TESTS=cpu (or webgpu) runs one of the two; the default runs both.
 // PAGE_TESTS=mnist-cpu or mnist-webgpu runs only that MNIST check; hse-cpu or hse-webgpu the improved-DDPM controls;
 // survive-cpu or survive-webgpu the worker restarts (a wasm trap, a lost device); links-cpu the settings in the URL;
-// arrival the first screen's live sampling; a11y names, keyboard focus and contrast;
+// arrival the first screen's live sampling; a11y names, keyboard focus and contrast; views the tabs and layout;
 // draw-cpu training on points drawn with the mouse; surrogate-cpu a sampler started from a mixture.
 const only = process.env.PAGE_TESTS;
 if (!only || only === 'webgpu') await run({ name: 'webgpu', webgpu: true, steps: 12, batch: 128, n: 64, guidedN: 64, energyN: 0, energyFrames: 3, classifier: false, timeout: 400_000 });
 if (!only || only === 'cpu') await run({ name: 'cpu', webgpu: false, steps: 30, batch: 256, n: 200, guidedN: 300, pretrainedN: 500, energyN: 300, energyBudget: 4000, timeout: 200_000 });
 if (!only || only === 'arrival') await arrival({ name: 'cpu', url });
 if (!only || only === 'a11y') await a11y({ name: 'cpu' });
+if (!only || only === 'views') await views({ name: 'cpu' });
 if (!only || only === 'draw-cpu') await draw({ name: 'cpu', timeout: 200_000 });
 if (!only || only === 'links-cpu') await links({ name: 'cpu', webgpu: false });
 if (!only || only === 'survive-webgpu') await survive({ name: 'webgpu', webgpu: true, timeout: 400_000 });

@@ -5,11 +5,13 @@ import { handleEnergyMessage, setupEnergy } from './energy-panel.js';
 import { handleMnistMessage, setupMnist } from './mnist-panel.js';
 import { applyLimits, numberReader } from './limits.js';
 import { supervise } from './supervisor.js';
-import { setupLinks, showView } from './url-state.js';
+import { setupLinks } from './url-state.js';
+import { setupViews, showView } from './views.js';
 import { setupArrival } from './arrival.js';
 import { densityAt, fieldAt, mapAt, trailsAt } from './overlays.js';
 import { setupDrawing, shownData } from './drawing.js';
 import { setupLoading } from './loading.js';
+import { showLikelihood } from './likelihood-view.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -21,12 +23,13 @@ const state = {
   losses: [], samples: null, frames: [], nll: null, errors: [], trainedSteps: 0, loaded: null,
   classifierLosses: [], classifierHeld: [], classifierMetrics: null, classifierTrainedSteps: 0,
   classifierLoaded: null, hasClassifier: false, onTarget: null, requested: null, label: -1, maps: {}, nfe: 0,
-  fields: {}, second: null, sde: 'ddpm', restarts: [], linkNotices: [], arrival: null, view: null, copied: null, trainedOn: 'states', densities: {}, readyMs: null,
+  fields: {}, second: null, sde: 'ddpm', restarts: [], linkNotices: [], arrival: null, view: null, tab: 'states', display: 'live', copied: null, trainedOn: 'states', densities: {}, readyMs: null,
   energy: null, // { target, density, grads, done, rdmc, ula }
   mnist: { loaded: null, describe: '', judge: false, frames: 0, x: null, probs: null, done: false, nfe: 0, seconds: 0 },
 };
 window.playground = state;
 const viewNotice = showView(state);
+setupViews(state);
 
 let data = null;
 
@@ -58,7 +61,7 @@ function setBusy(busy) {
   $('sample').disabled = busy || !state.canSample;
   $('download').disabled = busy || !state.canSample;
   $('download-classifier').disabled = busy || !state.hasClassifier;
-  $('stop').disabled = !busy;
+  for (const id of ['stop', 'energy-stop', 'mnist-stop']) $(id).disabled = !busy;
 }
 
 /** Reads and checks the form; returns null (with a message on the page) if a value is bad. */
@@ -179,6 +182,9 @@ function onMessage(message) {
     case 'requested':
       state.requested = message.labels;
       break;
+    case 'likelihood':
+      showLikelihood($('likelihood'), state, message);
+      break;
     case 'surrogate':
       // A surrogate start: its own samples, before they are noised to t_mid and denoised.
       state.surrogateShown = message.x.length / 2;
@@ -297,7 +303,8 @@ $('classifier-form').addEventListener('submit', (event) => {
   worker.postMessage({ type: 'train-classifier', steps, batch, lr, seed, evalEvery });
 });
 
-$('stop').addEventListener('click', () => worker.postMessage({ type: 'stop' }));
+// Each view has its own Stop; the worker has one run at a time, which any of them stops.
+for (const id of ['stop', 'energy-stop', 'mnist-stop']) $(id).addEventListener('click', () => worker.postMessage({ type: 'stop' }));
 
 $('steps-slider').addEventListener('input', () => {
   $('sde-steps').value = $('steps-slider').value;

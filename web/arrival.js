@@ -1,4 +1,4 @@
-// Diffusion on arrival: the header's canvas shows the shipped flow-matching model (reflowed, so its
+// Diffusion on arrival: the STATES display's first canvas shows the shipped flow-matching model (reflowed, so its
 // paths are straight) turning noise into the five states, live and looping with a new seed each
 // time, from its own worker (web/arrival-worker.js). With prefers-reduced-motion it shows the
 // final frame and a play button instead.
@@ -22,7 +22,7 @@ export function setupArrival({ state }) {
   }
   const button = document.getElementById('arrival-play');
   const still = matchMedia('(prefers-reduced-motion: reduce)').matches;
-  const arrival = { runs: 0, frames: 0, playing: !still, still, error: null, msToFirstRun: null, firstFrameMs: null };
+  const arrival = { runs: 0, frames: 0, playing: !still, still, visible: true, error: null, msToFirstRun: null, firstFrameMs: null };
   let readyAt = null;
   state.arrival = arrival;
   const worker = new Worker(new URL('./arrival-worker.js', import.meta.url), { type: 'module' });
@@ -30,7 +30,12 @@ export function setupArrival({ state }) {
   let run = null; // { frames, done, started }: the run on screen
   let next = null; // the following one, computed while this one plays
   let seed = 0;
-  const ask = () => worker.postMessage({ type: 'run', n: N, seed: seed++, steps: STEPS });
+  let pending = false; // a run asked for and not yet complete: never two, or their frames would mix
+  const ask = () => {
+    if (pending) return;
+    pending = true;
+    worker.postMessage({ type: 'run', n: N, seed: seed++, steps: STEPS });
+  };
   const caption = (t) => `live: flow matching, ${STEPS} Euler steps, t = ${t.toFixed(2)}`;
 
   /** The particles `u` ∈ [0, 1] of the way through a run, between its steps (as far as computed). */
@@ -50,8 +55,18 @@ export function setupArrival({ state }) {
     if (run) drawScatter(canvas, data, run.frames[run.frames.length - 1], caption(0));
     drawn();
   };
-  const tick = (now) => {
-    if (!arrival.playing || !run) return;
+  let ticking = false; // one animation loop at most
+  const startTicking = () => {
+    if (ticking) return;
+    ticking = true;
+    requestAnimationFrame(tick);
+  };
+  function tick(now) {
+    // Off screen (another tab, the display switched, scrolled away) it stops, and asks for no runs.
+    if (!arrival.playing || !arrival.visible || !run) {
+      ticking = false;
+      return;
+    }
     run.started ??= now;
     const elapsed = now - run.started;
     const u = elapsed / FLOW_MS;
@@ -65,7 +80,7 @@ export function setupArrival({ state }) {
       ask();
     }
     requestAnimationFrame(tick);
-  };
+  }
   worker.onmessage = ({ data: message }) => {
     if (message.type === 'ready') {
       data = message.data;
@@ -77,11 +92,12 @@ export function setupArrival({ state }) {
         : (next ??= { seed: message.seed, frames: [], done: false });
       target.frames.push(message.x);
       target.done = message.last;
+      if (message.last) pending = false;
       // How long after its wasm was ready the particles first moved (one network step).
       if (target === run && message.i === 1) arrival.msToFirstRun = Math.round(performance.now() - readyAt);
       if (target === run && message.i === 0 && arrival.playing) {
         arrival.runs = 1;
-        requestAnimationFrame(tick);
+        startTicking();
       }
       if (target === run && message.last) {
         if (arrival.playing) {
@@ -107,7 +123,15 @@ export function setupArrival({ state }) {
     if (arrival.playing && run) {
       run.started = undefined;
       if (!next) ask();
-      requestAnimationFrame(tick);
+      startTicking();
     }
   });
+  new IntersectionObserver(([entry]) => {
+    arrival.visible = entry.isIntersecting;
+    if (arrival.visible && arrival.playing && run) {
+      run.started = undefined;
+      if (!next) ask();
+      startTicking();
+    }
+  }).observe(canvas);
 }

@@ -5,9 +5,9 @@
 
 import { checkNumber } from './limits.js';
 
-/** The controls a link carries, by id: every input and menu of the page's forms. */
+/** The controls a link carries, by id: every input and menu of the page's forms (or owned by one). */
 function controls() {
-  return [...document.querySelectorAll('form input[id], form select[id]')]
+  return [...document.querySelectorAll('form input[id], form select[id], input[form][id]')]
     .filter((el) => el.type !== 'file' && el.type !== 'submit' && el.type !== 'button' && !el.dataset.noUrl);
 }
 
@@ -104,7 +104,7 @@ export function followControls() {
 
 /**
  * Once the page has its defaults: applies the link's settings (saying what it could not apply, and
- * `viewNotice` from [`showView`], in `state.linkNotices` and the status line), keeps the hash in step, follows later hash changes, and
+ * `viewNotice` from web/views.js's `showView`, in `state.linkNotices` and the status line), keeps the hash in step, follows later hash changes, and
  * wires the "Copy link" button.
  */
 export function setupLinks({ state, setStatus, viewNotice }) {
@@ -134,28 +134,7 @@ export function setupLinks({ state, setStatus, viewNotice }) {
   document.getElementById('copy-embed').addEventListener('click', () => copy(embedCode(document.getElementById('embed-view').value), 'embed code'));
 }
 
-const VIEWS = ['arrival', 'states', 'energy', 'mnist'];
 const EMBED_HEIGHTS = { arrival: 520, states: 1900, energy: 760, mnist: 1000 };
-
-/**
- * `?view=…`: with `?embed`, only that view's panels (`data-view`) are shown; without it, the page
- * scrolls to them. Returns a notice for an unknown view (the whole page is shown then).
- */
-export function showView(state) {
-  const params = new URLSearchParams(location.search);
-  const view = params.get('view');
-  state.view = null;
-  if (view === null) return null;
-  if (!VIEWS.includes(view)) return `view=${view.slice(0, 40)} (not one of ${VIEWS.join(', ')})`;
-  state.view = view;
-  const mine = [...document.querySelectorAll('[data-view]')].filter((el) => el.dataset.view === view);
-  if (params.has('embed')) {
-    for (const el of document.querySelectorAll('[data-view]')) el.classList.toggle('off-view', el.dataset.view !== view);
-  } else {
-    mine[0]?.scrollIntoView();
-  }
-  return null;
-}
 
 /** The iframe that embeds `view` with the current settings. */
 export function embedCode(view) {

@@ -3,10 +3,11 @@
 // load-classifier, weights, classifier-weights, mnist-load, mnist-sample. Messages out: ready, loss,
 // preview, trained, classifier-loss, classifier-metrics, classifier-trained, frame, map, field,
 // sampled, energy-density, energy-frame, energy-done, loaded, weights, mnist-loaded, mnist-frame,
-// mnist-done, error; and to the supervisor (web/supervisor.js): keep (a model to give back to a
+// mnist-done, likelihood, error; and to the supervisor (web/supervisor.js): keep (a model to give back to a
 // new worker), device-lost. The message trap panics inside the wasm on purpose (for the tests).
 
 import init, { createPlayground, limits, statesData, trapForTests } from '../pkg/diffusion_web.js';
+import { likelihoodTask } from './likelihood-task.js';
 
 // burn's GPU kernels (cubecl) read the subgroup size builtin, so their WGSL says `enable subgroups;`,
 // but wgpu's WebGPU backend does not pass 'subgroups' on to requestDevice, and Chromium then rejects
@@ -43,6 +44,8 @@ let stopRequested = false;
 const post = (message, transfer = []) => self.postMessage(message, transfer);
 // Lets queued messages (Stop) in between chunks of work.
 const yieldToEvents = () => new Promise((resolve) => setTimeout(resolve, 0));
+// The data's likelihood under the model, integrated while the worker is otherwise idle.
+const likelihood = likelihoodTask({ playground: () => playground, post, yieldToEvents });
 
 async function webgpuAdapter() {
   if (!('gpu' in navigator) || !navigator.gpu) return null;
@@ -114,6 +117,7 @@ async function trainLoop({ steps, chunk, runChunk, lossType, every, doneType, ke
 }
 
 async function train({ steps, batch, lr, seed, sde = 'ddpm', schedule, timesteps, objective, previewEvery, previewPoints, points }) {
+  likelihood.cancel();
   playground.startTraining(steps, batch, lr, seed, sde, schedule, timesteps, objective, points);
   await trainLoop({
     steps,
@@ -129,6 +133,7 @@ async function train({ steps, batch, lr, seed, sde = 'ddpm', schedule, timesteps
     doneType: 'trained',
   });
   await postVariance();
+  likelihood.start();
 }
 
 // The learned variance's profile Σ_θ(t) between β̃_t and β_t (rows of 4; none without one).
@@ -288,6 +293,15 @@ async function mnistSample({ n, label, sampler, steps, guidance, seed, inpaint }
 
 self.onmessage = async ({ data: message }) => {
   current = message.type;
+  // Stop interrupts the work; everything else is work, which pauses the background likelihood.
+  if (message.type === 'stop') {
+    stopRequested = true;
+    return;
+  }
+  await likelihood.during(() => handle(message));
+};
+
+async function handle(message) {
   try {
     switch (message.type) {
       case 'init':
@@ -298,9 +312,6 @@ self.onmessage = async ({ data: message }) => {
         break;
       case 'train-classifier':
         await trainClassifier(message);
-        break;
-      case 'stop':
-        stopRequested = true;
         break;
       case 'sample':
         await sample(message);
@@ -315,9 +326,11 @@ self.onmessage = async ({ data: message }) => {
         await mnistSample(message);
         break;
       case 'load':
+        likelihood.cancel();
         playground.loadWeights(new Uint8Array(message.bytes));
         post({ type: 'loaded', source: message.source });
         await postVariance();
+        likelihood.start();
         break;
       case 'load-classifier':
         playground.loadClassifier(new Uint8Array(message.bytes));
@@ -344,4 +357,4 @@ self.onmessage = async ({ data: message }) => {
     if (err instanceof WebAssembly.RuntimeError) crashed(`${err.message} (a wasm trap)`);
     else post({ type: 'error', during: message.type, message: String(err?.message ?? err) });
   }
-};
+}

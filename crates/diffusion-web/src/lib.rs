@@ -16,6 +16,7 @@ use diffusion::model::mlp::Mlp;
 use diffusion::model_file;
 use diffusion::objective::DenoiserTrainer;
 use diffusion::schedule::{Schedule, ScheduleConfig};
+use diffusion::sde::likelihood::FlowRun;
 use diffusion::sde::sampler::SdeSampler;
 use diffusion::surrogate::Surrogate;
 use diffusion::surrogate::em::{self, EmConfig};
@@ -24,6 +25,7 @@ use wasm_bindgen::prelude::*;
 
 mod classifier;
 mod energy;
+mod likelihood;
 mod mnist;
 mod sampling;
 pub use energy::EnergyRun;
@@ -50,6 +52,8 @@ struct State {
     full_nfe: [Option<usize>; 2],
     /// A surrogate start's own draws x̃₀ (flat), before they were noised to t_mid.
     surrogate_draws: Option<Vec<f32>>,
+    /// The data's likelihood under the model, being integrated (web/worker.js steps it).
+    likelihood: Option<FlowRun>,
     /// The requested states and scale of the running chain when it is guided.
     guidance: Option<Guidance>,
     classifier: ClassifierState,
@@ -140,6 +144,7 @@ pub async fn create_playground(gpu: bool) -> Result<Playground, JsError> {
         samplers: [None, None],
         full_nfe: [None, None],
         surrogate_draws: None,
+        likelihood: None,
         guidance: None,
         classifier,
     };

@@ -150,27 +150,73 @@ impl Flow {
 /// do), so the integrand is a smooth function of t that RK4 converges on; the estimate of
 /// log p stays unbiased.
 pub fn flow(model: &impl ScoreModel, sde: &Sde, x: Tensor<2>, times: &[f64], how: Divergence, seed: u64) -> Flow {
-    let mut rng = Rng::new(seed);
-    let [n, _] = x.dims();
-    let device = x.device();
-    let (probes, scale) = probes(how, x.dims(), &device, &mut rng);
-    let mut x = x;
-    let mut integral = Tensor::<1>::zeros([n], &device);
-    let mut nfe = 0;
-    for pair in times.windows(2) {
-        let (t, h) = (pair[0], pair[1] - pair[0]);
+    let mut run = FlowRun::new(x, times, how, seed);
+    while !run.done() {
+        run.step(model, sde);
+    }
+    run.flow
+}
+
+/// [`flow`] one RK4 step at a time, for callers that must yield between steps (the page's worker).
+pub struct FlowRun {
+    flow: Flow,
+    probes: Vec<Tensor<2>>,
+    scale: f64,
+    times: Vec<f64>,
+    /// The steps taken: the ODE is at `times[taken]`.
+    taken: usize,
+}
+
+impl FlowRun {
+    /// The ODE at t_min = `times[0]`, with x and ∫∇·ṽ = 0 (probes drawn from `seed`).
+    pub fn new(x: Tensor<2>, times: &[f64], how: Divergence, seed: u64) -> Self {
+        let mut rng = Rng::new(seed);
+        let [n, _] = x.dims();
+        let device = x.device();
+        let (probes, scale) = probes(how, x.dims(), &device, &mut rng);
+        let integral = Tensor::<1>::zeros([n], &device);
+        Self { flow: Flow { x_1: x, integral, nfe: 0 }, probes, scale, times: times.to_vec(), taken: 0 }
+    }
+
+    /// One RK4 step from `times[taken]` to the next time: x += h (k₁ + 2k₂ + 2k₃ + k₄)/6, and the
+    /// same weights on the divergences.
+    pub fn step(&mut self, model: &impl ScoreModel, sde: &Sde) {
+        if self.done() {
+            return;
+        }
+        let (t, h) = (self.times[self.taken], self.times[self.taken + 1] - self.times[self.taken]);
+        let (probes, scale) = (&self.probes, self.scale);
+        let mut nfe = 0;
         let mut stage = |x: Tensor<2>, t: f64| {
             nfe += probes.len();
-            drift_and_divergence(model, sde, x, t, &probes, scale)
+            drift_and_divergence(model, sde, x, t, probes, scale)
         };
+        let x = self.flow.x_1.clone();
         let (k1, d1) = stage(x.clone(), t);
         let (k2, d2) = stage(x.clone() + k1.clone().mul_scalar(0.5 * h), t + 0.5 * h);
         let (k3, d3) = stage(x.clone() + k2.clone().mul_scalar(0.5 * h), t + 0.5 * h);
         let (k4, d4) = stage(x.clone() + k3.clone().mul_scalar(h), t + h);
-        x = x + (k1 + k2.mul_scalar(2.0) + k3.mul_scalar(2.0) + k4).mul_scalar(h / 6.0);
-        integral = integral + (d1 + d2.mul_scalar(2.0) + d3.mul_scalar(2.0) + d4).mul_scalar(h / 6.0);
+        self.flow.x_1 = x + (k1 + k2.mul_scalar(2.0) + k3.mul_scalar(2.0) + k4).mul_scalar(h / 6.0);
+        let d = (d1 + d2.mul_scalar(2.0) + d3.mul_scalar(2.0) + d4).mul_scalar(h / 6.0);
+        self.flow.integral = self.flow.integral.clone() + d;
+        self.flow.nfe += nfe;
+        self.taken += 1;
     }
-    Flow { x_1: x, integral, nfe }
+
+    /// Whether the ODE has reached the last time (1).
+    pub fn done(&self) -> bool {
+        self.taken + 1 >= self.times.len()
+    }
+
+    /// (steps taken, steps in all).
+    pub fn progress(&self) -> (usize, usize) {
+        (self.taken, self.times.len().saturating_sub(1))
+    }
+
+    /// The flow so far (complete once [`done`](Self::done)).
+    pub fn flow(&self) -> &Flow {
+        &self.flow
+    }
 }
 
 #[cfg(test)]
@@ -240,6 +286,27 @@ mod tests {
             assert!(lambda.windows(2).all(|w| (w[1] - w[0] - even).abs() < 1e-6 * even.abs()), "{sde:?}");
             assert!(t[1] - t[0] < 0.1 * (1.0 - sde.t_min()) / 50.0, "{sde:?}: first step {}", t[1] - t[0]);
         }
+    }
+
+    /// Stepped a step at a time (as the page does), the run counts its steps, is done at t = 1,
+    /// spends 4 stages × 2 exact probes per step, and a step past the end changes nothing.
+    #[test]
+    fn a_flow_run_steps_to_t_max_and_then_stays() {
+        let device = Device::flex();
+        let mixture = Mixture::circle(8, 4.0, 0.3);
+        let sde = Sde::vp();
+        let model = MixtureScore { mixture: &mixture, sde: &sde };
+        let x = Tensor::<2>::from_floats([[3.5, 0.5], [0.0, -4.2]], &device);
+        let times = Grid::LogSnr.times(&sde, sde.t_min(), 6);
+        let mut run = FlowRun::new(x, &times, Divergence::Exact, 0);
+        for taken in 0..6 {
+            assert_eq!((run.progress(), run.done()), ((taken, 6), false));
+            run.step(&model, &sde);
+        }
+        assert_eq!((run.progress(), run.done(), run.flow().nfe), ((6, 6), true, 6 * 4 * 2));
+        let end = values(run.flow().log_likelihood(&sde));
+        run.step(&model, &sde);
+        assert_eq!((values(run.flow().log_likelihood(&sde)), run.flow().nfe), (end, 48));
     }
 
     /// Hutchinson's estimator is unbiased: averaged over many probes it matches the exact divergence.

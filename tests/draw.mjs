@@ -2,8 +2,8 @@
 // the DDPM on them in the page, sample, and the samples sit on the drawing: their mean distance to
 // the nearest drawn point is under half of what the same number of N(0, I) points has (a few
 // hundred CPU steps in a test do not make a sharp model: measured 0.14 against 0.47 at 400 steps,
-// 0.17 at 300; the drawn points are 0.06 apart along the strokes). Then the same with Texas's
-// outline from us-atlas.
+// 0.17 at 300; the drawn points are 0.06 apart along the strokes). The drawing travels in the link.
+// Then the same with Texas's outline from us-atlas.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { openPage, state, url, waitIdle } from './harness.mjs';
@@ -42,6 +42,25 @@ export async function draw({ name, timeout }) {
     log(`${drawn.length / 2} points drawn`);
     assert.ok(drawn.length / 2 >= 100 && drawn.length / 2 <= 400, `${drawn.length / 2} points`);
     assert.match(await page.textContent('#drawn-count'), new RegExp(`^${drawn.length / 2} points drawn`));
+    // The drawing is in the link: a second page opened from it has the same points (to the link's
+    // 0.001 rounding) and trains on them; a damaged drawing is refused with a notice.
+    const link = page.url();
+    assert.match(link, /[#&]drawn=[A-Za-z0-9_-]+/);
+    assert.match(link, /[#&]data-source=drawn/);
+    const second = await browser.newPage({ reducedMotion: 'reduce' });
+    await second.goto(link);
+    await waitIdle(second, 120_000);
+    const reopened = await second.evaluate(() => ({ drawn: window.playground.drawn.slice(), source: document.getElementById('data-source').value }));
+    assert.equal(reopened.source, 'drawn');
+    assert.equal(reopened.drawn.length, drawn.length);
+    assert.ok(reopened.drawn.every((v, i) => Math.abs(v - drawn[i]) <= 5e-4 + 1e-6), 'the link moved a drawn point');
+    await second.goto(`${url}#drawn=AAAAAAA`);
+    await waitIdle(second, 120_000);
+    const damaged = await state(second);
+    assert.match(damaged.linkNotices.join(), /drawn=AAAAAAA \(not whole \(x, y\) pairs\)/);
+    assert.equal(damaged.drawn.length, 0);
+    await second.close();
+    log(`${drawn.length / 2} drawn points through the link (${link.length} characters) and back`);
 
     await page.fill('#steps', '400');
     await page.fill('#batch', '256');

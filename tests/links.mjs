@@ -81,8 +81,9 @@ export async function links({ name, webgpu }) {
       const next = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
       const pick = (xs) => xs[Math.floor(next() * xs.length)];
       const controls = [...document.querySelectorAll('form input[id], form select[id]')].filter((el) => el.type !== 'file' && !el.dataset.noUrl);
-      const keys = [...controls.map((el) => el.id), 'bogus', '', '%', '%zz', '__proto__', 'constructor', 'é', 'a'.repeat(5000)];
-      const values = ['', '0', '1', '-1', '1e308', 'NaN', 'Infinity', '0.005', '3', '65536', '65537', 'ddim', 'flow-matching', '%00', '%E0%A4%A', '🙂', '<script>', 'a'.repeat(10000), ' 7 ', '0x10', '1,2'];
+      const keys = [...controls.map((el) => el.id), 'drawn', 'drawn', 'bogus', '', '%', '%zz', '__proto__', 'constructor', 'é', 'a'.repeat(5000)];
+      const values = ['', '0', '1', '-1', '1e308', 'NaN', 'Infinity', '0.005', '3', '65536', '65537', 'ddim', 'flow-matching', '%00', '%E0%A4%A', '🙂', '<script>', 'a'.repeat(10000), ' 7 ', '0x10', '1,2',
+        'A'.repeat(54), '_'.repeat(54), 'f39_'.repeat(13) + 'f3', 'A'.repeat(2668), 'AAAAAAA', 'A=='];
       const problems = [];
       for (let i = 0; i < 1500; i++) {
         const parts = Array.from({ length: 1 + Math.floor(next() * 6) }, () => {
@@ -93,6 +94,10 @@ export async function links({ name, webgpu }) {
         const hash = `#${parts.join(next() < 0.9 ? '&' : ';')}`;
         history.replaceState(null, '', hash);
         window.dispatchEvent(new HashChangeEvent('hashchange'));
+        const drawn = window.playground.drawn;
+        if (!(drawn.length % 2 === 0 && (drawn.length === 0 || drawn.length >= 20) && drawn.every((v) => Number.isFinite(v) && Math.abs(v) <= 10))) {
+          problems.push(`${hash.slice(0, 80)} → a drawing of ${drawn.length / 2} points`);
+        }
         for (const el of controls) {
           const ok = el.tagName === 'SELECT' ? [...el.options].some((o) => o.value === el.value)
             : el.type === 'checkbox' ? true

@@ -1,15 +1,43 @@
 // Your own data: with "draw points" on, pressing and dragging on the sampling canvas adds points
 // (one every 6 px of the stroke), in the data's units, or a US state's outline replaces them;
 // "the points drawn" in the training form's data menu trains on them. The drawing is the page's; the core checks it when training starts.
+// Up to 500 points it is kept in the link (`#drawn=…`, web/drawing-link.js).
 
 import { fromPixel } from './plots.js';
+import { LINK_POINTS, decodeDrawing, encodeDrawing } from './drawing-link.js';
+import { registerExtra, updateHash } from './url-state.js';
 
 /** Wires the drawing; `state.drawn` is the flat [x, y, …] list, `redraw()` shows it. */
 export function setupDrawing({ $, state, redraw }) {
   state.drawn = [];
   const canvas = $('scatter');
   let last = null;
-  const count = () => { $('drawn-count').textContent = `${state.drawn.length / 2} points drawn`; };
+  const count = () => {
+    const points = state.drawn.length / 2;
+    const tooMany = points > LINK_POINTS.max ? ` (over ${LINK_POINTS.max}: not kept in the link, download it)` : '';
+    $('drawn-count').textContent = `${points} points drawn${tooMany}`;
+  };
+  // The drawing changed: show it, count it, and put it in the link.
+  const changed = () => {
+    count();
+    redraw();
+    updateHash();
+  };
+  registerExtra('drawn', {
+    read: () => encodeDrawing(state.drawn),
+    apply: (text) => {
+      const decoded = decodeDrawing(text);
+      if (decoded.why) return decoded.why;
+      state.drawn = decoded.points;
+      changed();
+      return null;
+    },
+    reset: () => {
+      if (!state.drawn.length) return;
+      state.drawn = [];
+      changed();
+    },
+  });
   const add = (event) => {
     const rect = canvas.getBoundingClientRect();
     const px = ((event.clientX - rect.left) * canvas.width) / rect.width;
@@ -29,6 +57,9 @@ export function setupDrawing({ $, state, redraw }) {
   canvas.addEventListener('pointermove', (event) => {
     if ($('draw-mode').checked && canvas.hasPointerCapture(event.pointerId)) add(event);
   });
+  canvas.addEventListener('pointerup', () => {
+    if ($('draw-mode').checked) updateHash();
+  });
   $('download-drawing').addEventListener('click', () => {
     const rows = [];
     for (let i = 0; i < state.drawn.length; i += 2) rows.push(`${state.drawn[i].toFixed(4)},${state.drawn[i + 1].toFixed(4)}`);
@@ -40,8 +71,7 @@ export function setupDrawing({ $, state, redraw }) {
   });
   $('clear-drawing').addEventListener('click', () => {
     state.drawn = [];
-    count();
-    redraw();
+    changed();
   });
   // Any US state's outline as the drawing (web/data/us-states.json, made from the npm package
   // us-atlas by tools/us-states/make.mjs).
@@ -54,8 +84,7 @@ export function setupDrawing({ $, state, redraw }) {
         if (!points) return;
         state.drawn = points.slice();
         $('data-source').value = 'drawn';
-        count();
-        redraw();
+        changed();
       });
     })
     .catch((err) => { $('us-state').title = `the state outlines could not be loaded: ${err.message}`; });

@@ -16,6 +16,16 @@ function valueOf(el) {
 }
 
 const defaults = new Map();
+/**
+ * Settings that are not a control (the drawing): by key, `{ read() → text or null (not in the link),
+ * apply(text) → null or why it was refused, reset() }`.
+ */
+const extras = new Map();
+
+/** Adds a setting that is not a control to the link. */
+export function registerExtra(key, extra) {
+  extras.set(key, extra);
+}
 
 /** Records the page's defaults (call once the page has set its own, before applying a link). */
 export function rememberDefaults() {
@@ -28,6 +38,10 @@ export function currentHash() {
   for (const el of controls()) {
     const value = valueOf(el);
     if (defaults.get(el.id) !== value) params.set(el.id, value);
+  }
+  for (const [key, extra] of extras) {
+    const text = extra.read();
+    if (text !== null) params.set(key, text);
   }
   const text = params.toString();
   return text ? `#${text}` : '';
@@ -66,9 +80,16 @@ export function applyHash(hash) {
   }
   const byId = new Map(controls().map((el) => [el.id, el]));
   const wanted = new Map(defaults);
+  const named = new Set();
   for (const [key, value] of params) {
     const el = byId.get(key);
     const shown = `${key.slice(0, 40)}=${value.slice(0, 40)}`;
+    if (extras.has(key)) {
+      const why = extras.get(key).apply(value);
+      if (why) notices.push(`${shown} (${why})`);
+      else named.add(key);
+      continue;
+    }
     if (!el) {
       notices.push(`${shown} (no such setting)`);
       continue;
@@ -85,17 +106,25 @@ export function applyHash(hash) {
     el.dispatchEvent(new Event('input', { bubbles: true }));
     el.dispatchEvent(new Event('change', { bubbles: true }));
   }
+  for (const [key, extra] of extras) if (!named.has(key)) extra.reset();
   return notices;
 }
 
-/** Keeps the hash in step with the controls from now on (replacing history, not adding to it). */
+let following = false;
+
+/** Writes the current settings into the hash (replacing history, not adding to it). */
+export function updateHash() {
+  if (!following) return;
+  const hash = currentHash();
+  if (hash !== location.hash && !(hash === '' && location.hash === '')) {
+    history.replaceState(null, '', hash || location.pathname + location.search);
+  }
+}
+
+/** Keeps the hash in step with the controls from now on. */
 export function followControls() {
-  const update = () => {
-    const hash = currentHash();
-    if (hash !== location.hash && !(hash === '' && location.hash === '')) {
-      history.replaceState(null, '', hash || location.pathname + location.search);
-    }
-  };
+  following = true;
+  const update = updateHash;
   for (const el of controls()) {
     el.addEventListener('input', update);
     el.addEventListener('change', update);

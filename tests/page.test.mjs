@@ -12,6 +12,7 @@ import { arrival } from './arrival.mjs';
 import { a11y } from './a11y.mjs';
 import { draw } from './draw.mjs';
 import { views } from './views.mjs';
+import { beside } from './beside.mjs';
 import { surrogate } from './surrogate.mjs';
 import { decodePng, inkedFraction } from './png.mjs';
 
@@ -366,6 +367,7 @@ async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, en
 // PAGE_TESTS=mnist-cpu or mnist-webgpu runs only that MNIST check; hse-cpu or hse-webgpu the improved-DDPM controls;
 // survive-cpu or survive-webgpu the worker restarts (a wasm trap, a lost device); links-cpu the settings in the URL;
 // arrival the first screen's live sampling; a11y names, keyboard focus and contrast; views the tabs and layout;
+// beside-cpu flow matching beside DDPM from the same noise;
 // draw-cpu training on points drawn with the mouse; surrogate-cpu a sampler started from a mixture.
 const only = process.env.PAGE_TESTS;
 if (!only || only === 'webgpu') await run({ name: 'webgpu', webgpu: true, steps: 12, batch: 128, n: 64, guidedN: 64, energyN: 0, energyFrames: 3, classifier: false, timeout: 400_000 });
@@ -373,6 +375,7 @@ if (!only || only === 'cpu') await run({ name: 'cpu', webgpu: false, steps: 30, 
 if (!only || only === 'arrival') await arrival({ name: 'cpu', url });
 if (!only || only === 'a11y') await a11y({ name: 'cpu' });
 if (!only || only === 'views') await views({ name: 'cpu' });
+if (!only || only === 'beside-cpu') await beside({ name: 'cpu', timeout: 200_000 });
 if (!only || only === 'draw-cpu') await draw({ name: 'cpu', timeout: 200_000 });
 if (!only || only === 'links-cpu') await links({ name: 'cpu', webgpu: false });
 if (!only || only === 'survive-webgpu') await survive({ name: 'webgpu', webgpu: true, timeout: 400_000 });

@@ -10,7 +10,7 @@ import { setupViews, showView } from './views.js';
 import { setupArrival } from './arrival.js';
 import { densityAt, fieldAt, mapAt, trailsAt } from './overlays.js';
 import { setupDrawing, shownData } from './drawing.js';
-import { setupLoading } from './loading.js';
+import { ensurePartner, setupLoading } from './loading.js';
 import { showLikelihood } from './likelihood-view.js';
 
 const $ = (id) => document.getElementById(id);
@@ -196,7 +196,7 @@ function onMessage(message) {
       $('time').value = message.t;
       $('time-label').textContent = `t = ${message.t}`;
       redraw(message.x, `${$('rule').value}: t = ${message.t} of ${message.total}, ${message.nfe} network evaluations`, message.t,
-        message.xB, message.xB ? `${$('compare').value}: ${message.nfeB} network evaluations` : '');
+        message.xB, message.xB ? `${state.compareName}: ${message.nfeB} network evaluations` : '');
       break;
     case 'sampled':
       state.samples = message.x;
@@ -241,6 +241,7 @@ function onMessage(message) {
       showError(`${message.during}: ${message.message}`);
       setStatus('Something went wrong; see the message below.');
       if (message.during !== 'init') setBusy(false);
+      if (message.during === 'load-partner') state.partner = null;
       break;
     default:
       break;
@@ -253,6 +254,7 @@ const worker = supervise({
   onMessage,
   onRestart: ({ reason, cpu, kept }) => {
     state.restarts.push({ reason, cpu, kept });
+    state.partner = null; // the new worker has no side-by-side model yet
     const models = kept.length ? `kept ${kept.join(', ')}` : 'no model to keep yet';
     showError(`${reason}: the playground restarted${cpu ? ' on the CPU' : ''} (${models}); your settings are as they were.`);
     setStatus('Restarted: press Sample or Train again.');
@@ -353,7 +355,15 @@ $('sample-form').addEventListener('submit', (event) => {
   const density = $('show-density').checked;
   const variance = $('variance').value;
   const [start, tMid] = [Number($('start').value), Number($('t-mid').value)];
-  worker.postMessage({ type: 'sample', n, seed, label, scale, rule, steps, variance, map, field, density, compare, start, tMid });
+  // The side-by-side run: its own steps, and the page's model or a shipped one from the same noise.
+  const partner = compare ? $('compare-model').value : '';
+  const compareSteps = Number($('compare-steps').value) || steps;
+  const compareName = partner ? `${compare} on ${$('compare-model').selectedOptions[0].textContent}` : compare;
+  state.compareName = compareName;
+  ensurePartner(worker, state, partner).then(
+    () => worker.postMessage({ type: 'sample', n, seed, label, scale, rule, steps, variance, map, field, density, compare, compareName, compareSteps, partner: Boolean(partner), start, tMid }),
+    (err) => { showError(`the side-by-side model: ${err.message}`); setBusy(false); },
+  );
 });
 
 /** "N network evaluations", with what a surrogate start saved against the sampler's whole grid. */

@@ -8,6 +8,20 @@ export async function fetchBytes(url) {
   return response.arrayBuffer();
 }
 
+/** The shipped models a side-by-side run can sample instead of the page's own. */
+const PARTNERS = { flow: 'web/models/states-flow.safetensors', ddpm: 'web/models/states-denoiser.safetensors' };
+
+/**
+ * Makes `name` (a key of PARTNERS) the worker's side-by-side model unless it already is; '' needs
+ * none. Resolves once the load message is posted (the worker handles it before the next one).
+ */
+export async function ensurePartner(worker, state, name) {
+  if (!name || state.partner === name) return;
+  const bytes = await fetchBytes(PARTNERS[name]);
+  worker.postMessage({ type: 'load-partner', bytes }, [bytes]);
+  state.partner = name;
+}
+
 /** Wires the file pickers, URL fields and "Load the pre-trained …" buttons. */
 export function setupLoading({ $, worker, clearError, setBusy, setStatus, showError }) {
   /** `kind`: 'load' (a denoiser) or 'load-classifier'. */

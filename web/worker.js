@@ -1,5 +1,5 @@
 // The Web Worker that owns the wasm: all training and sampling happens here, so the page never
-// freezes. Messages in: init, train, train-classifier, stop, sample, energy, load,
+// freezes. Messages in: init, train, train-classifier, stop, sample, energy, load, load-partner,
 // load-classifier, weights, classifier-weights, mnist-load, mnist-sample. Messages out: ready, loss,
 // preview, trained, classifier-loss, classifier-metrics, classifier-trained, frame, map, field,
 // sampled, energy-density, energy-frame, energy-done, loaded, weights, mnist-loaded, mnist-frame,
@@ -165,10 +165,11 @@ async function trainClassifier({ steps, batch, lr, seed, evalEvery }) {
  * side by side in slot 1 from the same noise, kept at the same t. Posts a frame per chunk (and the
  * score field at that t when `field`), then the result with each sampler's grader NLL and NFE.
  */
-async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', steps = 100, variance = '', map = false, field = false, density = false, compare = '', preview = false, start = 0, tMid = 0.5 }) {
+async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', steps = 100, variance = '', map = false, field = false, density = false, compare = '', compareName = compare, compareSteps = steps, partner = false, preview = false, start = 0, tMid = 0.5 }) {
   // `start` K > 0: from a K-component Gaussian mixture's samples noised to t_mid (both slots).
   let x = await playground.startSampling(n, seed, label, scale, rule, steps, 0, variance || undefined, start, tMid);
-  let xB = compare ? await playground.startSampling(n, seed, -1, 0, compare, steps, 1, undefined, start, tMid) : null;
+  // The side-by-side slot: the same noise, its own rule and steps, and the main model or the partner.
+  let xB = compare ? await playground.startSampling(n, seed, -1, 0, compare, compareSteps, 1, undefined, start, tMid, partner) : null;
   if (start > 0 && !preview) {
     post({ type: 'surrogate', x: playground.surrogateDraws(), k: start, t: playground.samplingT(0) });
     await new Promise((resolve) => setTimeout(resolve, 600));
@@ -228,7 +229,7 @@ async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', step
     }
   }
   const nll = playground.nll(x);
-  const second = compare ? { rule: compare, x: xB, nll: playground.nll(xB), nfe: playground.nfe(1), fullNfe: playground.fullNfe(1) } : null;
+  const second = compare ? { rule: compareName, x: xB, nll: playground.nll(xB), nfe: playground.nfe(1), fullNfe: playground.fullNfe(1) } : null;
   const onTarget = label >= 0 && !preview ? playground.onTarget(x) ?? null : null;
   post({ type: preview ? 'preview' : 'sampled', x, nll, onTarget, label, rule, nfe: playground.nfe(0), fullNfe: playground.fullNfe(0), second, frames: preview ? undefined : frames });
 }
@@ -331,6 +332,9 @@ async function handle(message) {
         post({ type: 'loaded', source: message.source });
         await postVariance();
         likelihood.start();
+        break;
+      case 'load-partner':
+        playground.loadPartner(new Uint8Array(message.bytes));
         break;
       case 'load-classifier':
         playground.loadClassifier(new Uint8Array(message.bytes));

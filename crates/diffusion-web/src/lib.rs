@@ -27,6 +27,7 @@ mod classifier;
 mod energy;
 mod likelihood;
 mod mnist;
+mod partner;
 mod sampling;
 pub use energy::EnergyRun;
 pub use mnist::MnistModel;
@@ -54,6 +55,9 @@ struct State {
     surrogate_draws: Option<Vec<f32>>,
     /// The data's likelihood under the model, being integrated (web/worker.js steps it).
     likelihood: Option<FlowRun>,
+    /// The side-by-side slot's own model, when one is loaded, and whether each slot samples it.
+    partner: Option<partner::Partner>,
+    uses_partner: [bool; 2],
     /// The requested states and scale of the running chain when it is guided.
     guidance: Option<Guidance>,
     classifier: ClassifierState,
@@ -145,6 +149,8 @@ pub async fn create_playground(gpu: bool) -> Result<Playground, JsError> {
         full_nfe: [None, None],
         surrogate_draws: None,
         likelihood: None,
+        partner: None,
+        uses_partner: [false, false],
         guidance: None,
         classifier,
     };

@@ -25,7 +25,8 @@ impl Playground {
     /// "beta", "beta-tilde" or "learned" (default: the model's own). `start`: 0 (or none) starts
     /// from the prior; K > 0 from a K-component Gaussian mixture fitted to the training points,
     /// noised to `t_mid` ∈ [0, 1] of the way to the prior (seed 003's surrogate start; on the chain
-    /// the nearest step), with the evaluations above it saved.
+    /// the nearest step), with the evaluations above it saved. `partner`: slot 1 samples the model
+    /// `loadPartner` loaded (its own process) instead of the main one.
     #[wasm_bindgen(js_name = startSampling)]
     #[allow(clippy::too_many_arguments)]
     pub async fn start_sampling(
@@ -40,8 +41,10 @@ impl Playground {
         variance: Option<String>,
         start: Option<u32>,
         t_mid: Option<f64>,
+        partner: Option<bool>,
     ) -> Result<js_sys::Float32Array, JsError> {
         let slot = slot_index(slot)?;
+        let uses_partner = slot == 1 && partner.unwrap_or(false);
         let (x, draws) = {
             let mut state = self.state.borrow_mut();
             if state.model.is_none() {
@@ -54,9 +57,14 @@ impl Playground {
                     "adaptive RK45 reads its error estimate synchronously: it runs in the CLI only",
                 ));
             }
+            let config = match (uses_partner, &state.partner) {
+                (false, _) => state.config.clone(),
+                (true, Some(partner)) => partner.config.clone(),
+                (true, None) => return Err(JsError::new("load the side-by-side model first")),
+            };
             let method = Method::parse(&rule, 0.16, 0.0, "none").map_err(js_error)?;
             let variance = variance.as_deref().filter(|_| matches!(method, Method::Ancestral { .. }));
-            let method = method.with_variance(state.config.sampling_variance(variance, method).map_err(js_error)?);
+            let method = method.with_variance(config.sampling_variance(variance, method).map_err(js_error)?);
             if slot == 1 && label >= 0 {
                 return Err(JsError::new("the side-by-side sampler runs unguided"));
             }
@@ -76,7 +84,8 @@ impl Playground {
                     }
                 };
             }
-            let (sde, steps, n, seed) = (state.config.sde(), steps as usize, n as usize, seed as u64);
+            let (sde, steps, n, seed) = (config.sde(), steps as usize, n as usize, seed as u64);
+            state.uses_partner[slot] = uses_partner;
             let (sampler, draws) = match start.unwrap_or(0) {
                 0 => {
                     state.full_nfe[slot] = planned_nfe(method, &grid(method, &sde, steps));
@@ -200,8 +209,11 @@ impl Playground {
             let mut guard = self.state.borrow_mut();
             let state = &mut *guard;
             let sampler = state.samplers[slot].as_mut().ok_or_else(|| JsError::new("press Sample first"))?;
-            let mlp = state.model.as_ref().expect("model");
-            let model = state.config.eps_score(mlp).map_err(js_error)?;
+            let (mlp, config) = match (state.uses_partner[slot], &state.partner) {
+                (true, Some(partner)) => (&partner.mlp, &partner.config),
+                _ => (state.model.as_ref().expect("model"), &state.config),
+            };
+            let model = config.eps_score(mlp).map_err(js_error)?;
             match (&state.guidance, &state.classifier.model, slot) {
                 (Some(guidance), Some(classifier), 0) => {
                     let (labels, scale) = (&guidance.labels, guidance.scale);

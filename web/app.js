@@ -1,6 +1,6 @@
 // The page: form handling, plots and the animation. All computation runs in web/worker.js.
 
-import { drawLoss, drawScatter, drawVariance } from './plots.js';
+import { drawLoss, drawScatter, drawTHistogram, drawVariance } from './plots.js';
 import { handleEnergyMessage, setupEnergy } from './energy-panel.js';
 import { handleMnistMessage, setupMnist } from './mnist-panel.js';
 import { applyLimits, numberReader } from './limits.js';
@@ -129,6 +129,11 @@ function onMessage(message) {
     }
     case 'preview':
       redraw(message.x, `preview after step ${state.trainedSteps} (NLL ${message.nll.toFixed(3)})`);
+      break;
+    case 't-histogram':
+      state.tHistogram = Array.from(message.rows);
+      $('t-histogram').hidden = message.rows.length === 0;
+      if (message.rows.length) drawTHistogram($('t-histogram'), message.rows, message.importance);
       break;
     case 'variance':
       $('variance-plot').hidden = message.rows.length === 0;
@@ -286,7 +291,7 @@ $('train-form').addEventListener('submit', (event) => {
   const [schedule, objective] = [$('schedule').value, $('objective').value];
   state.trainedOn = $('data-source').value;
   const points = state.trainedOn === 'drawn' ? Float32Array.from(state.drawn) : undefined;
-  worker.postMessage({ type: 'train', steps, batch, lr, seed, sde: state.sde, schedule, timesteps, objective, previewEvery, previewPoints, points });
+  worker.postMessage({ type: 'train', steps, batch, lr, seed, sde: state.sde, schedule, timesteps, objective, previewEvery, previewPoints, points, tSampling: $('t-sampling').value, iwK: Number($('iw-k').value) });
 });
 
 $('classifier-form').addEventListener('submit', (event) => {

@@ -96,6 +96,38 @@ export function drawVariance(canvas, rows) {
   ctx.fillText('learned Σ_θ(t) (blue) between β̃_t and β_t (dashed), log scale', m + 4, m - 6);
 }
 
+/**
+ * The t drawn for training (bars: each bin's share of the draws) and the distribution the next step
+ * draws from (line: p_t's mass per bin), from the web crate's `tHistogram` rows (t_lo, t_hi, share, mass).
+ */
+export function drawTHistogram(canvas, rows, importance) {
+  const { ctx, m, w, h } = plotFrame(canvas);
+  const n = rows.length / 4;
+  const top = Math.max(...Array.from({ length: n }, (_, i) => Math.max(rows[4 * i + 2], rows[4 * i + 3])), 1e-9);
+  const tMax = rows[4 * (n - 1) + 1];
+  ctx.fillStyle = '#9ecae1';
+  for (let i = 0; i < n; i++) {
+    const [lo, hi, share] = [rows[4 * i], rows[4 * i + 1], rows[4 * i + 2]];
+    const x0 = m + ((lo - 1) / tMax) * w;
+    const bar = (share / top) * h;
+    ctx.fillRect(x0, m + h - bar, Math.max(((hi - lo + 1) / tMax) * w - 1, 1), bar);
+  }
+  ctx.strokeStyle = '#d62728';
+  ctx.lineWidth = 1.5;
+  ctx.beginPath();
+  for (let i = 0; i < n; i++) {
+    const x = m + ((rows[4 * i] + rows[4 * i + 1]) / 2 / tMax) * w;
+    const y = m + h - (rows[4 * i + 3] / top) * h;
+    if (i === 0) ctx.moveTo(x, y);
+    else ctx.lineTo(x, y);
+  }
+  ctx.stroke();
+  ctx.fillStyle = '#444';
+  ctx.font = '11px sans-serif';
+  ctx.fillText(`t = ${tMax}`, m + w - 50, m + h + 16);
+  ctx.fillText(`the t drawn so far (bars) and p_t for the next step (red)${importance ? ', ∝ √E[L_t²]' : ', uniform'}`, m + 4, m - 6);
+}
+
 /** Its inverse: the data coordinates of canvas pixel (px, py). */
 export function fromPixel(canvas, px, py) {
   const x = VIEW.x[0] + (px / canvas.width) * (VIEW.x[1] - VIEW.x[0]);

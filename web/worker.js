@@ -116,9 +116,10 @@ async function trainLoop({ steps, chunk, runChunk, lossType, every, doneType, ke
   post({ type: doneType, steps: done, stopped: stopRequested });
 }
 
-async function train({ steps, batch, lr, seed, sde = 'ddpm', schedule, timesteps, objective, previewEvery, previewPoints, points }) {
+async function train({ steps, batch, lr, seed, sde = 'ddpm', schedule, timesteps, objective, previewEvery, previewPoints, points, tSampling, iwK }) {
   likelihood.cancel();
-  playground.startTraining(steps, batch, lr, seed, sde, schedule, timesteps, objective, points);
+  playground.startTraining(steps, batch, lr, seed, sde, schedule, timesteps, objective, points, tSampling, iwK);
+  const histogram = () => post({ type: 't-histogram', rows: playground.tHistogram(50), importance: tSampling !== 'uniform' });
   await trainLoop({
     steps,
     chunk: playground.isGpu() ? 10 : 2,
@@ -126,6 +127,7 @@ async function train({ steps, batch, lr, seed, sde = 'ddpm', schedule, timesteps
     lossType: 'loss',
     keep: async (done) => keepModel('load', await playground.weights(), `the network trained here (${done} steps)`),
     every: async (done, k) => {
+      if (done % 20 < k || done === steps) histogram();
       if (previewEvery > 0 && (done % previewEvery < k || done === steps)) {
         await sample({ n: previewPoints, seed: 12345, preview: true });
       }

@@ -9,6 +9,7 @@ use burn::prelude::*;
 use diffusion::checkpoint::{CheckpointConfig, Role};
 use diffusion::classifier::{ClassifierTrainer, Validation};
 use diffusion::data::states::{Points, drawn_points, states};
+use diffusion::importance::StepSampling;
 use diffusion::io::{self, NamedTensor};
 use diffusion::limits::{self, Limit};
 use diffusion::metric::kde_nll::Kde;
@@ -29,6 +30,7 @@ mod likelihood;
 mod mnist;
 mod partner;
 mod sampling;
+mod t_sampling;
 pub use energy::EnergyRun;
 pub use mnist::MnistModel;
 
@@ -228,8 +230,9 @@ impl Playground {
     /// Starts a new training run (a fresh network); bad hyper-parameters are an error. `sde`:
     /// "ddpm" (the course's T-step chain) or "vp", "subvp", "ve" (denoising score matching on that
     /// SDE's continuous time, with the weights' EMA 0.999 used for sampling). On the chain:
-    /// `schedule` "linear" or "cosine" over T = `timesteps`, and `objective` "simple", "hybrid"
-    /// (a learned variance) or "iwdiff" (k = 2, the seed's weights).
+    /// `schedule` "linear" or "cosine" over T = `timesteps`, `objective` "simple", "hybrid"
+    /// (a learned variance) or "iwdiff" (`iw_k` draws, default 2, the seed's weights), and
+    /// `t_sampling` "uniform", "importance" or "importance+2" (two refresh batches per step).
     #[wasm_bindgen(js_name = startTraining)]
     #[allow(clippy::too_many_arguments)]
     pub fn start_training(
@@ -243,6 +246,8 @@ impl Playground {
         timesteps: Option<u32>,
         objective: Option<String>,
         points: Option<Vec<f32>>,
+        t_sampling: Option<String>,
+        iw_k: Option<u32>,
     ) -> Result<(), JsError> {
         in_page_range(limits::TRAIN_STEPS, steps as f64)?;
         in_page_range(limits::BATCH, batch as f64)?;
@@ -253,7 +258,19 @@ impl Playground {
         let mut state = self.state.borrow_mut();
         // A fresh run uses the course's network and schedule, whatever was loaded before.
         let mut config = CheckpointConfig::named_denoiser(sde.as_deref().unwrap_or("ddpm")).map_err(js_error)?;
-        let loss = EpsLoss::named(objective.as_deref().unwrap_or("simple"), 2, true).map_err(js_error)?;
+        let iw_k = iw_k.unwrap_or(2);
+        in_page_range(limits::IW_K, iw_k as f64)?;
+        let loss = EpsLoss::named(objective.as_deref().unwrap_or("simple"), iw_k as usize, true).map_err(js_error)?;
+        let t_sampling = match t_sampling.as_deref().unwrap_or("uniform") {
+            "uniform" => StepSampling::Uniform,
+            "importance" => StepSampling::Importance { extra: 0 },
+            "importance+2" => StepSampling::Importance { extra: 2 },
+            other => {
+                return Err(JsError::new(&format!(
+                    "t sampling must be uniform, importance or importance+2, got {other}"
+                )));
+            }
+        };
         if config.score.is_none() {
             let (name, t) = (schedule.as_deref().unwrap_or("linear"), timesteps.unwrap_or(500) as usize);
             config.schedule = ScheduleConfig::named(name, t, None).map_err(js_error)?;
@@ -268,6 +285,7 @@ impl Playground {
             seed: seed as u64,
             ema_decay: config.default_ema_decay(),
             loss,
+            t_sampling,
             ..Default::default()
         };
         config.train = Some(train.clone());
@@ -277,7 +295,9 @@ impl Playground {
             Some(flat) => drawn_points(&flat).map_err(js_error)?.xy,
             None => state.data.xy.clone(),
         };
-        let trainer = config.denoiser_trainer(&train, points.clone(), &state.device).map_err(js_error)?;
+        let mut trainer = config.denoiser_trainer(&train, points.clone(), &state.device).map_err(js_error)?;
+        // The page may not read a tensor in the step: importance sampling's losses wait for it.
+        trainer.objective_mut().defer_recording();
         state.trained_on = TrainingData::of(points)?;
         state.trainer = Some(trainer);
         state.schedule = config.schedule.init().map_err(js_error)?;
@@ -297,6 +317,7 @@ impl Playground {
             Tensor::cat(losses, 0)
         };
         let losses = read(losses).await?;
+        self.record_pending().await?;
         let mut state = self.state.borrow_mut();
         let trainer = state.trainer.as_mut().ok_or_else(|| JsError::new("press Train first"))?;
         let verdict = trainer.check(&losses);

@@ -52,6 +52,9 @@ impl Denoising {
     }
 }
 
+/// Losses importance sampling has yet to record: the steps t of a batch's groups, and their losses.
+pub type PendingLosses = (Vec<usize>, Tensor<2>);
+
 /// The one trainer on points.
 pub type DenoiserTrainer = crate::train::Trainer<Mlp, PointDenoising>;
 
@@ -70,6 +73,11 @@ pub struct PointDenoising {
     /// Reflow: the noise z_i each data point x_0,i is paired with (the i-th row of `data` is a
     /// first model's ODE solution from z_i); `None`: independent noise.
     coupling: Option<Vec<[f32; 2]>>,
+    /// With importance-sampled t where a tensor may not be read synchronously (the browser): the
+    /// losses to record wait here, (their steps t, the losses), for `take_pending`.
+    pending: Option<RefCell<Vec<PendingLosses>>>,
+    /// How often each step t = 1..=T was drawn for a training minibatch (the chain only).
+    drawn: RefCell<Vec<u64>>,
 }
 
 impl PointDenoising {
@@ -110,7 +118,43 @@ impl PointDenoising {
                 return Err(Error::Config("importance-sampled t is the DDPM chain's: train it with --sde ddpm".into()));
             }
         };
-        Ok(Self { denoising, data, batch, loss, importance, accumulate: true, coupling: None })
+        let drawn = RefCell::new(match &denoising {
+            Denoising::Ddpm(schedule) => vec![0; schedule.steps],
+            Denoising::Dsm(..) => Vec::new(),
+        });
+        Ok(Self { denoising, data, batch, loss, importance, accumulate: true, coupling: None, pending: None, drawn })
+    }
+
+    /// Importance sampling's losses are no longer read back in the step: they wait for
+    /// [`take_pending`](Self::take_pending), and whoever reads them calls
+    /// [`record_losses`](Self::record_losses) (the page's worker, which must read asynchronously).
+    /// Until then the next steps draw t from the history as it was.
+    pub fn defer_recording(&mut self) {
+        self.pending = Some(RefCell::default());
+    }
+
+    /// The losses waiting to be recorded: (the steps t, their losses [groups, 1]).
+    pub fn take_pending(&self) -> Vec<PendingLosses> {
+        self.pending.as_ref().map(|p| p.take()).unwrap_or_default()
+    }
+
+    /// Records losses read from [`take_pending`](Self::take_pending): `losses[i]` at step `steps[i]`.
+    pub fn record_losses(&self, steps: &[usize], losses: &[f32]) {
+        if let Some((_, history)) = &self.importance {
+            let mut history = history.borrow_mut();
+            steps.iter().zip(losses).for_each(|(&t, &l)| history.record(t, l as f64));
+        }
+    }
+
+    /// How often each step t = 1..=T has been drawn for a training minibatch so far (empty off the
+    /// chain).
+    pub fn t_counts(&self) -> Vec<u64> {
+        self.drawn.borrow().clone()
+    }
+
+    fn count_drawn(&self, batch: &ChainBatch) {
+        let mut drawn = self.drawn.borrow_mut();
+        batch.group_steps().for_each(|t| drawn[t - 1] += 1);
     }
 
     /// Trains on the pairs (data_i, `noise`_i) instead of independent noise (reflow, Liu et al.
@@ -147,6 +191,7 @@ impl PointDenoising {
         device: &Device,
     ) -> (Tensor<1>, GradientsParams) {
         let batch = ChainBatch::draw(&self.data, schedule, self.batch, k, None, rng);
+        self.count_drawn(&batch);
         let plain = device.clone().without_autodiff();
         let groups = self.batch;
         let eps = Tensor::<2>::from_data(TensorData::new(batch.eps.clone(), [groups * k, 2]), &plain);
@@ -173,7 +218,7 @@ impl PointDenoising {
 
     /// The chain's minibatch loss; with importance-sampled t, t ~ p from the history, each group
     /// weighted 1/(T p_t), and the groups' losses (and those of `extra` uniform loss-only batches)
-    /// recorded. Recording reads the losses back synchronously: native only.
+    /// recorded: read back synchronously, or left for `take_pending` after `defer_recording`.
     fn chain_loss(&self, model: &Mlp, schedule: &Schedule, loss: EpsLoss, rng: &mut Rng, device: &Device) -> Tensor<1> {
         let k = match loss {
             EpsLoss::Iwdiff { k, .. } => k,
@@ -181,13 +226,17 @@ impl PointDenoising {
         };
         let Some((extra, history)) = &self.importance else {
             let batch = ChainBatch::draw(&self.data, schedule, self.batch, k, None, rng);
+            self.count_drawn(&batch);
             return batch.loss(batch.group_losses(model.forward(batch.input(schedule, device)), schedule, loss));
         };
         let draw = StepDraw::new(history.borrow().probabilities());
         let batch = ChainBatch::draw(&self.data, schedule, self.batch, k, Some(&draw), rng);
+        self.count_drawn(&batch);
         let groups = batch.group_losses(model.forward(batch.input(schedule, device)), schedule, loss);
         let record = |batch: &ChainBatch, groups: Tensor<2>| {
-            if let Ok(values) = groups.detach().into_data().convert::<f32>().try_into_vec::<f32>() {
+            if let Some(pending) = &self.pending {
+                pending.borrow_mut().push((batch.group_steps().collect(), groups.detach()));
+            } else if let Ok(values) = groups.detach().into_data().convert::<f32>().try_into_vec::<f32>() {
                 let mut history = history.borrow_mut();
                 batch.group_steps().zip(values).for_each(|(t, l)| history.record(t, l as f64));
             }

@@ -95,6 +95,40 @@ fn importance_sampled_runs_fill_the_history_and_repeat() {
     assert_eq!(run().2, losses);
 }
 
+/// Deferred recording (the page's: the step leaves its losses, they are read afterwards and then
+/// recorded) is the same run as recording inside the step, loss for loss; and the drawn-t counts
+/// add up to the training minibatches' groups.
+#[test]
+fn deferred_importance_recording_is_the_same_run() {
+    use crate::checkpoint::CheckpointConfig;
+    use crate::data::states::states;
+    use crate::importance::StepSampling;
+    use crate::train::TrainConfig;
+    let device = Device::flex();
+    let mut config = CheckpointConfig::denoiser();
+    config.schedule = ScheduleConfig::named("linear", 50, Some((4e-4, 0.18))).unwrap();
+    let train =
+        TrainConfig { steps: 8, batch: 128, t_sampling: StepSampling::Importance { extra: 2 }, ..Default::default() };
+    let mut inline = config.denoiser_trainer(&train, states().xy, &device).unwrap();
+    let want: Vec<f32> = (0..8).map(|_| inline.step().into_scalar::<f32>()).collect();
+    let mut deferred = config.denoiser_trainer(&train, states().xy, &device).unwrap();
+    deferred.objective_mut().defer_recording();
+    let mut got = Vec::new();
+    for _ in 0..8 {
+        got.push(deferred.step().into_scalar::<f32>());
+        let pending = deferred.objective().take_pending();
+        assert_eq!(pending.len(), 3, "the step's batch and its two refresh batches");
+        for (steps, losses) in pending {
+            let losses: Vec<f32> = losses.into_data().convert::<f32>().try_into_vec().unwrap();
+            deferred.objective().record_losses(&steps, &losses);
+        }
+    }
+    assert_eq!(got, want);
+    assert_eq!(deferred.objective().t_probabilities(), inline.objective().t_probabilities());
+    let counts = deferred.objective().t_counts();
+    assert_eq!((counts.len(), counts.iter().sum::<u64>()), (50, 8 * 128));
+}
+
 /// IWDiff's accumulated gradients (one draw at a time) are the full minibatch's, and so is
 /// the loss: k = 3, both signs, on the same minibatch.
 #[test]

@@ -200,6 +200,11 @@ impl<M: Module, O: Objective<M>> Trainer<M, O> {
         &self.objective
     }
 
+    /// The objective, to change how it runs (not what it computes), e.g. where its losses are read.
+    pub fn objective_mut(&mut self) -> &mut O {
+        &mut self.objective
+    }
+
     pub fn plan(&self) -> &Plan {
         &self.plan
     }

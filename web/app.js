@@ -12,6 +12,7 @@ import { densityAt, fieldAt, mapAt, trailsAt } from './overlays.js';
 import { setupDrawing, shownData } from './drawing.js';
 import { ensurePartner, setupLoading } from './loading.js';
 import { showLikelihood } from './likelihood-view.js';
+import { STATES, sampledSummary } from './sampled-text.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -80,7 +81,6 @@ function redraw(points, caption, t = null, pointsB = null, captionB = '') {
   if (pointsB) drawScatter($('scatter-b'), data, pointsB, captionB, { field: fieldAt(state, t), trails: trailsAt(state, t, 'xB') });
 }
 
-const STATES = ['Michigan', 'Idaho', 'Ohio', 'Oklahoma', 'Wisconsin'];
 
 
 function onMessage(message) {
@@ -215,14 +215,7 @@ function onMessage(message) {
       $('time').value = '0';
       $('time').disabled = false;
       $('time-label').textContent = 't = 0';
-      $('nll').textContent = (state.trainedOn === 'drawn'
-        ? `NLL of these ${message.x.length / 2} samples under a KDE of your drawing (${message.rule}, ${evaluations(message)}): ${message.nll.toFixed(3)}`
-        : `Grader NLL of these ${message.x.length / 2} samples (${message.rule}, ${evaluations(message)}): `
-        + `${message.nll.toFixed(3)} (the data itself: 2.152)`)
-        + (message.onTarget === null ? '' : `; ${(100 * message.onTarget).toFixed(1)}% landed on the requested `
-          + `${message.label === 5 ? 'states' : STATES[message.label]} (nearest data point)`)
-        + (message.second ? `. Side by side, ${message.second.rule} from the same noise: ${message.second.nll.toFixed(3)} `
-          + `(${message.second.nfe} network evaluations)` : '');
+      $('nll').textContent = sampledSummary(message, state.trainedOn === 'drawn');
       redraw(message.x, `${message.rule}: samples (t = 0)`, 0, message.second?.x,
         message.second ? `${message.second.rule}: samples (t = 0)` : '');
       setStatus('Sampled. Drag the t slider to replay the reverse process.');
@@ -370,12 +363,6 @@ $('sample-form').addEventListener('submit', (event) => {
     (err) => { showError(`the side-by-side model: ${err.message}`); setBusy(false); },
   );
 });
-
-/** "N network evaluations", with what a surrogate start saved against the sampler's whole grid. */
-function evaluations({ nfe, fullNfe }) {
-  const saved = fullNfe != null && fullNfe > nfe ? ` (${fullNfe - nfe} of the grid's ${fullNfe} saved by the surrogate start)` : '';
-  return `${nfe} network evaluations${saved}`;
-}
 
 $('time').addEventListener('input', () => {
   const t = Number($('time').value);

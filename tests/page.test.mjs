@@ -375,6 +375,7 @@ if (!only || only === 'cpu') await run({ name: 'cpu', webgpu: false, steps: 30, 
 if (!only || only === 'arrival') await arrival({ name: 'cpu', url });
 if (!only || only === 'a11y') await a11y({ name: 'cpu' });
 if (!only || only === 'views') await views({ name: 'cpu' });
+if (!only || only === 'views-webgpu') await views({ name: 'webgpu', webgpu: true });
 if (!only || only === 'beside-cpu') await beside({ name: 'cpu', timeout: 200_000 });
 if (!only || only === 'draw-cpu') await draw({ name: 'cpu', timeout: 200_000 });
 if (!only || only === 'links-cpu') await links({ name: 'cpu', webgpu: false });

@@ -40,8 +40,8 @@ async function sampleShipped(page, n) {
   return nll;
 }
 
-export async function views({ name }) {
-  const { browser, page, consoleErrors, log } = await openPage(false, `views-${name}`);
+export async function views({ name, webgpu = false }) {
+  const { browser, page, consoleErrors, log } = await openPage(webgpu, `views-${name}`);
   try {
     // Desktop: the tabs, the display switch, the display kept in view, collapsible groups.
     await page.setViewportSize({ width: 1280, height: 900 });
@@ -68,7 +68,7 @@ export async function views({ name }) {
     const nll = await sampleShipped(page, 300);
     // The data's likelihood under the loaded model, integrated while the page is idle.
     const since = Date.now();
-    await page.waitForFunction(() => Number.isFinite(window.playground.likelihood?.nll) || window.playground.likelihood?.error, null, { timeout: 180_000, polling: 250 });
+    await page.waitForFunction(() => Number.isFinite(window.playground.likelihood?.nll) || window.playground.likelihood?.error, null, { timeout: 400_000, polling: 250 });
     const likelihood = (await state(page)).likelihood;
     log(`likelihood of the data: ${JSON.stringify(likelihood)} (${((Date.now() - since) / 1000).toFixed(1)} s after sampling)`);
     assert.match(await page.textContent('#likelihood'), /nats per point/);

@@ -28,6 +28,11 @@ export async function draw({ name, timeout }) {
     await waitIdle(page, 120_000);
     await page.check('#draw-mode');
     assert.equal(await page.inputValue('#data-source'), 'drawn');
+    // Draw mode brings the canvas (above the controls on this 760 px page) into view.
+    await page.waitForFunction(() => {
+      const r = document.getElementById('scatter').getBoundingClientRect();
+      return r.top >= 0 && r.bottom <= innerHeight;
+    }, null, { timeout: 5_000 });
     const box = await page.locator('#scatter').boundingBox();
     const toScreen = (x, y) => [box.x + ((x - VIEW.x[0]) / (VIEW.x[1] - VIEW.x[0])) * box.width,
       box.y + (1 - (y - VIEW.y[0]) / (VIEW.y[1] - VIEW.y[0])) * box.height];

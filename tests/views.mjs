@@ -1,9 +1,11 @@
 // One display, one control bar: the views are tabs (click, arrow keys, ?view=… in the address), the
 // STATES display turns from the live demo to the visitor's samples once they act, it stays in view
 // beside the control bar while settings far down the bar change (1280 × 900), the groups collapse,
-// and at phone width (375 × 667) every view fits without sideways scrolling and sampling still works.
+// and at phone width (375 × 667) every view fits without sideways scrolling and sampling still works;
+// the energy view shows its target before any run.
 import assert from 'node:assert/strict';
 import { openPage, screenshots, state, url, waitIdle } from './harness.mjs';
+import { decodePng, inkedFraction } from './png.mjs';
 
 const TABS = ['states', 'energy', 'mnist'];
 
@@ -102,6 +104,10 @@ export async function views({ name, webgpu = false }) {
     await page.goto(`${url}?view=energy`);
     await waitIdle(page, 120_000);
     await assertTab(page, 'energy');
+    // The energy view shows its target's density before any run.
+    await page.waitForFunction(() => window.playground.energy?.preview, null, { timeout: 60_000, polling: 250 });
+    const target = inkedFraction(decodePng(await page.locator('#energy-rdmc').screenshot()));
+    assert.ok(target > 0.01, `the energy view is blank before a run (${target})`);
 
     // Phone width: every view fits, and the STATES view samples.
     await page.setViewportSize({ width: 375, height: 667 });

@@ -225,6 +225,7 @@ function onMessage(message) {
       state.canSample = true;
       state.loaded = message.source;
       state.trainedOn = 'states';
+      $('t-histogram').hidden = true; // the last training run's, not this file's
       setStatus(`Loaded weights from ${message.source}. Press Sample.`);
       setBusy(false);
       break;

@@ -108,6 +108,7 @@ export function setupArrival({ state }) {
         }
       }
     } else if (message.type === 'error') {
+      pending = false;
       arrival.error = message.message;
       canvas.setAttribute('aria-label', `the live sampling could not start: ${message.message}`);
     }

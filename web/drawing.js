@@ -89,7 +89,12 @@ export function setupDrawing({ $, state, redraw }) {
     })
     .catch((err) => { $('us-state').title = `the state outlines could not be loaded: ${err.message}`; });
   $('draw-mode').addEventListener('change', () => {
-    if ($('draw-mode').checked) $('data-source').value = 'drawn';
+    if ($('draw-mode').checked) {
+      $('data-source').value = 'drawn';
+      // On a narrow screen the canvas sits above the controls: bring it back to draw on (once the
+      // display has switched to it, which this change also does).
+      requestAnimationFrame(() => canvas.scrollIntoView({ block: 'nearest' }));
+    }
     redraw();
   });
   count();

@@ -6,8 +6,18 @@ import { drawEnergy } from './plots.js';
 export function handleEnergyMessage(message, { $, state, setStatus, setBusy }) {
   switch (message.type) {
     case 'energy-density':
-      state.energy = { ...state.energy, density: message, grads: 0, done: false };
+      if (message.preview) {
+        // The target alone, before any run (ignored once a run has started).
+        if (state.busy) return true;
+        state.energy = { target: message.target, density: message, preview: true, grads: 0, done: false };
+        for (const id of ['energy-rdmc', 'energy-ula']) drawEnergy($(id), message, null, null, `${message.target}: p ∝ exp(−f); press Run`);
+        return true;
+      }
+      state.energy = { ...state.energy, density: message, grads: 0, done: false, preview: false };
       return true;
+    case 'ready':
+      setTimeout(() => window.dispatchEvent(new CustomEvent('playground-tab', { detail: state.tab })), 0);
+      return false;
     case 'energy-frame': {
       const e = state.energy;
       e.grads = message.grads;
@@ -29,8 +39,14 @@ export function handleEnergyMessage(message, { $, state, setStatus, setBusy }) {
   }
 }
 
-/** Wires the energy form to the worker. */
+/** Wires the energy form to the worker; the target's density shows as soon as the view does. */
 export function setupEnergy({ $, state, worker, readNumber, clearError, setBusy, setStatus }) {
+  const preview = () => {
+    if (state.tab === 'energy' && !state.busy && state.ready) worker.postMessage({ type: 'energy-preview', target: $('energy-target').value });
+  };
+  // On showing the view only while nothing is drawn yet (a run's picture stays); on a new target always.
+  window.addEventListener('playground-tab', () => { if (!state.energy?.density) preview(); });
+  $('energy-target').addEventListener('change', preview);
   $('energy-form').addEventListener('submit', (event) => {
     event.preventDefault();
     clearError();

@@ -60,6 +60,17 @@ export function setupMnist({ $, state, worker, readNumber, clearError, setBusy, 
     worker.postMessage({ type: 'mnist-load', bytes, judge, source }, transfer);
   }
 
+  // Until the first grid: what to do, on the grid's own canvas.
+  const grid = $('mnist-grid-canvas').getContext('2d');
+  grid.fillStyle = '#222';
+  grid.fillRect(0, 0, grid.canvas.width, grid.canvas.height);
+  grid.fillStyle = '#eee';
+  grid.font = '18px sans-serif';
+  grid.textAlign = 'center';
+  for (const [i, line] of ['Load the pre-trained MNIST model,', 'then press Sample digits:', 'each step redraws the grid.'].entries()) {
+    grid.fillText(line, grid.canvas.width / 2, grid.canvas.height / 2 - 30 + 30 * i);
+  }
+
   $('mnist-load-pretrained').addEventListener('click', async () => {
     try {
       const [bytes, judge] = await Promise.all([fetchBytes('web/models/mnist-vp.safetensors'), fetchBytes('web/models/mnist-classifier.safetensors')]);

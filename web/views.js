@@ -22,6 +22,7 @@ function selectTab(state, name, { focus = false } = {}) {
   }
   if (focus) tabButton(name).focus();
   state.tab = name;
+  window.dispatchEvent(new CustomEvent('playground-tab', { detail: name }));
 }
 
 /** What the STATES display shows: `live` (the shipped model sampling) or `samples` (the visitor's). */
@@ -89,6 +90,7 @@ export function setupViews(state) {
   // the display's new height would move the button away from under the pointer.
   const toSamples = (event) => {
     const { target, type } = event;
+    if (!event.isTrusted) return; // a link's settings being applied, not the visitor
     const field = type === 'change' && target.tagName === 'INPUT' && ['text', 'number'].includes(target.type);
     if (!field && (type !== 'click' || target.closest('button'))) showDisplay(state, 'samples');
   };

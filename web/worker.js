@@ -117,8 +117,8 @@ async function trainLoop({ steps, chunk, runChunk, lossType, every, doneType, ke
 }
 
 async function train({ steps, batch, lr, seed, sde = 'ddpm', schedule, timesteps, objective, previewEvery, previewPoints, points, tSampling, iwK }) {
-  likelihood.cancel();
   playground.startTraining(steps, batch, lr, seed, sde, schedule, timesteps, objective, points, tSampling, iwK);
+  likelihood.cancel();
   const histogram = () => post({ type: 't-histogram', rows: playground.tHistogram(50), importance: tSampling !== 'uniform' });
   await trainLoop({
     steps,
@@ -322,6 +322,21 @@ async function handle(message) {
       case 'energy':
         await energy(message);
         break;
+      case 'energy-preview': {
+        // The target's density alone, for the view before any run.
+        // A decoration: if it fails, the Run button says why.
+        let run = null;
+        try {
+          run = playground.startEnergy(message.target, 10, 0, 0);
+          const size = playground.isGpu() ? 128 : 64;
+          post({ type: 'energy-density', density: await run.density(size), size, extent: Array.from(run.extent()), preview: true, target: message.target });
+        } catch {
+          // nothing drawn
+        } finally {
+          run?.free();
+        }
+        break;
+      }
       case 'mnist-load':
         mnistLoad(message);
         break;
@@ -329,8 +344,8 @@ async function handle(message) {
         await mnistSample(message);
         break;
       case 'load':
-        likelihood.cancel();
         playground.loadWeights(new Uint8Array(message.bytes));
+        likelihood.cancel();
         post({ type: 'loaded', source: message.source });
         await postVariance();
         likelihood.start();

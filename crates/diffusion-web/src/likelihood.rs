@@ -14,9 +14,10 @@ use crate::{Playground, in_page_range, js_error, read};
 #[wasm_bindgen]
 impl Playground {
     /// Starts the ODE from `n` of the training points (spread evenly through them) over `steps`
-    /// RK4 steps on the log-SNR grid from the model's t_min to 1.
+    /// RK4 steps on the log-SNR grid from the model's t_min to 1; returns the points it scores
+    /// (fewer than `n` for a smaller drawing).
     #[wasm_bindgen(js_name = startLikelihood)]
-    pub fn start_likelihood(&self, n: u32, steps: u32) -> Result<(), JsError> {
+    pub fn start_likelihood(&self, n: u32, steps: u32) -> Result<u32, JsError> {
         in_page_range(limits::SAMPLES, n as f64)?;
         in_page_range(limits::ODE_STEPS, steps as f64)?;
         let mut state = self.state.borrow_mut();
@@ -30,7 +31,7 @@ impl Playground {
         let sde = state.config.sde();
         let times = Grid::LogSnr.times(&sde, sde.t_min(), steps.max(1) as usize);
         state.likelihood = Some(FlowRun::new(x, &times, Divergence::Exact, 0));
-        Ok(())
+        Ok(n as u32)
     }
 
     /// Up to `k` more steps of the ODE; returns the steps taken so far (all of them: done).

@@ -22,6 +22,9 @@ impl Playground {
     #[wasm_bindgen(js_name = loadPartner)]
     pub fn load_partner(&self, bytes: &[u8]) -> Result<(), JsError> {
         let mut state = self.state.borrow_mut();
+        // A file that fails leaves no partner, not the previous one under the new name.
+        state.partner = None;
+        state.samplers[1] = None;
         let denoiser = model_file::mlp(bytes, Role::Denoiser, &state.device).map_err(js_error)?;
         state.partner = Some(Partner { mlp: denoiser.mlp, config: denoiser.config });
         state.samplers[1] = None;

@@ -85,7 +85,6 @@ impl Playground {
                 };
             }
             let (sde, steps, n, seed) = (config.sde(), steps as usize, n as usize, seed as u64);
-            state.uses_partner[slot] = uses_partner;
             let (sampler, draws) = match start.unwrap_or(0) {
                 0 => {
                     state.full_nfe[slot] = planned_nfe(method, &grid(method, &sde, steps));
@@ -104,6 +103,7 @@ impl Playground {
             };
             let x = sampler.x();
             state.samplers[slot] = Some(sampler);
+            state.uses_partner[slot] = uses_partner;
             (x, draws)
         };
         let draws = match draws {

@@ -5,16 +5,14 @@
 // chain's are not (each step adds fresh noise; measured 0.042).
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { openPage, screenshots, state, url, waitIdle } from './harness.mjs';
+import { loadPretrained, openPage, screenshots, state, url, waitIdle } from './harness.mjs';
 
 export async function beside({ name, timeout }) {
   const { browser, page, consoleErrors, log } = await openPage(false, `beside-${name}`);
   try {
     await page.goto(url);
     await waitIdle(page, 120_000);
-    await page.click('#load-pretrained');
-    await page.waitForFunction(() => window.playground.loaded?.includes('states-denoiser') || window.playground.errors.length, null, { timeout: 60_000 });
-    await waitIdle(page, 30_000);
+    await loadPretrained(page);
     await page.fill('#n', '300');
     await page.selectOption('#rule', 'ancestral');
     await page.fill('#sde-steps', '500');

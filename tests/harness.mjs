@@ -58,3 +58,16 @@ export async function openPage(webgpu, tag, { motion = false } = {}) {
 export async function openTab(page, name) {
   await page.click(`#tab-${name}`);
 }
+
+/**
+ * Presses "Load the pre-trained models" and waits for the shipped denoiser and classifier (or an
+ * error after the `errorsBefore` already shown), then for the page to be idle; asserts no new error.
+ */
+export async function loadPretrained(page, errorsBefore = 0) {
+  await page.click('#load-pretrained');
+  await page.waitForFunction((k) => (window.playground.loaded?.includes('states-denoiser')
+    && window.playground.classifierLoaded?.includes('states-classifier')) || window.playground.errors.length > k, errorsBefore, { timeout: 60_000 });
+  await waitIdle(page, 30_000);
+  const { errors } = await state(page);
+  if (errors.length > errorsBefore) throw new Error(`loading the pre-trained models: ${errors.slice(errorsBefore).join('; ')}`);
+}

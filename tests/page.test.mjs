@@ -3,7 +3,7 @@
 // serves the repository and sets PLAYGROUND_URL; workloads are tiny because SwiftShader is slow.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { cliClassifier, cliWeights, openPage, openTab, screenshots, state, url, waitIdle, wrongShapeSafetensors } from './harness.mjs';
+import { cliClassifier, cliWeights, loadPretrained, openPage, openTab, screenshots, state, url, waitIdle, wrongShapeSafetensors } from './harness.mjs';
 import { hse } from './hse.mjs';
 import { mnist } from './mnist.mjs';
 import { survive } from './survive.mjs';
@@ -322,11 +322,7 @@ async function run({ name, webgpu, steps, batch, n, guidedN, pretrainedN = 0, en
     // The shipped models: one click loads both, and guidance at s = 1 lands on Oklahoma.
     if (pretrainedN) {
       const errorsNow = (await state(page)).errors.length;
-      await page.click('#load-pretrained');
-      await page.waitForFunction((k) => (window.playground.loaded?.includes('states-denoiser')
-        && window.playground.classifierLoaded?.includes('states-classifier')) || window.playground.errors.length > k, errorsNow, { timeout: 60_000 });
-      await waitIdle(page, 30_000);
-      assert.deepEqual((await state(page)).errors.slice(errorsNow), [], 'loading the pre-trained models');
+      await loadPretrained(page, errorsNow);
       await page.selectOption('#label', '3');
       await page.$eval('#scale', (el) => { el.value = '1'; el.dispatchEvent(new Event('input')); });
       await page.fill('#n', String(pretrainedN));

@@ -3,17 +3,14 @@
 // steps below t_mid (the saving is stated), the samples still score like the full chain's, and
 // t_mid = 0 is the mixture alone, with no network evaluation.
 import assert from 'node:assert/strict';
-import { openPage, state, url, waitIdle } from './harness.mjs';
+import { loadPretrained, openPage, state, url, waitIdle } from './harness.mjs';
 
 export async function surrogate({ name, webgpu, n, timeout }) {
   const { browser, page, consoleErrors, log } = await openPage(webgpu, `surrogate-${name}`);
   try {
     await page.goto(url);
     await waitIdle(page, 120_000);
-    await page.click('#load-pretrained');
-    await page.waitForFunction(() => window.playground.loaded?.includes('states-denoiser') || window.playground.errors.length, null, { timeout: 60_000 });
-    await waitIdle(page, 30_000);
-    assert.deepEqual((await state(page)).errors, [], 'loading the pre-trained models');
+    await loadPretrained(page);
     await page.fill('#n', String(n));
     await page.selectOption('#rule', 'ancestral');
     await page.fill('#sde-steps', '500');

@@ -4,7 +4,7 @@
 // and at phone width (375 × 667) every view fits without sideways scrolling and sampling still works;
 // the energy view shows its target before any run.
 import assert from 'node:assert/strict';
-import { openPage, screenshots, state, url, waitIdle } from './harness.mjs';
+import { loadPretrained, openPage, screenshots, state, url, waitIdle } from './harness.mjs';
 import { decodePng, inkedFraction } from './png.mjs';
 
 const TABS = ['states', 'energy', 'mnist'];
@@ -27,10 +27,7 @@ async function assertTab(page, name) {
 const inViewport = (box, height) => box.y >= 0 && box.y + box.height <= height;
 
 async function sampleShipped(page, n) {
-  await page.click('#load-pretrained');
-  await page.waitForFunction(() => (window.playground.loaded?.includes('states-denoiser')
-    && window.playground.classifierLoaded) || window.playground.errors.length, null, { timeout: 60_000 });
-  await waitIdle(page, 30_000);
+  await loadPretrained(page);
   await page.fill('#n', String(n));
   await page.selectOption('#rule', 'ddim');
   await page.fill('#sde-steps', '20');

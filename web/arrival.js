@@ -116,23 +116,22 @@ export function setupArrival({ state }) {
   fetchBytes(MODEL)
     .then((bytes) => worker.postMessage({ type: 'init', bytes }, [bytes]))
     .catch((err) => { arrival.error = String(err.message ?? err); });
+  /** Plays on from the current run's start (after play, or on coming back into view). */
+  const resume = () => {
+    if (!arrival.playing || !arrival.visible || !run) return;
+    run.started = undefined;
+    if (!next) ask();
+    startTicking();
+  };
   const label = () => { button.textContent = arrival.playing ? 'pause' : '▶ play'; };
   label();
   button.addEventListener('click', () => {
     arrival.playing = !arrival.playing;
     label();
-    if (arrival.playing && run) {
-      run.started = undefined;
-      if (!next) ask();
-      startTicking();
-    }
+    resume();
   });
   new IntersectionObserver(([entry]) => {
     arrival.visible = entry.isIntersecting;
-    if (arrival.visible && arrival.playing && run) {
-      run.started = undefined;
-      if (!next) ask();
-      startTicking();
-    }
+    resume();
   }).observe(canvas);
 }

@@ -1,6 +1,7 @@
 // The MNIST panel: the CLI's UNet and judge, sampled in the worker; the inpainting editor.
 
 import { drawDigits, drawEditor } from './plots.js';
+import { fetchBytes } from './loading.js';
 
 /** Handles the worker's MNIST messages; returns whether `message` was one. */
 export function handleMnistMessage(message, { $, state, setStatus, setBusy }) {
@@ -46,12 +47,6 @@ export function handleMnistMessage(message, { $, state, setStatus, setBusy }) {
 
 /** Wires the panel's controls; `ui` holds the page's element lookup, state and helpers. */
 export function setupMnist({ $, state, worker, readNumber, clearError, setBusy, setStatus, showError }) {
-  async function fetchBytes(url) {
-    const response = await fetch(url);
-    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-    return response.arrayBuffer();
-  }
-
   function mnistLoad(bytes, judge, source) {
     clearError();
     setBusy(true);

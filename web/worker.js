@@ -236,13 +236,17 @@ async function sample({ n, seed, label = -1, scale = 1, rule = 'ancestral', step
   post({ type: preview ? 'preview' : 'sampled', x, nll, onTarget, label, rule, nfe: playground.nfe(0), fullNfe: playground.fullNfe(0), second, frames: preview ? undefined : frames });
 }
 
+/** The energy run's target density on a grid, for the page to draw under the particles. */
+async function postEnergyDensity(run, extra = {}) {
+  const size = playground.isGpu() ? 128 : 64;
+  post({ type: 'energy-density', density: await run.density(size), size, extent: Array.from(run.extent()), ...extra });
+}
+
 /** The energy mode: rdMC and ULA side by side from the same start, one rdMC outer step a frame. */
 async function energy({ target, n, seed, budget }) {
   const run = playground.startEnergy(target, n, seed, budget);
   try {
-    const size = playground.isGpu() ? 128 : 64;
-    const density = await run.density(size);
-    post({ type: 'energy-density', density, size, extent: Array.from(run.extent()) });
+    await postEnergyDensity(run);
     stopRequested = false;
     let frame = null;
     while (!run.done() && !stopRequested) {
@@ -328,8 +332,7 @@ async function handle(message) {
         let run = null;
         try {
           run = playground.startEnergy(message.target, 10, 0, 0);
-          const size = playground.isGpu() ? 128 : 64;
-          post({ type: 'energy-density', density: await run.density(size), size, extent: Array.from(run.extent()), preview: true, target: message.target });
+          await postEnergyDensity(run, { preview: true, target: message.target });
         } catch {
           // nothing drawn
         } finally {

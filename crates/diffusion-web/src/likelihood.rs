@@ -3,6 +3,7 @@
 //! at a time so that the worker yields between them.
 
 use burn::prelude::*;
+use diffusion::data::states::spread;
 use diffusion::limits;
 use diffusion::metric::bits_per_dim::nats_to_bits_per_dim;
 use diffusion::metric::image_bits::mean_and_error;
@@ -26,7 +27,7 @@ impl Playground {
         }
         let points = &state.trained_on.points;
         let n = (n as usize).clamp(1, points.len());
-        let rows: Vec<f32> = (0..n).flat_map(|i| points[i * points.len() / n]).collect();
+        let rows = spread(points, n);
         let x = Tensor::<2>::from_data(TensorData::new(rows, [n, 2]), &state.device);
         let sde = state.config.sde();
         let times = Grid::LogSnr.times(&sde, sde.t_min(), steps.max(1) as usize);

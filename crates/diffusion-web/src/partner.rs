@@ -27,7 +27,6 @@ impl Playground {
         state.samplers[1] = None;
         let denoiser = model_file::mlp(bytes, Role::Denoiser, &state.device).map_err(js_error)?;
         state.partner = Some(Partner { mlp: denoiser.mlp, config: denoiser.config });
-        state.samplers[1] = None;
         Ok(())
     }
 }

@@ -237,8 +237,7 @@ impl PointDenoising {
             if let Some(pending) = &self.pending {
                 pending.borrow_mut().push((batch.group_steps().collect(), groups.detach()));
             } else if let Ok(values) = groups.detach().into_data().convert::<f32>().try_into_vec::<f32>() {
-                let mut history = history.borrow_mut();
-                batch.group_steps().zip(values).for_each(|(t, l)| history.record(t, l as f64));
+                self.record_losses(&batch.group_steps().collect::<Vec<_>>(), &values);
             }
         };
         record(&batch, groups.clone());

@@ -23,6 +23,11 @@ pub struct Points {
     pub labels: Option<Vec<u8>>,
 }
 
+/// `n` of `xy` spread evenly through it (row i·len/n for i < n), row-major.
+pub fn spread(xy: &[[f32; 2]], n: usize) -> Vec<f32> {
+    (0..n).flat_map(|i| xy[i * xy.len() / n]).collect()
+}
+
 impl Points {
     pub fn len(&self) -> usize {
         self.xy.len()
@@ -31,7 +36,7 @@ impl Points {
     /// `n` of the points spread evenly through the list, row-major (the file is grouped by state,
     /// so the first n would be one state only).
     pub fn spread(&self, n: usize) -> Vec<f32> {
-        (0..n).flat_map(|i| self.xy[i * self.len() / n]).collect()
+        spread(&self.xy, n)
     }
 
     pub fn is_empty(&self) -> bool {

@@ -2,7 +2,24 @@
 // control a link carries), the hash follows the controls, and a link with garbage opens the default
 // page with a notice naming what was ignored.
 import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { openPage, state, url, waitIdle } from './harness.mjs';
+
+// The URL fuzzer's copy of the page's controls (tests/fuzz/), and the corpus it grew.
+const FIXTURE = new URL('./fuzz/page-controls.json', import.meta.url);
+const CORPUS = new URL('./fuzz/corpus/url-state/', import.meta.url);
+
+/** The controls a link carries as the live page has them, and the core's table of ranges. */
+const pageControls = (page) => page.evaluate(async () => {
+  const { controls } = await import(new URL('web/url-state.js', location.href).href);
+  const { rangeTable } = await import(new URL('web/limits.js', location.href).href);
+  const list = controls().map((el) => ({
+    id: el.id, tag: el.tagName.toLowerCase(), type: el.type, value: el.value, checked: el.checked,
+    options: el.tagName === 'SELECT' ? [...el.options].map((o) => o.value) : null,
+    min: el.min ?? '', max: el.max ?? '', limit: el.dataset.limit ?? null,
+  }));
+  return { controls: list, limits: rangeTable() };
+});
 
 /** Every control a link carries, with its value: the page's own list (form inputs and menus). */
 const settings = (page) => page.evaluate(() => Object.fromEntries(
@@ -17,6 +34,10 @@ export async function links({ name, webgpu }) {
     await waitIdle(page, 120_000);
     const defaults = await settings(page);
     assert.equal(await page.evaluate(() => location.hash), '', 'a fresh page writes no hash');
+    const live = JSON.parse(JSON.stringify(await pageControls(page))); // as the file holds it: no undefined
+    if (process.env.UPDATE_URL_FIXTURE) writeFileSync(FIXTURE, `${JSON.stringify(live, null, 1)}\n`);
+    assert.deepEqual(JSON.parse(readFileSync(FIXTURE, 'utf8')), live,
+      'tests/fuzz/page-controls.json is not the page\'s controls: rerun with UPDATE_URL_FIXTURE=1 to rewrite it');
 
     // Change every control to another allowed value: menus to their last option, checkboxes
     // flipped, numbers to a value inside their range. The hash then carries each of them.
@@ -69,14 +90,16 @@ export async function links({ name, webgpu }) {
     await third.close();
 
     // Random links (1500, from a seeded generator mixing real keys, unknown keys, valid and invalid
-    // values, percent escapes, unicode and very long strings): none throws, and after each every
-    // control holds a value its own check accepts. Not coverage-guided fuzzing: a random-input test.
+    // values, percent escapes, unicode and very long strings), then the URL fuzzer's corpus
+    // (tests/fuzz/, coverage-guided on a jsdom copy of the controls): none throws, and after each
+    // every control holds a value its own check accepts.
+    const corpus = readdirSync(CORPUS).sort().map((f) => readFileSync(new URL(f, CORPUS), 'utf8'));
     const random = await browser.newPage();
     const randomErrors = [];
     random.on('pageerror', (e) => randomErrors.push(String(e)));
     await random.goto(url);
     await waitIdle(random, 120_000);
-    const bad = await random.evaluate(async () => {
+    const bad = await random.evaluate(async (corpus) => {
       let seed = 12345;
       const next = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
       const pick = (xs) => xs[Math.floor(next() * xs.length)];
@@ -85,13 +108,13 @@ export async function links({ name, webgpu }) {
       const values = ['', '0', '1', '-1', '1e308', 'NaN', 'Infinity', '0.005', '3', '65536', '65537', 'ddim', 'flow-matching', '%00', '%E0%A4%A', '🙂', '<script>', 'a'.repeat(10000), ' 7 ', '0x10', '1,2',
         'A'.repeat(54), '_'.repeat(54), 'f39_'.repeat(13) + 'f3', 'A'.repeat(2668), 'AAAAAAA', 'A=='];
       const problems = [];
-      for (let i = 0; i < 1500; i++) {
+      for (let i = 0; i < 1500 + corpus.length; i++) {
         const parts = Array.from({ length: 1 + Math.floor(next() * 6) }, () => {
           const key = pick(keys);
           const value = next() < 0.5 ? pick(values) : pick(controls).value;
           return next() < 0.1 ? key : `${key}=${value}`;
         });
-        const hash = `#${parts.join(next() < 0.9 ? '&' : ';')}`;
+        const hash = i < 1500 ? `#${parts.join(next() < 0.9 ? '&' : ';')}` : `#${corpus[i - 1500]}`;
         history.replaceState(null, '', hash);
         window.dispatchEvent(new HashChangeEvent('hashchange'));
         const drawn = window.playground.drawn;
@@ -108,10 +131,10 @@ export async function links({ name, webgpu }) {
         if (problems.length > 5) break;
       }
       return problems;
-    });
+    }, corpus);
     assert.deepEqual(bad, [], 'a random link left a control with a value it does not accept');
     assert.deepEqual(randomErrors, [], 'a random link threw');
-    log('1500 random links: no error, every control valid after each');
+    log(`1500 random links and ${corpus.length} from the fuzz corpus: no error, every control valid after each`);
     await random.close();
 
     // ?embed&view=mnist shows the MNIST panel alone (no title, no other panel).

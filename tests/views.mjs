@@ -32,7 +32,8 @@ async function sampleShipped(page, n) {
   await page.selectOption('#rule', 'ddim');
   await page.fill('#sde-steps', '20');
   await page.click('#sample');
-  await waitIdle(page, 120_000);
+  // SwiftShader shares the CPU with everything else on the machine: generous, not tight.
+  await waitIdle(page, 300_000);
   const { nll, errors } = await state(page);
   assert.deepEqual(errors, []);
   assert.ok(Number.isFinite(nll) && nll < 2.6, `grader NLL ${nll}`);

@@ -46,6 +46,11 @@ export function checkNumber(input, text) {
   return value;
 }
 
+/** The table as the page holds it (tests/links.mjs keeps the URL fuzzer's copy in step with it). */
+export function rangeTable() {
+  return [...limits.values()];
+}
+
 /**
  * Sets each `data-limit` input's `min`/`max` from the core's table of ranges (the page's cap where
  * it has one), so the page states the same ranges the core checks.

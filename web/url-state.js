@@ -6,7 +6,7 @@
 import { checkNumber } from './limits.js';
 
 /** The controls a link carries, by id: every input and menu of the page's forms (or owned by one). */
-function controls() {
+export function controls() {
   return [...document.querySelectorAll('form input[id], form select[id], input[form][id]')]
     .filter((el) => el.type !== 'file' && el.type !== 'submit' && el.type !== 'button' && !el.dataset.noUrl);
 }

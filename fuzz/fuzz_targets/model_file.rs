@@ -15,5 +15,6 @@ fuzz_target!(|bytes: &[u8]| {
     let _ = model_file::mlp(bytes, Role::Classifier, &device);
     let _ = model_file::unet(bytes, &device);
     let _ = model_file::cnn(bytes, &device);
-    let _ = model_file::surrogate(bytes, &device);
+    let _ = model_file::surrogate(bytes, Role::StatesSurrogate, &device);
+    let _ = model_file::surrogate(bytes, Role::MnistSurrogate, &device);
 });

@@ -114,7 +114,7 @@ fn build_wasm() -> Result<PathBuf> {
     let gzip_size = serve::write_gzip(&module)?;
     let size = std::fs::metadata(&module).map(|m| m.len()).unwrap_or(0);
     eprintln!(
-        "xtask: pkg/diffusion_web_bg.wasm is {:.1} MB ({:.1} MB as the .gz `serve` sends)",
+        "xtask: pkg/diffusion_web_bg.wasm is {:.1} MB ({:.3} MB as the .gz `serve` sends)",
         size as f64 / 1e6,
         gzip_size as f64 / 1e6
     );

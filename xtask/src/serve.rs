@@ -4,7 +4,6 @@
 //! precompression would send it), bound to loopback only. A twin older than its file is never
 //! sent: a layer drops the request's Accept-Encoding for it, so a stale .gz cannot hide a rebuild.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use axum::Router;
@@ -76,15 +75,37 @@ async fn drop_stale_gzip(State(root): State<PathBuf>, mut request: Request) -> R
     request
 }
 
-/// Writes `path.gz` next to `path` (gzip level 9); returns its size in bytes.
+/// Writes `path.gz` next to `path` — gzip's format, compressed by Zopfli (five iterations: the
+/// page's wasm 15.9 MB → 2.993 MB in ~40 s, against 3.09 MB at gzip level 9; one iteration gives
+/// 2.997 MB, fifteen 2.993 MB in twice the time) — and returns its size in bytes. A twin that
+/// already inflates to `path`'s bytes is kept (only its time is renewed, so it stays fresh).
 pub fn write_gzip(path: &Path) -> Result<u64> {
     let body = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(&body).map_err(|e| e.to_string())?;
-    let packed = encoder.finish().map_err(|e| e.to_string())?;
     let target = gzip_twin(path);
-    std::fs::write(&target, &packed).map_err(|e| format!("{}: {e}", target.display()))?;
+    if let Ok(old) = std::fs::read(&target)
+        && inflate(&old).as_deref() == Some(&body[..])
+    {
+        let file =
+            std::fs::File::options().write(true).open(&target).map_err(|e| format!("{}: {e}", target.display()))?;
+        file.set_modified(std::time::SystemTime::now()).map_err(|e| format!("{}: {e}", target.display()))?;
+        return Ok(old.len() as u64);
+    }
+    let options =
+        zopfli::Options { iteration_count: std::num::NonZeroU64::new(5).expect("5 > 0"), ..Default::default() };
+    let mut packed = Vec::new();
+    zopfli::compress(options, zopfli::Format::Gzip, &body[..], &mut packed).map_err(|e| e.to_string())?;
+    // Written beside the target, then renamed: a stopped build leaves no half twin.
+    let partial = target.with_extension("gz.partial");
+    std::fs::write(&partial, &packed).map_err(|e| format!("{}: {e}", partial.display()))?;
+    std::fs::rename(&partial, &target).map_err(|e| format!("{}: {e}", target.display()))?;
     Ok(packed.len() as u64)
+}
+
+/// The bytes a gzip stream inflates to, or None if it is not one.
+fn inflate(packed: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(packed), &mut out).ok()?;
+    Some(out)
 }
 
 fn gzip_twin(path: &Path) -> PathBuf {
@@ -96,7 +117,7 @@ fn gzip_twin(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
+    use std::io::{Read, Write};
     use std::net::TcpStream;
 
     fn get(port: u16, path: &str, extra: &str) -> (String, Vec<u8>) {
@@ -119,6 +140,15 @@ mod tests {
         std::fs::write(root.join("m.wasm"), &body).unwrap();
         let packed = write_gzip(&root.join("m.wasm")).unwrap();
         assert!(packed < body.len() as u64 / 10, "{packed}");
+        // Rewriting the same bytes keeps the twin (and renews its time); other bytes replace it.
+        let twin = root.join("m.wasm.gz");
+        let before = std::fs::read(&twin).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(root.join("m.wasm"), &body).unwrap();
+        assert_eq!(write_gzip(&root.join("m.wasm")).unwrap(), packed);
+        assert_eq!(std::fs::read(&twin).unwrap(), before);
+        let modified = |p: &Path| std::fs::metadata(p).unwrap().modified().unwrap();
+        assert!(modified(&twin) >= modified(&root.join("m.wasm")));
         let server = spawn(&root, 0).unwrap();
 
         let (head, plain) = get(server.port, "/m.wasm", "");

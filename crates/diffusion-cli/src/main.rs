@@ -18,6 +18,7 @@ mod likelihood;
 mod mnist;
 mod mnist_eval;
 mod mnist_likelihood;
+mod mnist_surrogate;
 mod mnist_train;
 mod npy;
 mod plot;
@@ -84,6 +85,8 @@ enum TrainCommand {
     MnistClassifier(mnist_eval::TrainClassifierArgs),
     /// A cheap model of the STATES points (a Gaussian mixture by EM) to start samplers part-way.
     StatesSurrogate(surrogate::TrainSurrogateArgs),
+    /// A cheap model of MNIST's digits (a class-conditional conv VAE) to start samplers part-way.
+    MnistSurrogate(mnist_surrogate::TrainArgs),
 }
 
 #[derive(Subcommand)]
@@ -145,6 +148,7 @@ fn main() -> ExitCode {
         Command::Sample(SampleCommand::States(args)) => states::sample(args),
         Command::Train(TrainCommand::Mnist(args)) => mnist_train::train(args),
         Command::Train(TrainCommand::MnistClassifier(args)) => mnist_eval::train_classifier(args),
+        Command::Train(TrainCommand::MnistSurrogate(args)) => mnist_surrogate::train(args),
         Command::Eval(EvalCommand::Mnist(args)) => mnist_eval::eval(args),
         Command::Compare(CompareCommand::Mnist(args)) => mnist_eval::compare(args),
         Command::LikelihoodMnist(args) => mnist_likelihood::likelihood(args),

@@ -12,7 +12,9 @@ use diffusion::limits;
 use diffusion::model::unet::UNet;
 use diffusion::model_file;
 use diffusion::rng::Rng;
-use diffusion::sde::sampler::{Method, SdeSampler};
+use diffusion::sde::sampler::{Method, SdeSampler, grid};
+use diffusion::sde::surrogate_start::{grid_from, planned_nfe};
+use diffusion::surrogate::Surrogate;
 use diffusion::unet_checkpoint::UNetFileConfig;
 
 use crate::common::{bar, to_vec};
@@ -49,18 +51,32 @@ pub fn all_labels(n: usize) -> Vec<i64> {
 }
 
 /// Samples one image per label with `method` in `steps` grid steps (guidance weight `guidance`),
-/// returning the pixel bytes, [n · 784].
+/// returning the pixel bytes, [n · 784]. With a surrogate start (a conv VAE and t_mid), the
+/// sampler begins from its digits of the same labels (any digit for ∅) noised to t_mid
+/// (Algorithm 4); its draws and the sampler's noise come from two streams of `seed`.
+#[allow(clippy::too_many_arguments)]
 pub fn draw(
     unet: &UNet,
     file: &UNetFileConfig,
     labels: &[i64],
     (method, steps): (Method, usize),
     guidance: f64,
+    start: Option<(&Surrogate, f64)>,
     seed: u64,
     device: &Device,
 ) -> Result<Vec<u8>, String> {
     let model = file.score_model(unet, labels.to_vec(), guidance)?.clipped();
-    let mut sampler = SdeSampler::with_dim(method, file.score.sde, steps, labels.len(), PIXELS, seed, device)?;
+    let sde = file.score.sde;
+    let mut sampler = match start {
+        None => SdeSampler::with_dim(method, sde, steps, labels.len(), PIXELS, seed, device)?,
+        Some((surrogate, t_mid)) => {
+            let mut streams = Rng::new(seed);
+            let mut draws = Rng::new(streams.next_u64());
+            let digits: Vec<i64> = labels.iter().map(|&l| if l < 10 { l } else { draws.below(10) as i64 }).collect();
+            let x0 = surrogate.draw_digits(&digits, &mut draws, device)?;
+            SdeSampler::from_surrogate(method, sde, steps, x0, t_mid, streams.next_u64())?
+        }
+    };
     while !sampler.done() {
         sampler.step(&model);
     }
@@ -172,6 +188,13 @@ pub struct SampleArgs {
     batch: usize,
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceArg,
+    /// A conv VAE surrogate (`train mnist-surrogate`): its digits, noised by the process's kernel
+    /// to --t-start, start the sampler there instead of at the prior.
+    #[arg(long)]
+    surrogate: Option<PathBuf>,
+    /// The time t ∈ [0, t_max] a surrogate start begins at (0: the surrogate's own digits).
+    #[arg(long, value_parser = ranged::<f64>(limits::T_START))]
+    t_start: Option<f64>,
     /// Output directory: samples.npy (N×28×28 uint8), labels.npy (int64), grid.png.
     #[arg(long)]
     out: PathBuf,
@@ -205,6 +228,16 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
         }
     };
     let labels = labels_for(&args.label, args.n)?;
+    let sde = file.score.sde;
+    let surrogate = match (&args.surrogate, args.t_start) {
+        (None, None) => None,
+        (Some(_), _) if rdmc => return Err("rdMC samples without a surrogate start".into()),
+        (Some(path), Some(t)) if t <= sde.t_max() => Some((crate::mnist_surrogate::read(path, &device)?, t)),
+        (Some(_), Some(t)) => return Err(format!("--t-start {t} is past this process's t_max = {}", sde.t_max())),
+        (Some(_), None) => return Err(format!("a surrogate start needs --t-start t in [0, {}]", sde.t_max())),
+        (None, Some(_)) => return Err("--t-start places a surrogate start: add --surrogate FILE".into()),
+    };
+    let start = surrogate.as_ref().map(|(s, t)| (s, *t));
     writable_dir(&args.out)?;
     let started = Instant::now();
     let progress = bar(args.n, "{bar:40} {pos}/{len} images [{elapsed_precise}<{eta_precise}]");
@@ -215,7 +248,7 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
         if rdmc {
             images.extend(draw_rdmc(&unet, &file, chunk, args.steps, args.rdmc_t0, args.guidance, seed, &device)?.0);
         } else {
-            images.extend(draw(&unet, &file, chunk, (method, args.steps), args.guidance, seed, &device)?);
+            images.extend(draw(&unet, &file, chunk, (method, args.steps), args.guidance, start, seed, &device)?);
         }
         progress.inc(chunk.len() as u64);
     }
@@ -224,7 +257,25 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     write(&args.out.join("samples.npy"), npy::encode(&[args.n, SIDE, SIDE], &images)?)?;
     write(&args.out.join("labels.npy"), npy::encode(&[args.n], &labels)?)?;
     grid_png(&args.out.join("grid.png"), &grid_sample(&images, &labels), 10)?;
-    eprintln!("{} images in {seconds:.1} s ({:.2} images/s) → {}", args.n, args.n as f64 / seconds, args.out.display());
+    let nfe = match start {
+        Some((_, t_mid)) if !rdmc => {
+            let full = grid(method, &sde, args.steps);
+            let (from, all) = (planned_nfe(method, &grid_from(&full, t_mid)), planned_nfe(method, &full));
+            match (from, all) {
+                (Some(from), Some(all)) => {
+                    format!("; {from} network evaluations per image from t = {t_mid} (of {all})")
+                }
+                _ => String::new(),
+            }
+        }
+        _ => String::new(),
+    };
+    eprintln!(
+        "{} images in {seconds:.1} s ({:.2} images/s{nfe}) → {}",
+        args.n,
+        args.n as f64 / seconds,
+        args.out.display()
+    );
     Ok(())
 }
 

@@ -11,6 +11,7 @@ use diffusion::data::mnist::{Mnist, PIXELS, SIDE, to_model};
 use diffusion::io::Role;
 use diffusion::limits;
 use diffusion::metric::fid::fid;
+use diffusion::metric::inception_score::inception_score;
 use diffusion::model::cnn::{Cnn, CnnConfig, CnnFile, accuracy, judge_trainer};
 use diffusion::model_file;
 use diffusion::rng::Rng;
@@ -72,21 +73,39 @@ pub fn load_cnn(path: &Path, device: &Device) -> Result<Cnn, String> {
     Ok(model_file::cnn(&bytes, device).map_err(|e| format!("{}: {e}", path.display()))?.0)
 }
 
-/// Classifier features and predicted labels of images given as bytes [n · 784].
-fn judge(cnn: &Cnn, images: &[u8], device: &Device) -> Result<(Vec<f32>, Vec<i64>), String> {
+/// What the judge says of n images.
+struct Judged {
+    /// Penultimate features [n · features].
+    features: Vec<f32>,
+    predicted: Vec<i64>,
+    /// Class probabilities [n · 10].
+    probabilities: Vec<f32>,
+}
+
+/// The judge's verdict on images given as bytes [n · 784].
+fn judge(cnn: &Cnn, images: &[u8], device: &Device) -> Result<Judged, String> {
     let mut features = Vec::new();
     let mut predicted = Vec::new();
+    let mut probabilities = Vec::new();
     for chunk in images.chunks(1000 * PIXELS) {
         let n = chunk.len() / PIXELS;
         let x =
             Tensor::<2>::from_data(TensorData::new(chunk.iter().map(|&b| to_model(b)).collect(), [n, PIXELS]), device);
         let f = cnn.features(x);
         let logits = cnn.logits_of(f.clone());
-        predicted
-            .extend(logits.argmax(1).into_data().convert::<i64>().try_into_vec::<i64>().map_err(|e| format!("{e:?}"))?);
+        predicted.extend(
+            logits
+                .clone()
+                .argmax(1)
+                .into_data()
+                .convert::<i64>()
+                .try_into_vec::<i64>()
+                .map_err(|e| format!("{e:?}"))?,
+        );
+        probabilities.extend(to_vec(burn::tensor::activation::softmax(logits, 1))?);
         features.extend(to_vec(f)?);
     }
-    Ok((features, predicted))
+    Ok(Judged { features, predicted, probabilities })
 }
 
 /// The scores of a set of generated digits.
@@ -95,12 +114,14 @@ pub struct Scores {
     pub accuracy: f64,
     /// Fréchet distance of the classifier's features against the test set.
     pub fid: f64,
+    /// The Inception Score with the judge's class probabilities (`metric::inception_score`).
+    pub inception: f64,
     /// The accuracy among the samples of each requested digit 0..9 (None where there were none).
     pub per_digit: [Option<f64>; 10],
 }
 
 pub fn score(cnn: &Cnn, images: &[u8], labels: &[i64], reference: &[f32], device: &Device) -> Result<Scores, String> {
-    let (features, predicted) = judge(cnn, images, device)?;
+    let Judged { features, predicted, probabilities } = judge(cnn, images, device)?;
     let conditional: Vec<(i64, i64)> =
         labels.iter().zip(&predicted).filter(|(l, _)| (0..10).contains(*l)).map(|(&l, &p)| (l, p)).collect();
     let accuracy = conditional.iter().filter(|(l, p)| l == p).count() as f64 / conditional.len().max(1) as f64;
@@ -109,12 +130,13 @@ pub fn score(cnn: &Cnn, images: &[u8], labels: &[i64], reference: &[f32], device
         (!asked.is_empty()).then(|| asked.iter().filter(|&&p| p == d as i64).count() as f64 / asked.len() as f64)
     });
     let fid = fid(&features, reference, features.len() / labels.len().max(1))?;
-    Ok(Scores { accuracy, fid, per_digit })
+    let inception = inception_score(&probabilities, 10)?;
+    Ok(Scores { accuracy, fid, inception, per_digit })
 }
 
 /// The classifier's features of the 10 000 test images (the FID reference).
 pub fn reference_features(cnn: &Cnn, test: &Mnist, device: &Device) -> Result<Vec<f32>, String> {
-    Ok(judge(cnn, &test.images, device)?.0)
+    Ok(judge(cnn, &test.images, device)?.features)
 }
 
 #[derive(Args)]
@@ -141,7 +163,13 @@ pub fn eval(args: EvalArgs) -> Result<(), String> {
     let cnn = load_cnn(&args.classifier, &device)?;
     let test = load_split(args.data.as_deref(), false)?;
     let scores = score(&cnn, &images, &labels, &reference_features(&cnn, &test, &device)?, &device)?;
-    println!("accuracy {:.4}  classifier-FID {:.3}  ({} samples)", scores.accuracy, scores.fid, labels.len());
+    println!(
+        "accuracy {:.4}  classifier-FID {:.3}  Inception Score {:.3}  ({} samples)",
+        scores.accuracy,
+        scores.fid,
+        scores.inception,
+        labels.len()
+    );
     let per_digit: Vec<String> =
         scores.per_digit.iter().enumerate().filter_map(|(d, a)| a.map(|a| format!("{d}: {a:.3}"))).collect();
     if !per_digit.is_empty() {
@@ -191,7 +219,7 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
     writable_dir(&args.out)?;
     let labels = labels_for("all", args.n)?;
     let mut table = format!(
-        "# MNIST samplers ({}, {} samples per row, guidance w = {})\n\n| sampler | steps | NFE | accuracy | classifier-FID | wall s |\n|---|---|---|---|---|---|\n",
+        "# MNIST samplers ({}, {} samples per row, guidance w = {})\n\n| sampler | steps | NFE | accuracy | classifier-FID | Inception Score | wall s |\n|---|---|---|---|---|---|---|\n",
         args.weights.display(),
         args.n,
         args.guidance
@@ -213,7 +241,7 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
                     let Some(steps) = method.steps_for_nfe(nfe) else { continue };
                     for chunk in labels.chunks(args.batch.max(1)) {
                         let seed = seeds.next_u64();
-                        images.extend(draw(&unet, &file, chunk, (method, steps), args.guidance, seed, &device)?);
+                        images.extend(draw(&unet, &file, chunk, (method, steps), args.guidance, None, seed, &device)?);
                     }
                     (steps, nfe)
                 }
@@ -242,7 +270,10 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
                 Some(t0) if method.is_none() => format!("{name} (t₀ = {t0})"),
                 _ => name.clone(),
             };
-            let line = format!("| {label} | {steps} | {nfe} | {:.4} | {:.3} | {seconds:.1} |\n", s.accuracy, s.fid);
+            let line = format!(
+                "| {label} | {steps} | {nfe} | {:.4} | {:.3} | {:.3} | {seconds:.1} |\n",
+                s.accuracy, s.fid, s.inception
+            );
             eprint!("{line}");
             table.push_str(&line);
             // One of each digit for the grid.

@@ -195,7 +195,8 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
         }
         if args.grid_every > 0 && (done % args.grid_every == 0 || done == steps) {
             let file = trainer.file_config();
-            let images = draw(&trainer.ema(), &file, &all_labels(100), (Method::DpmSolver2M, 50), 1.0, 0, &device)?;
+            let images =
+                draw(&trainer.ema(), &file, &all_labels(100), (Method::DpmSolver2M, 50), 1.0, None, 0, &device)?;
             grid_png(&args.out.join(format!("grid-{done:06}.png")), &images, 10)?;
         }
     }

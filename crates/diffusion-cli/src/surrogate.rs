@@ -119,7 +119,7 @@ impl StartArgs {
 /// The surrogate of a file, with its config.
 pub fn read(path: &Path, device: &Device) -> Result<(Surrogate, SurrogateFile), String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    model_file::surrogate(&bytes, device).map_err(|e| format!("{}: {e}", path.display()))
+    model_file::surrogate(&bytes, Role::StatesSurrogate, device).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Fits a surrogate to every STATES point (a mixture by EM, or a VAE by the one trainer) and
@@ -170,7 +170,7 @@ pub fn train(args: TrainSurrogateArgs) -> Result<(), String> {
     let device = args.device.device()?;
     let (surrogate, record, seconds) = fit_and_write(fit, args.seed, &args.out, &device)?;
     let n = record.points;
-    let draws = to_points(surrogate.draw(n, &mut Rng::new(args.seed), &device))?;
+    let draws = to_points(surrogate.draw(n, &mut Rng::new(args.seed), &device)?)?;
     let [nll, coverage, precision] = Grader::new()?.grade(&draws)?;
     let nats = -record.log_likelihood;
     let what = match fit {

@@ -37,6 +37,8 @@ pub enum Role {
     MnistClassifier,
     /// A cheap model of the STATES points whose samples start a sampler part-way (`surrogate`).
     StatesSurrogate,
+    /// The same for MNIST's digits (`surrogate`, a conv VAE).
+    MnistSurrogate,
 }
 
 impl Role {
@@ -48,6 +50,7 @@ impl Role {
             Role::MnistDenoiser => "mnist-denoiser",
             Role::MnistClassifier => "mnist-classifier",
             Role::StatesSurrogate => "states-surrogate",
+            Role::MnistSurrogate => "mnist-surrogate",
         }
     }
 }

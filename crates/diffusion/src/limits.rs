@@ -114,6 +114,7 @@ pub const GRID_EVERY: Limit = int("grid-every", "grid-every", 0.0, 1e7, "steps b
 pub const COMPONENTS: Limit =
     int("components", "components", 1.0, 1000.0, "a Gaussian mixture's components").page(100.0);
 pub const EM_ITERATIONS: Limit = int("em-iterations", "iterations", 1.0, 100_000.0, "EM iterations at most");
+pub const LATENT: Limit = int("latent", "latent", 1.0, 256.0, "a VAE's latent dimensions");
 pub const PREVIEW_EVERY: Limit =
     int("preview-every", "", 0.0, 100_000.0, "the page's steps between previews (0: none)");
 
@@ -163,6 +164,7 @@ pub const ALL: &[Limit] = &[
     GRID_EVERY,
     COMPONENTS,
     EM_ITERATIONS,
+    LATENT,
     PREVIEW_EVERY,
     SAMPLES,
     COMPARE_SAMPLES,

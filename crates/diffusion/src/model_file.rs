@@ -9,6 +9,7 @@
 //! | `mnist-denoiser`   | `unet_checkpoint::UNetFileConfig`   | UNet ε̂ on an SDE |
 //! | `mnist-classifier` | `model::cnn::CnnFile`               | the CNN judge |
 //! | `states-surrogate` | `surrogate::SurrogateFile`          | a Gaussian mixture, or a VAE's two MLPs |
+//! | `mnist-surrogate`  | `surrogate::SurrogateFile`          | a class-conditional conv VAE |
 //!
 //! One encoder and one loader: the loader reads the role before anything else, refuses a file of
 //! another role by name, checks the config, then every tensor's name, shape and finiteness
@@ -49,7 +50,7 @@ fn role_of(json: &str) -> Result<Role> {
         None => Ok(Role::Denoiser),
         Some(role) => serde_json::from_value(role.clone()).map_err(|_| {
             Error::Weights(format!(
-                "unknown role {role} in the file's config: denoiser, classifier, mnist-denoiser, mnist-classifier or states-surrogate"
+                "unknown role {role} in the file's config: denoiser, classifier, mnist-denoiser, mnist-classifier, states-surrogate or mnist-surrogate"
             ))
         }),
     }
@@ -129,13 +130,24 @@ pub fn cnn(bytes: &[u8], device: &Device) -> Result<(Cnn, CnnFile)> {
     Ok((io::load(config.cnn.init(device, 0)?, &tensors)?, config))
 }
 
-/// The STATES surrogate of a file, with its config (a VAE's networks built on `device`).
-pub fn surrogate(bytes: &[u8], device: &Device) -> Result<(Surrogate, SurrogateFile)> {
-    let (tensors, config) = open::<SurrogateFile>(bytes, Role::StatesSurrogate)?;
+/// The surrogate of a file of `role` (`states-surrogate` or `mnist-surrogate`), with its config
+/// (a VAE's networks built on `device`).
+pub fn surrogate(bytes: &[u8], role: Role, device: &Device) -> Result<(Surrogate, SurrogateFile)> {
+    if !matches!(role, Role::StatesSurrogate | Role::MnistSurrogate) {
+        return Err(Error::Config(format!("a {} is not a surrogate", role.name())));
+    }
+    let (tensors, config) = open::<SurrogateFile>(bytes, role)?;
     let config = config.ok_or_else(|| Error::Weights("not a surrogate file (no config metadata)".into()))?;
-    if let SurrogateKind::Vae(vae) = &config.model {
-        vae.validate().map_err(|e| Error::Weights(e.to_string()))?;
-        can_hold(&tensors, vae.num_params(), "a VAE of")?;
+    match &config.model {
+        SurrogateKind::Vae(vae) => {
+            vae.validate().map_err(|e| Error::Weights(e.to_string()))?;
+            can_hold(&tensors, vae.num_params(), "a VAE of")?;
+        }
+        SurrogateKind::ConvVae(vae) => {
+            vae.validate().map_err(|e| Error::Weights(e.to_string()))?;
+            can_hold(&tensors, vae.num_params(), "a conv VAE of")?;
+        }
+        SurrogateKind::Gmm { .. } => {}
     }
     Ok((Surrogate::from_tensors(&config, &tensors, device)?, config))
 }

@@ -185,14 +185,15 @@ fn a_file_rebuilds_its_surrogate() {
     let bytes = encode(&surrogate.tensors().unwrap(), &file).unwrap();
     assert_eq!(role(&bytes).unwrap(), Some(Role::StatesSurrogate));
     let device = Device::flex();
-    let (loaded, config) = super::surrogate(&bytes, &device).unwrap();
+    let (loaded, config) = super::surrogate(&bytes, Role::StatesSurrogate, &device).unwrap();
     assert_eq!(config, file);
     match (&loaded, &surrogate) {
         (Surrogate::Gmm(a), Surrogate::Gmm(b)) => assert_eq!(a, b),
         _ => panic!("a mixture came back as {loaded:?}"),
     }
     let refused = |tensors: Vec<NamedTensor>, file: &SurrogateFile, want: &str| {
-        let message = super::surrogate(&encode(&tensors, file).unwrap(), &device).unwrap_err().to_string();
+        let message =
+            super::surrogate(&encode(&tensors, file).unwrap(), Role::StatesSurrogate, &device).unwrap_err().to_string();
         assert!(message.contains(want), "{message}");
     };
     let mut tensors = surrogate.tensors().unwrap();
@@ -209,7 +210,7 @@ fn a_file_rebuilds_its_surrogate() {
     let denoiser = CheckpointConfig::denoiser();
     let mlp_bytes = encode(&host(&denoiser.model.init(&device, 0).unwrap()), &denoiser).unwrap();
     assert!(
-        super::surrogate(&mlp_bytes, &device)
+        super::surrogate(&mlp_bytes, Role::StatesSurrogate, &device)
             .unwrap_err()
             .to_string()
             .contains("holds a denoiser, not a states-surrogate")
@@ -221,12 +222,48 @@ fn a_file_rebuilds_its_surrogate() {
     let vae = Surrogate::Vae(config.init(&device, 3).unwrap(), config.clone());
     let file = SurrogateFile { role: Role::StatesSurrogate, model: vae.kind(), fit: None };
     let bytes = encode(&vae.tensors().unwrap(), &file).unwrap();
-    let (loaded, _) = super::surrogate(&bytes, &device).unwrap();
-    let draw = |s: &Surrogate| s.draw(20, &mut crate::rng::Rng::new(4), &device).into_data();
+    let (loaded, _) = super::surrogate(&bytes, Role::StatesSurrogate, &device).unwrap();
+    let draw = |s: &Surrogate| s.draw(20, &mut crate::rng::Rng::new(4), &device).unwrap().into_data();
     assert_eq!(draw(&loaded), draw(&vae));
     let huge = SurrogateFile {
         model: crate::surrogate::SurrogateKind::Vae(VaeConfig { hidden: vec![16_000; 60], ..config }),
         ..file
     };
     refused(vae.tensors().unwrap(), &huge, "describes a VAE of");
+}
+
+/// MNIST's conv VAE survives its file (the same digits from the same stream), under its own role:
+/// a STATES loader refuses it by name, and a config far larger than the file is refused first.
+#[test]
+fn conv_vae_surrogate_round_trip() {
+    use crate::model::conv_vae::ConvVaeConfig;
+    use crate::surrogate::SurrogateKind;
+    let device = Device::flex();
+    let config = ConvVaeConfig { latent: 3, channels: [4, 8] };
+    let vae = Surrogate::ConvVae(Box::new(config.init(&device, 5).unwrap()), config.clone());
+    assert_eq!(vae.role(), Role::MnistSurrogate);
+    let file = SurrogateFile { role: vae.role(), model: vae.kind(), fit: None };
+    let bytes = encode(&vae.tensors().unwrap(), &file).unwrap();
+    let (loaded, read) = super::surrogate(&bytes, Role::MnistSurrogate, &device).unwrap();
+    assert_eq!(read, file);
+    let draw = |s: &Surrogate| s.draw_digits(&[0, 3, 9], &mut crate::rng::Rng::new(6), &device).unwrap().into_data();
+    assert_eq!(draw(&loaded), draw(&vae));
+    assert!(vae.draw_digits(&[10], &mut crate::rng::Rng::new(6), &device).is_err());
+    let message = super::surrogate(&bytes, Role::StatesSurrogate, &device).unwrap_err().to_string();
+    assert!(message.contains("holds a mnist-surrogate, not a states-surrogate"), "{message}");
+    let mislabelled = SurrogateFile { role: Role::MnistSurrogate, ..file.clone() };
+    let gmm = Surrogate::Gmm(crate::sde::mixture::Mixture::anisotropic());
+    let gmm_file = SurrogateFile { model: gmm.kind(), ..mislabelled };
+    let message = super::surrogate(&encode(&gmm.tensors().unwrap(), &gmm_file).unwrap(), Role::MnistSurrogate, &device)
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("not a states-surrogate"), "{message}");
+    let huge =
+        SurrogateFile { model: SurrogateKind::ConvVae(ConvVaeConfig { latent: 256, channels: [512, 512] }), ..file };
+    let message = super::surrogate(&bytes_of(&vae, &huge), Role::MnistSurrogate, &device).unwrap_err().to_string();
+    assert!(message.contains("describes a conv VAE of"), "{message}");
+}
+
+fn bytes_of(surrogate: &Surrogate, file: &SurrogateFile) -> Vec<u8> {
+    encode(&surrogate.tensors().unwrap(), file).unwrap()
 }

@@ -33,7 +33,8 @@ fn model_file(bytes: &[u8]) -> bool {
         model_file::mlp(bytes, Role::Classifier, &device).is_ok(),
         model_file::unet(bytes, &device).is_ok(),
         model_file::cnn(bytes, &device).is_ok(),
-        model_file::surrogate(bytes, &device).is_ok(),
+        model_file::surrogate(bytes, Role::StatesSurrogate, &device).is_ok(),
+        model_file::surrogate(bytes, Role::MnistSurrogate, &device).is_ok(),
     ];
     results.iter().any(|&ok| ok)
 }

@@ -3,6 +3,7 @@
 pub mod bits_per_dim;
 pub mod fid;
 pub mod image_bits;
+pub mod inception_score;
 pub mod kde_nll;
 pub mod mmd;
 pub mod on_target;

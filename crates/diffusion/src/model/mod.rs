@@ -1,6 +1,7 @@
 //! Networks, one file each.
 
 pub mod cnn;
+pub mod conv_vae;
 pub mod fourier;
 pub mod mlp;
 pub mod unet;

@@ -6,7 +6,11 @@
 //! |-------|-------------------------------------------------------|------------|
 //! | `gmm` | `weights` [K], `means` [K, 2], `covariances` [K, 2, 2] | Σ_k w_k N(μ_k, Σ_k), fitted by EM (`em`) |
 //! | `vae` | the encoder's and decoder's MLP parameters (`encoder.…`, `decoder.…`) | f(z) + σ_x ε, trained on the ELBO (`vae`) |
+//!
+//! MNIST's surrogate, under the role `mnist-surrogate`, is a class-conditional convolutional VAE
+//! (`conv_vae`, kind `conv_vae`): its mean image 2σ(ℓ(z, y)) − 1 for z ~ N(0, I) and the digit y.
 
+pub mod conv_vae;
 pub mod em;
 pub mod vae;
 
@@ -16,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::io::{NamedTensor, Role};
 use crate::limits;
+use crate::model::conv_vae::{self as digits, ConvVae, ConvVaeConfig};
 use crate::model::vae::{Vae, VaeConfig};
 use crate::rng::Rng;
 use crate::sde::Sde;
@@ -47,7 +52,7 @@ pub fn start(
 ) -> Result<SurrogateStart> {
     limits::SAMPLES.check(n as f64)?;
     let mut streams = Rng::new(seed);
-    let draws = surrogate.draw(n, &mut Rng::new(streams.next_u64()), device);
+    let draws = surrogate.draw(n, &mut Rng::new(streams.next_u64()), device)?;
     let sampler = SdeSampler::from_surrogate(method, sde, steps, draws.clone(), t_mid, streams.next_u64())?;
     Ok(SurrogateStart { sampler, draws, full_nfe: planned_nfe(method, &grid(method, &sde, steps)) })
 }
@@ -74,6 +79,8 @@ pub enum SurrogateKind {
     Gmm { components: usize },
     /// A variational autoencoder (`model::vae`).
     Vae(VaeConfig),
+    /// MNIST's class-conditional convolutional VAE (`model::conv_vae`).
+    ConvVae(ConvVaeConfig),
 }
 
 /// How a surrogate was fitted, when known.
@@ -100,13 +107,19 @@ pub struct SurrogateFile {
 pub enum Surrogate {
     Gmm(Mixture),
     Vae(Vae, VaeConfig),
+    ConvVae(Box<ConvVae>, ConvVaeConfig),
 }
 
 impl Surrogate {
-    /// `n` independent draws x̃₀ ([n, 2] on `device`; a VAE decodes them there, so nothing is read
-    /// back).
-    pub fn draw(&self, n: usize, rng: &mut Rng, device: &Device) -> Tensor<2> {
-        match self {
+    /// `n` independent STATES points x̃₀ ([n, 2] on `device`; a VAE decodes them there, so
+    /// nothing is read back). A conv VAE draws digits of chosen labels instead (`draw_digits`);
+    /// keeping the two apart keeps the digit decoder out of programs that never draw digits (the
+    /// page's wasm).
+    pub fn draw(&self, n: usize, rng: &mut Rng, device: &Device) -> Result<Tensor<2>> {
+        Ok(match self {
+            Surrogate::ConvVae(..) => {
+                return Err(Error::Config("a conv VAE draws digits of chosen labels (draw_digits), not points".into()));
+            }
             Surrogate::Gmm(mixture) => {
                 let points = mixture.sample(n, rng).0;
                 Tensor::from_data(TensorData::new(points.concat(), [n, 2]), device)
@@ -116,12 +129,35 @@ impl Surrogate {
                 let eps = Tensor::from_data(TensorData::new(rng.normals(n * 2), [n, 2]), device);
                 vae.decode(z, eps, config.sigma_x)
             }
+        })
+    }
+
+    /// One draw x̃₀ ([n, 784], model scale) of each digit in `labels` (0..=9), from a conv VAE.
+    pub fn draw_digits(&self, labels: &[i64], rng: &mut Rng, device: &Device) -> Result<Tensor<2>> {
+        let Surrogate::ConvVae(vae, config) = self else {
+            return Err(Error::Config("a STATES surrogate draws points, not digits".into()));
+        };
+        if let Some(bad) = labels.iter().find(|&&l| !(0..digits::CLASSES as i64).contains(&l)) {
+            return Err(Error::Config(format!("a conv VAE draws the digits 0 to 9, not {bad}")));
+        }
+        limits::SAMPLES.check(labels.len() as f64)?;
+        let n = labels.len();
+        let z = Tensor::from_data(TensorData::new(rng.normals(n * config.latent), [n, config.latent]), device);
+        Ok(vae.decode(z, Tensor::from_data(TensorData::new(labels.to_vec(), [n]), device)))
+    }
+
+    /// The role of its file: a conv VAE models MNIST, the others STATES.
+    pub fn role(&self) -> Role {
+        match self {
+            Surrogate::ConvVae(..) => Role::MnistSurrogate,
+            _ => Role::StatesSurrogate,
         }
     }
 
     /// Its config (without a fit record).
     pub fn kind(&self) -> SurrogateKind {
         match self {
+            Surrogate::ConvVae(_, config) => SurrogateKind::ConvVae(config.clone()),
             Surrogate::Gmm(mixture) => SurrogateKind::Gmm { components: mixture.weights.len() },
             Surrogate::Vae(_, config) => SurrogateKind::Vae(config.clone()),
         }
@@ -131,6 +167,7 @@ impl Surrogate {
     pub fn tensors(&self) -> Result<Vec<NamedTensor>> {
         Ok(match self {
             Surrogate::Vae(vae, _) => crate::io::host_tensors(vae)?,
+            Surrogate::ConvVae(vae, _) => crate::io::host_tensors(vae.as_ref())?,
             Surrogate::Gmm(mixture) => {
                 let k = mixture.weights.len();
                 let tensor = |name: &str, shape: Vec<usize>, values: Vec<f64>| NamedTensor {
@@ -151,10 +188,18 @@ impl Surrogate {
     /// then a mixture's own checks (positive weights, symmetric positive-definite covariances); a
     /// VAE's networks are built on `device` (`model_file::surrogate` checks its size first).
     pub fn from_tensors(file: &SurrogateFile, tensors: &[NamedTensor], device: &Device) -> Result<Self> {
-        if file.role != Role::StatesSurrogate {
-            return Err(Error::Weights(format!("this file holds a {}, not a states-surrogate", file.role.name())));
+        let want = match file.model {
+            SurrogateKind::ConvVae(_) => Role::MnistSurrogate,
+            _ => Role::StatesSurrogate,
+        };
+        if file.role != want {
+            return Err(Error::Weights(format!("this file holds a {}, not a {}", file.role.name(), want.name())));
         }
         match &file.model {
+            SurrogateKind::ConvVae(config) => {
+                config.validate().map_err(|e| Error::Weights(e.to_string()))?;
+                Ok(Surrogate::ConvVae(Box::new(crate::io::load(config.init(device, 0)?, tensors)?), config.clone()))
+            }
             SurrogateKind::Vae(config) => {
                 config.validate().map_err(|e| Error::Weights(e.to_string()))?;
                 Ok(Surrogate::Vae(crate::io::load(config.init(device, 0)?, tensors)?, config.clone()))
@@ -219,7 +264,7 @@ mod tests {
         let chain = Sde::ddpm(&ScheduleConfig::default());
         let started = start(&surrogate, Method::ancestral(), chain, 500, 50, 0.0, 9, &device).unwrap();
         let mut streams = Rng::new(9);
-        let own = surrogate.draw(50, &mut Rng::new(streams.next_u64()), &device);
+        let own = surrogate.draw(50, &mut Rng::new(streams.next_u64()), &device).unwrap();
         assert_eq!(started.draws.clone().into_data(), own.into_data());
         assert_eq!(started.sampler.x().into_data(), started.draws.into_data());
         assert_eq!(started.full_nfe, Some(500));

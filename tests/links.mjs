@@ -21,11 +21,11 @@ const pageControls = (page) => page.evaluate(async () => {
   return { controls: list, limits: rangeTable() };
 });
 
-/** Every control a link carries, with its value: the page's own list (form inputs and menus). */
-const settings = (page) => page.evaluate(() => Object.fromEntries(
-  [...document.querySelectorAll('form input[id], form select[id]')]
-    .filter((el) => el.type !== 'file' && !el.dataset.noUrl)
-    .map((el) => [el.id, el.type === 'checkbox' ? (el.checked ? '1' : '0') : el.value])));
+/** Every control a link carries, with its value: the page's own list (web/url-state.js's `controls`). */
+const settings = (page) => page.evaluate(async () => {
+  const { controls } = await import(new URL('web/url-state.js', location.href).href);
+  return Object.fromEntries(controls().map((el) => [el.id, el.type === 'checkbox' ? (el.checked ? '1' : '0') : el.value]));
+});
 
 export async function links({ name, webgpu }) {
   const { browser, page, consoleErrors, log } = await openPage(webgpu, `links-${name}`);
@@ -103,7 +103,7 @@ export async function links({ name, webgpu }) {
       let seed = 12345;
       const next = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
       const pick = (xs) => xs[Math.floor(next() * xs.length)];
-      const controls = [...document.querySelectorAll('form input[id], form select[id]')].filter((el) => el.type !== 'file' && !el.dataset.noUrl);
+      const controls = (await import(new URL('web/url-state.js', location.href).href)).controls();
       const keys = [...controls.map((el) => el.id), 'drawn', 'drawn', 'bogus', '', '%', '%zz', '__proto__', 'constructor', 'é', 'a'.repeat(5000)];
       const values = ['', '0', '1', '-1', '1e308', 'NaN', 'Infinity', '0.005', '3', '65536', '65537', 'ddim', 'flow-matching', '%00', '%E0%A4%A', '🙂', '<script>', 'a'.repeat(10000), ' 7 ', '0x10', '1,2',
         'A'.repeat(54), '_'.repeat(54), 'f39_'.repeat(13) + 'f3', 'A'.repeat(2668), 'AAAAAAA', 'A=='];

@@ -7,7 +7,8 @@ import { decodePng, inkedFraction } from './png.mjs';
 /**
  * MNIST: the shipped UNet samples a 4×4 grid in the page (animated, one frame per step), and the
  * shipped CNN judge recognises the requested digits; inpainting keeps the kept pixels and completes
- * the digit; a file of another kind is refused with a message.
+ * the digit; a surrogate start from the shipped conv VAE saves evaluations and keeps the digits;
+ * a file of another kind is refused with a message.
  */
 export async function mnist({ name, webgpu, steps, inpaint, minAgree, timeout }) {
   const { browser, page, consoleErrors, log } = await openPage(webgpu, `${name} mnist`);
@@ -61,6 +62,23 @@ export async function mnist({ name, webgpu, steps, inpaint, minAgree, timeout })
     for (let i = 0; i < grid.width * grid.height; i++) bright += grid.pixels[i * grid.channels] > 160 ? 1 : 0;
     const brightFraction = bright / (grid.width * grid.height);
     assert.ok(brightFraction > 0.02 && brightFraction < 0.4, `bright fraction of the grid canvas ${brightFraction}`);
+
+    // A surrogate start (seed 003, Algorithm 4): the conv VAE's digits, noised to t_mid = 0.5 and
+    // denoised from there, spend fewer evaluations and are still the requested digits.
+    assert.ok(sampled.surrogate, 'the shipped surrogate did not load with the model');
+    await page.selectOption('#mnist-start', 'vae');
+    await page.click('#mnist-sample');
+    await page.waitForFunction(() => window.playground.mnist.done && !window.playground.busy, null, { timeout, polling: 500 });
+    const started = await mnistState();
+    const startAgree = started.verdicts.filter((v, i) => v.digit === i % 10).length;
+    log(`surrogate start at t_mid = ${started.tStart}: ${started.nfe} of ${started.fullNfe} evaluations, ${started.seconds.toFixed(1)} s `
+      + `(plain: ${sampled.seconds.toFixed(1)} s), ${startAgree}/16 as requested`);
+    assert.equal(started.tStart, 0.5);
+    assert.equal(started.fullNfe, steps);
+    assert.ok(started.nfe >= 1 && started.nfe < steps, `${started.nfe} evaluations from t_mid = 0.5 of ${steps}`);
+    assert.ok(startAgree >= minAgree, `${startAgree}/16 surrogate-started digits as requested: ${started.verdicts.map((v) => v.digit)}`);
+    assert.match(await page.textContent('#mnist-status'), /saved by starting at t_mid = 0.5/);
+    await page.selectOption('#mnist-start', 'prior');
 
     if (inpaint) {
       // Test digit 0 is a 7: keep its top half, let the model complete the bottom.

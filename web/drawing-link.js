@@ -42,3 +42,22 @@ export function decodeDrawing(text) {
   }
   return { points: flat };
 }
+
+/**
+ * The drawing as a link setting (web/url-state.js's `registerExtra`): `get()` is the flat list
+ * now, `set(points)` replaces it — with a link's drawing, or with none on a reset.
+ */
+export function drawingExtra(get, set) {
+  return {
+    read: () => encodeDrawing(get()),
+    apply: (text) => {
+      const decoded = decodeDrawing(text);
+      if (decoded.why) return decoded.why;
+      set(decoded.points);
+      return null;
+    },
+    reset: () => {
+      if (get().length) set([]);
+    },
+  };
+}

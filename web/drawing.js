@@ -4,7 +4,7 @@
 // Up to 500 points it is kept in the link (`#drawn=…`, web/drawing-link.js).
 
 import { fromPixel } from './plots.js';
-import { LINK_POINTS, decodeDrawing, encodeDrawing } from './drawing-link.js';
+import { LINK_POINTS, drawingExtra } from './drawing-link.js';
 import { registerExtra, updateHash } from './url-state.js';
 
 /** Wires the drawing; `state.drawn` is the flat [x, y, …] list, `redraw()` shows it. */
@@ -23,21 +23,10 @@ export function setupDrawing({ $, state, redraw }) {
     redraw();
     updateHash();
   };
-  registerExtra('drawn', {
-    read: () => encodeDrawing(state.drawn),
-    apply: (text) => {
-      const decoded = decodeDrawing(text);
-      if (decoded.why) return decoded.why;
-      state.drawn = decoded.points;
-      changed();
-      return null;
-    },
-    reset: () => {
-      if (!state.drawn.length) return;
-      state.drawn = [];
-      changed();
-    },
-  });
+  registerExtra('drawn', drawingExtra(() => state.drawn, (points) => {
+    state.drawn = points;
+    changed();
+  }));
   const add = (event) => {
     const rect = canvas.getBoundingClientRect();
     const px = ((event.clientX - rect.left) * canvas.width) / rect.width;

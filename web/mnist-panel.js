@@ -7,8 +7,9 @@ import { fetchBytes } from './loading.js';
 export function handleMnistMessage(message, { $, state, setStatus, setBusy }) {
   switch (message.type) {
     case 'mnist-loaded':
-      Object.assign(state.mnist, { loaded: message.source, describe: message.describe, judge: message.judge });
-      $('mnist-model').textContent = `${message.source}: ${message.describe}`;
+      Object.assign(state.mnist, { loaded: message.source, describe: message.describe, judge: message.judge, surrogate: message.surrogate });
+      $('mnist-model').textContent = `${message.source}: ${message.describe}`
+        + (message.surrogate ? '; surrogate: the conv VAE (web/models/mnist-vae.safetensors)' : '');
       setStatus(`Loaded the MNIST model from ${message.source}. Press Sample digits.`);
       setBusy(false);
       break;
@@ -17,7 +18,9 @@ export function handleMnistMessage(message, { $, state, setStatus, setBusy }) {
       state.mnist.frames = message.frames;
       if (message.frames === 1) state.mnist.firstFrame = (performance.now() - state.mnist.started) / 1000;
       drawDigits($('mnist-grid-canvas'), message.x, columns);
-      $('mnist-status').textContent = `t = ${message.t.toFixed(3)}, ${message.nfe} network evaluations`;
+      $('mnist-status').textContent = message.surrogate
+        ? `The conv VAE's digits x̃₀ (no network evaluation of the UNet), to be noised to t_mid = ${message.t.toFixed(2)} and denoised from there`
+        : `t = ${message.t.toFixed(3)}, ${message.nfe} network evaluations`;
       break;
     }
     case 'mnist-done': {
@@ -32,8 +35,12 @@ export function handleMnistMessage(message, { $, state, setStatus, setBusy }) {
       Object.assign(state.mnist, { x: message.x, probs, verdicts, done: true, nfe: message.nfe, seconds: message.seconds, inpaint: message.inpaint });
       if (message.x) drawDigits($('mnist-grid-canvas'), message.x, columns, verdicts?.map((v) => `${v.digit} (${(100 * v.p).toFixed(0)}%)`));
       const rate = n / message.seconds;
+      // A surrogate start counts the evaluations it saved against the whole grid from t = 1.
+      const saved = message.tStart != null && message.fullNfe != null
+        ? ` (of ${message.fullNfe} from t = 1: ${message.fullNfe - message.nfe} saved by starting at t_mid = ${message.tStart})` : '';
+      Object.assign(state.mnist, { fullNfe: message.fullNfe, tStart: message.tStart });
       $('mnist-status').textContent = `${message.stopped ? 'Stopped' : 'Done'}: ${n} ${message.inpaint ? 'inpaintings' : 'digits'}, `
-        + `${message.nfe} network evaluations, ${message.seconds.toFixed(1)} s (${rate.toFixed(2)} images/s)`
+        + `${message.nfe} network evaluations${saved}, ${message.seconds.toFixed(1)} s (${rate.toFixed(2)} images/s)`
         + (verdicts ? `; the judge's mean confidence ${(100 * verdicts.reduce((a, v) => a + v.p, 0) / n).toFixed(0)}%` : '');
       setStatus('Sampled digits.');
       setBusy(false);
@@ -47,13 +54,18 @@ export function handleMnistMessage(message, { $, state, setStatus, setBusy }) {
 
 /** Wires the panel's controls; `ui` holds the page's element lookup, state and helpers. */
 export function setupMnist({ $, state, worker, readNumber, clearError, setBusy, setStatus, showError }) {
-  function mnistLoad(bytes, judge, source) {
+  function mnistLoad(bytes, judge, surrogate, source) {
     clearError();
     setBusy(true);
     setStatus(`Loading ${source}…`);
-    const transfer = judge ? [bytes, judge] : [bytes];
-    worker.postMessage({ type: 'mnist-load', bytes, judge, source }, transfer);
+    const transfer = [bytes, judge, surrogate].filter(Boolean);
+    worker.postMessage({ type: 'mnist-load', bytes, judge, surrogate, source }, transfer);
   }
+  // The judge and the surrogate are optional: a page without them still samples.
+  const optional = (path) => fetchBytes(path).catch(() => null);
+  $('mnist-t-mid').addEventListener('input', () => {
+    $('mnist-t-mid-label').textContent = $('mnist-t-mid').value;
+  });
 
   // Until the first grid: what to do, on the grid's own canvas.
   const grid = $('mnist-grid-canvas').getContext('2d');
@@ -68,8 +80,9 @@ export function setupMnist({ $, state, worker, readNumber, clearError, setBusy, 
 
   $('mnist-load-pretrained').addEventListener('click', async () => {
     try {
-      const [bytes, judge] = await Promise.all([fetchBytes('web/models/mnist-vp.safetensors'), fetchBytes('web/models/mnist-classifier.safetensors')]);
-      mnistLoad(bytes, judge, 'web/models/mnist-vp.safetensors');
+      const [bytes, judge, surrogate] = await Promise.all([fetchBytes('web/models/mnist-vp.safetensors'),
+        fetchBytes('web/models/mnist-classifier.safetensors'), optional('web/models/mnist-vae.safetensors')]);
+      mnistLoad(bytes, judge, surrogate, 'web/models/mnist-vp.safetensors');
     } catch (err) {
       showError(`pre-trained MNIST model: ${err.message}`);
     }
@@ -77,13 +90,8 @@ export function setupMnist({ $, state, worker, readNumber, clearError, setBusy, 
   $('mnist-file').addEventListener('change', async () => {
     const file = $('mnist-file').files[0];
     if (!file) return;
-    let judge = null;
-    try {
-      judge = await fetchBytes('web/models/mnist-classifier.safetensors');
-    } catch {
-      judge = null;
-    }
-    mnistLoad(await file.arrayBuffer(), judge, file.name);
+    const [judge, surrogate] = await Promise.all([optional('web/models/mnist-classifier.safetensors'), optional('web/models/mnist-vae.safetensors')]);
+    mnistLoad(await file.arrayBuffer(), judge, surrogate, file.name);
   });
 
   function mnistSettings() {
@@ -91,7 +99,9 @@ export function setupMnist({ $, state, worker, readNumber, clearError, setBusy, 
     const guidance = readNumber('mnist-guidance');
     const seed = readNumber('mnist-seed');
     if (steps === null || guidance === null || seed === null) return null;
-    return { steps, guidance, seed, sampler: $('mnist-sampler').value, label: Number($('mnist-label').value) };
+    // A surrogate start's t_mid (null: from the prior).
+    const tStart = $('mnist-start').value === 'vae' ? Number($('mnist-t-mid').value) : null;
+    return { steps, guidance, seed, sampler: $('mnist-sampler').value, label: Number($('mnist-label').value), tStart };
   }
 
   $('mnist-form').addEventListener('submit', (event) => {
@@ -102,7 +112,8 @@ export function setupMnist({ $, state, worker, readNumber, clearError, setBusy, 
     const side = Number($('mnist-grid').value);
     Object.assign(state.mnist, { frames: 0, done: false, x: null, probs: null, started: performance.now() });
     setBusy(true);
-    setStatus(`Sampling ${side * side} digits with ${settings.sampler}…`);
+    const from = settings.tStart != null ? ` from the conv VAE's digits at t_mid = ${settings.tStart}` : '';
+    setStatus(`Sampling ${side * side} digits with ${settings.sampler}${from}…`);
     worker.postMessage({ type: 'mnist-sample', n: side * side, ...settings });
   });
 
@@ -151,6 +162,6 @@ export function setupMnist({ $, state, worker, readNumber, clearError, setBusy, 
     const inpaint = { image: editor.image.slice().buffer, mask: editor.mask.slice().buffer };
     // "all, in turn" means nothing for one digit: complete it unconditionally.
     const label = settings.label === -1 ? 10 : settings.label;
-    worker.postMessage({ type: 'mnist-sample', n: 4, ...settings, label, inpaint });
+    worker.postMessage({ type: 'mnist-sample', n: 4, ...settings, label, inpaint, tStart: null });
   });
 }

@@ -263,24 +263,31 @@ async function energy({ target, n, seed, budget }) {
 /** The MNIST UNet (and its judge), loaded from the CLI's files. */
 let mnist = null;
 
-function mnistLoad({ bytes, judge, source }) {
+function mnistLoad({ bytes, judge, surrogate, source }) {
   const model = playground.loadMnist(new Uint8Array(bytes));
   if (judge) model.loadJudge(new Uint8Array(judge));
+  if (surrogate) model.loadSurrogate(new Uint8Array(surrogate));
   mnist?.free();
   mnist = model;
-  post({ type: 'mnist-loaded', source, describe: mnist.describe(), judge: Boolean(judge) });
+  post({ type: 'mnist-loaded', source, describe: mnist.describe(), judge: Boolean(judge), surrogate: mnist.hasSurrogate() });
 }
 
 /** A grid of digits (or inpaintings), one sampler step per frame, then the judge's verdict. */
-async function mnistSample({ n, label, sampler, steps, guidance, seed, inpaint }) {
+async function mnistSample({ n, label, sampler, steps, guidance, seed, inpaint, tStart = null }) {
   if (!mnist) throw new Error('load the MNIST model first');
+  let started = performance.now();
+  stopRequested = false;
   if (inpaint) {
     mnist.startInpaint(new Uint8Array(inpaint.image), new Uint8Array(inpaint.mask), n, label, sampler, steps, guidance, seed);
+  } else if (tStart != null) {
+    // A surrogate start: the VAE's digits first, then their noised and denoised states.
+    mnist.startFromSurrogate(n, label, sampler, steps, guidance, seed, tStart);
+    post({ type: 'mnist-frame', x: await mnist.surrogateDraws(), t: tStart, nfe: 0, frames: 0, surrogate: true });
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    started = performance.now(); // the pause to show them is not sampling time
   } else {
     mnist.start(n, label, sampler, steps, guidance, seed);
   }
-  const started = performance.now();
-  stopRequested = false;
   let x = null;
   let frames = 0;
   while (!mnist.done() && !stopRequested) {
@@ -295,7 +302,7 @@ async function mnistSample({ n, label, sampler, steps, guidance, seed, inpaint }
   } catch (err) {
     probs = null; // no judge loaded
   }
-  post({ type: 'mnist-done', x, probs, nfe: mnist.nfe(), frames, seconds: (performance.now() - started) / 1000, stopped: stopRequested, inpaint: Boolean(inpaint) });
+  post({ type: 'mnist-done', x, probs, nfe: mnist.nfe(), fullNfe: mnist.fullNfe(), tStart, frames, seconds: (performance.now() - started) / 1000, stopped: stopRequested, inpaint: Boolean(inpaint) });
 }
 
 self.onmessage = async ({ data: message }) => {

@@ -12,7 +12,7 @@
 import fixture from './page-controls.json' with { type: 'json' };
 import { applyHash, controls, currentHash, registerExtra, rememberDefaults } from '../../web/url-state.js';
 import { applyLimits } from '../../web/limits.js';
-import { decodeDrawing, encodeDrawing } from '../../web/drawing-link.js';
+import { drawingExtra } from '../../web/drawing-link.js';
 
 import { fakeDocument } from './fake-dom.mjs';
 
@@ -20,20 +20,11 @@ fakeDocument(fixture.controls); // the page's modules touch the DOM only when ca
 applyLimits(fixture.limits);
 const ranges = new Map(fixture.limits.map((l) => [l.id, l]));
 
-// The drawing, registered as web/drawing.js registers it.
+// The drawing, registered through the page's own extra (web/drawing.js does the same).
 let drawn = [];
-registerExtra('drawn', {
-  read: () => encodeDrawing(drawn),
-  apply: (text) => {
-    const decoded = decodeDrawing(text);
-    if (decoded.why) return decoded.why;
-    drawn = decoded.points;
-    return null;
-  },
-  reset: () => {
-    drawn = [];
-  },
-});
+registerExtra('drawn', drawingExtra(() => drawn, (points) => {
+  drawn = points;
+}));
 rememberDefaults();
 
 const settings = () => JSON.stringify([controls().map((el) => (el.type === 'checkbox' ? el.checked : el.value)), drawn]);

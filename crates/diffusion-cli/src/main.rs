@@ -25,6 +25,7 @@ mod plot;
 mod ranged;
 mod rdmc;
 mod report;
+mod report_arch;
 mod report_hse;
 mod report_surrogate;
 mod states;
@@ -105,6 +106,8 @@ enum ReportCommand {
     Hse(report_hse::HseArgs),
     /// The surrogate table on STATES (seed 003 Table 4.5): GMM starts at t_mid against plain diffusion.
     Surrogate(report_surrogate::SurrogateReportArgs),
+    /// The UNet architectures on MNIST (seed 003 Table 4.3): presets at an equal step budget.
+    Architectures(report_arch::ArchArgs),
 }
 
 #[derive(Subcommand)]
@@ -156,6 +159,7 @@ fn main() -> ExitCode {
         Command::Report(ReportCommand::States(args)) => report::report(args),
         Command::Report(ReportCommand::Hse(args)) => report_hse::report(args),
         Command::Report(ReportCommand::Surrogate(args)) => report_surrogate::report(args),
+        Command::Report(ReportCommand::Architectures(args)) => report_arch::report(args),
         Command::Likelihood(args) => likelihood::likelihood(args),
         Command::Compare(CompareCommand::States(args)) => compare::compare(args),
         Command::Eval(EvalCommand::Nll(args)) => grading::eval_nll(&args.samples),

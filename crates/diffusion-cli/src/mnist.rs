@@ -13,8 +13,8 @@ use diffusion::model::unet::UNet;
 use diffusion::model_file;
 use diffusion::rng::Rng;
 use diffusion::sde::sampler::{Method, SdeSampler, grid};
-use diffusion::sde::surrogate_start::{grid_from, planned_nfe};
-use diffusion::surrogate::Surrogate;
+use diffusion::sde::surrogate_start::planned_nfe;
+use diffusion::surrogate::{Surrogate, start_digits};
 use diffusion::unet_checkpoint::UNetFileConfig;
 
 use crate::common::{bar, to_vec};
@@ -50,8 +50,12 @@ pub fn all_labels(n: usize) -> Vec<i64> {
     label_cycle(10, n).into_iter().map(|l| l as i64).collect()
 }
 
-/// Samples one image per label with `method` in `steps` grid steps (guidance weight `guidance`),
-/// returning the pixel bytes, [n · 784]. With a surrogate start (a conv VAE and t_mid), the
+/// Pixel bytes [n · 784], the network evaluations spent per image, and what the sampler's whole
+/// grid would have spent (`None`: RK45 picks its own steps).
+pub type Drawn = (Vec<u8>, usize, Option<usize>);
+
+/// Samples one image per label with `method` in `steps` grid steps (guidance weight `guidance`).
+/// With a surrogate start (a conv VAE and t_mid), the
 /// sampler begins from its digits of the same labels (any digit for ∅) noised to t_mid
 /// (Algorithm 4); its draws and the sampler's noise come from two streams of `seed`.
 #[allow(clippy::too_many_arguments)]
@@ -64,23 +68,24 @@ pub fn draw(
     start: Option<(&Surrogate, f64)>,
     seed: u64,
     device: &Device,
-) -> Result<Vec<u8>, String> {
+) -> Result<Drawn, String> {
     let model = file.score_model(unet, labels.to_vec(), guidance)?.clipped();
     let sde = file.score.sde;
-    let mut sampler = match start {
-        None => SdeSampler::with_dim(method, sde, steps, labels.len(), PIXELS, seed, device)?,
+    let (mut sampler, full_nfe) = match start {
+        None => (
+            SdeSampler::with_dim(method, sde, steps, labels.len(), PIXELS, seed, device)?,
+            planned_nfe(method, &grid(method, &sde, steps)),
+        ),
         Some((surrogate, t_mid)) => {
-            let mut streams = Rng::new(seed);
-            let mut draws = Rng::new(streams.next_u64());
-            let digits: Vec<i64> = labels.iter().map(|&l| if l < 10 { l } else { draws.below(10) as i64 }).collect();
-            let x0 = surrogate.draw_digits(&digits, &mut draws, device)?;
-            SdeSampler::from_surrogate(method, sde, steps, x0, t_mid, streams.next_u64())?
+            let started = start_digits(surrogate, method, sde, steps, labels, t_mid, seed, device)?;
+            (started.sampler, started.full_nfe)
         }
     };
     while !sampler.done() {
         sampler.step(&model);
     }
-    Ok(to_vec(sampler.x())?.into_iter().map(to_byte).collect())
+    let nfe = sampler.nfe();
+    Ok((to_vec(sampler.x())?.into_iter().map(to_byte).collect(), nfe, full_nfe))
 }
 
 /// rdMC on the learned density of x_{t₀} (t₀ defaults to t_min; ∇f_* ≈ −s_θ(x, t₀), conditioned
@@ -243,12 +248,16 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     let progress = bar(args.n, "{bar:40} {pos}/{len} images [{elapsed_precise}<{eta_precise}]");
     let mut images = Vec::with_capacity(args.n * PIXELS);
     let mut seeds = Rng::new(args.seed);
+    let mut spent = (0, None);
     for chunk in labels.chunks(args.batch) {
         let seed = seeds.next_u64();
         if rdmc {
             images.extend(draw_rdmc(&unet, &file, chunk, args.steps, args.rdmc_t0, args.guidance, seed, &device)?.0);
         } else {
-            images.extend(draw(&unet, &file, chunk, (method, args.steps), args.guidance, start, seed, &device)?);
+            let (bytes, nfe, full) =
+                draw(&unet, &file, chunk, (method, args.steps), args.guidance, start, seed, &device)?;
+            images.extend(bytes);
+            spent = (nfe, full);
         }
         progress.inc(chunk.len() as u64);
     }
@@ -257,17 +266,11 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     write(&args.out.join("samples.npy"), npy::encode(&[args.n, SIDE, SIDE], &images)?)?;
     write(&args.out.join("labels.npy"), npy::encode(&[args.n], &labels)?)?;
     grid_png(&args.out.join("grid.png"), &grid_sample(&images, &labels), 10)?;
-    let nfe = match start {
-        Some((_, t_mid)) if !rdmc => {
-            let full = grid(method, &sde, args.steps);
-            let (from, all) = (planned_nfe(method, &grid_from(&full, t_mid)), planned_nfe(method, &full));
-            match (from, all) {
-                (Some(from), Some(all)) => {
-                    format!("; {from} network evaluations per image from t = {t_mid} (of {all})")
-                }
-                _ => String::new(),
-            }
+    let nfe = match (start, spent) {
+        (Some((_, t_mid)), (from, Some(all))) if !rdmc => {
+            format!("; {from} network evaluations per image from t = {t_mid} (of {all})")
         }
+        _ if !rdmc => format!("; {} network evaluations per image", spent.0),
         _ => String::new(),
     };
     eprintln!(

@@ -241,7 +241,8 @@ pub fn compare(args: CompareArgs) -> Result<(), String> {
                     let Some(steps) = method.steps_for_nfe(nfe) else { continue };
                     for chunk in labels.chunks(args.batch.max(1)) {
                         let seed = seeds.next_u64();
-                        images.extend(draw(&unet, &file, chunk, (method, steps), args.guidance, None, seed, &device)?);
+                        images
+                            .extend(draw(&unet, &file, chunk, (method, steps), args.guidance, None, seed, &device)?.0);
                     }
                     (steps, nfe)
                 }

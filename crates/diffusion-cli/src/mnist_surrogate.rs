@@ -7,18 +7,16 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::prelude::*;
+use burn::prelude::Device;
 use clap::Args;
 use diffusion::checkpoint::Role;
-use diffusion::data::mnist::PIXELS;
 use diffusion::limits;
-use diffusion::model::cnn::images;
 use diffusion::model::conv_vae::ConvVaeConfig;
 use diffusion::model_file;
 use diffusion::rng::Rng;
-use diffusion::surrogate::conv_vae::trainer;
+use diffusion::surrogate::conv_vae::{neg_elbo_of, trainer};
 use diffusion::surrogate::{FitRecord, Surrogate, SurrogateFile};
-use diffusion::train::Plan;
+use diffusion::train::{Plan, Seeds};
 
 use crate::common::{to_vec, train_loop};
 use crate::device::DeviceArg;
@@ -69,27 +67,18 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
     }
     let seconds = started.elapsed().as_secs_f64();
     let vae = run.into_inner().model();
-    // The test split's negative ELBO (one z per image), in batches of 1000.
-    let mut rng = Rng::new(args.seed);
-    let mut total = 0.0;
-    for start in (0..test.len()).step_by(1000) {
-        let indices: Vec<usize> = (start..(start + 1000).min(test.len())).collect();
-        let labels: Vec<i64> = indices.iter().map(|&i| test.labels[i] as i64).collect();
-        let n = indices.len();
-        let eps = Tensor::from_data(TensorData::new(rng.normals(n * config.latent), [n, config.latent]), &device);
-        let labels = Tensor::from_data(TensorData::new(labels, [n]), &device);
-        let loss = vae.neg_elbo(images(&test, &indices, &device), labels, eps);
-        total += to_vec(loss)?.iter().map(|&l| l as f64).sum::<f64>();
-    }
-    let nats = total / test.len() as f64;
+    // The test split's negative ELBO (one z per image) and the grid's digits: two streams of the
+    // run's evaluation seed, apart from its initial weights' and minibatches'.
+    let mut streams = Rng::new(Seeds::of(args.seed).validation);
+    let scores = neg_elbo_of(&vae, &config, &test, 1000, &mut Rng::new(streams.next_u64()), &device)?;
+    let nats = to_vec(scores)?.iter().map(|&l| l as f64).sum::<f64>() / test.len() as f64;
     let surrogate = Surrogate::ConvVae(Box::new(vae), config);
     let record = FitRecord { points, seed: args.seed, iterations: args.steps, log_likelihood: -nats };
     let file = SurrogateFile { role: surrogate.role(), model: surrogate.kind(), fit: Some(record) };
     write(&args.out.join("surrogate.safetensors"), model_file::encode(&surrogate.tensors()?, &file)?)?;
     write(&args.out.join("config.json"), serde_json::to_string_pretty(&file).expect("a config serialises"))?;
-    let digits = surrogate.draw_digits(&all_labels(100), &mut Rng::new(args.seed), &device)?;
+    let digits = surrogate.draw_digits(&all_labels(100), &mut Rng::new(streams.next_u64()), &device)?;
     let bytes: Vec<u8> = to_vec(digits)?.into_iter().map(diffusion::data::mnist::to_byte).collect();
-    debug_assert_eq!(bytes.len(), 100 * PIXELS);
     grid_png(&args.out.join("grid.png"), &bytes, 10)?;
     eprintln!(
         "a conv VAE ({} steps, {seconds:.0} s): test −ELBO {nats:.1} nats/image (Bernoulli on grey levels: a loss, \

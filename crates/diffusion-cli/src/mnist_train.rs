@@ -7,7 +7,7 @@ use crate::ranged::ranged;
 use burn::prelude::*;
 use clap::Args;
 use diffusion::limits;
-use diffusion::model::unet::UNetConfig;
+use diffusion::model::unet::{PRESETS, UNetConfig};
 use diffusion::sde::Sde;
 use diffusion::sde::dsm::{ScoreConfig, TimeInput, TimeSampling, Weighting};
 use diffusion::sde::sampler::Method;
@@ -49,6 +49,10 @@ pub struct TrainArgs {
     channels: Vec<usize>,
     #[arg(long, default_value_t = 1, value_parser = ranged::<usize>(limits::RES_BLOCKS))]
     res_blocks: usize,
+    /// A named architecture (seed 003's Table 4.3 scaled to MNIST; `diffusion::model::unet`):
+    /// its widths, depth and block replace --channels and --res-blocks.
+    #[arg(long, value_parser = PRESETS, conflicts_with_all = ["channels", "res_blocks"])]
+    unet_preset: Option<String>,
     /// Continue the run whose checkpoint is in DIR/checkpoint.
     #[arg(long)]
     resume: Option<PathBuf>,
@@ -85,14 +89,18 @@ pub struct TrainArgs {
 
 /// Refuses a batch whose training step would not fit in the CPU's available memory.
 fn check_step_memory(args: &TrainArgs, unet: &UNetConfig) -> Result<(), String> {
-    let what = format!("a UNet training step at batch {} (widths {:?})", args.batch, unet.channels);
+    let what =
+        format!("a UNet training step at batch {} (widths {:?}, {:?} blocks)", args.batch, unet.channels, unet.block);
     check_memory(args.device, unet.training_bytes(args.batch, 28), &what)
 }
 
 pub fn train(args: TrainArgs) -> Result<(), String> {
     // A fresh run's memory is checked before anything is created; a resumed or fine-tuned one's
     // (its widths are the file's) once the trainer is built, before its first step.
-    let unet = UNetConfig { channels: args.channels.clone(), res_blocks: args.res_blocks, ..Default::default() };
+    let unet = match &args.unet_preset {
+        Some(name) => UNetConfig::preset(name).ok_or_else(|| format!("no UNet preset `{name}`"))?,
+        None => UNetConfig { channels: args.channels.clone(), res_blocks: args.res_blocks, ..Default::default() },
+    };
     if args.resume.is_none() && args.init.is_none() {
         check_step_memory(&args, &unet)?;
     }
@@ -195,7 +203,7 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
         }
         if args.grid_every > 0 && (done % args.grid_every == 0 || done == steps) {
             let file = trainer.file_config();
-            let images =
+            let (images, ..) =
                 draw(&trainer.ema(), &file, &all_labels(100), (Method::DpmSolver2M, 50), 1.0, None, 0, &device)?;
             grid_png(&args.out.join(format!("grid-{done:06}.png")), &images, 10)?;
         }

@@ -1,7 +1,8 @@
 //! The page's MNIST half: a UNet trained by the native CLI, loaded from its file, sampled a grid at a
 //! time with any SDE sampler and classifier-free guidance, step by step so the page can animate the
-//! denoising; inpainting of a digit whose erased pixels the model fills in; and the CNN judge that
-//! names each digit.
+//! denoising; a surrogate start (seed 003, Algorithm 4) from the conv VAE's digits noised to t_mid;
+//! inpainting of a digit whose erased pixels the model fills in; and the CNN judge that names each
+//! digit.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -9,13 +10,16 @@ use std::rc::Rc;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use diffusion::data::mnist::{PIXELS, to_model};
+use diffusion::io::Role;
 use diffusion::limits;
 use diffusion::model::cnn::Cnn;
 use diffusion::model::unet::UNet;
 use diffusion::model_file;
 use diffusion::rng::Rng;
 use diffusion::sde::inpaint::{Known, inpaint_step};
-use diffusion::sde::sampler::{Method, SdeSampler};
+use diffusion::sde::sampler::{Method, SdeSampler, grid};
+use diffusion::sde::surrogate_start::planned_nfe;
+use diffusion::surrogate::{Surrogate, start_digits};
 use diffusion::unet_checkpoint::UNetFileConfig;
 use wasm_bindgen::prelude::*;
 
@@ -27,6 +31,10 @@ struct Run {
     guidance: f64,
     known: Option<Known>,
     rng: Rng,
+    /// The evaluations the sampler's whole grid takes from t_max (`None`: RK45).
+    full_nfe: Option<usize>,
+    /// A surrogate start's own digits x̃₀, before they were noised to t_mid.
+    draws: Option<Tensor<2>>,
 }
 
 struct State {
@@ -34,6 +42,7 @@ struct State {
     unet: UNet,
     file: UNetFileConfig,
     judge: Option<Cnn>,
+    surrogate: Option<Surrogate>,
     run: Option<Run>,
 }
 
@@ -46,7 +55,7 @@ pub struct MnistModel {
 impl MnistModel {
     pub fn load(bytes: &[u8], device: &Device) -> Result<MnistModel, JsError> {
         let (unet, file) = model_file::unet(bytes, device).map_err(js_error)?;
-        let state = State { device: device.clone(), unet, file, judge: None, run: None };
+        let state = State { device: device.clone(), unet, file, judge: None, surrogate: None, run: None };
         Ok(MnistModel { state: Rc::new(RefCell::new(state)) })
     }
 }
@@ -83,6 +92,21 @@ impl MnistModel {
         Ok(())
     }
 
+    /// Loads the surrogate a start can begin from (`diffusion train mnist-surrogate`;
+    /// web/models/mnist-vae.safetensors is shipped).
+    #[wasm_bindgen(js_name = loadSurrogate)]
+    pub fn load_surrogate(&self, bytes: &[u8]) -> Result<(), JsError> {
+        let mut state = self.state.borrow_mut();
+        let (surrogate, _) = model_file::surrogate(bytes, Role::MnistSurrogate, &state.device).map_err(js_error)?;
+        state.surrogate = Some(surrogate);
+        Ok(())
+    }
+
+    #[wasm_bindgen(js_name = hasSurrogate)]
+    pub fn has_surrogate(&self) -> bool {
+        self.state.borrow().surrogate.is_some()
+    }
+
     /// Starts `n` images of `label` (see `labels_for`) with sampler `sampler` (em, pc, ode-rk4,
     /// ddim, dpmpp2m, ...) in `steps` steps, guidance weight `guidance`.
     pub fn start(
@@ -94,7 +118,25 @@ impl MnistModel {
         guidance: f64,
         seed: u32,
     ) -> Result<(), JsError> {
-        self.start_with(n, label, &sampler, steps, guidance, seed, None)
+        self.start_with(n, label, &sampler, steps, guidance, seed, None, None)
+    }
+
+    /// A surrogate start: the surrogate's digits of the same labels (any digit for
+    /// unconditional), noised by the SDE's kernel to `t_start` ∈ [0, t_max], then denoised by the
+    /// sampler over its grid's times below `t_start`.
+    #[wasm_bindgen(js_name = startFromSurrogate)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_from_surrogate(
+        &self,
+        n: u32,
+        label: i32,
+        sampler: String,
+        steps: u32,
+        guidance: f64,
+        seed: u32,
+        t_start: f64,
+    ) -> Result<(), JsError> {
+        self.start_with(n, label, &sampler, steps, guidance, seed, None, Some(t_start))
     }
 
     /// Inpainting: `image` (784 bytes, 0 = background) with `mask` (784 bytes, 1 = keep); `n`
@@ -123,7 +165,7 @@ impl MnistModel {
             y: Tensor::from_data(TensorData::new(y, [rows, PIXELS]), &device),
             mask: Tensor::from_data(TensorData::new(keep, [rows, PIXELS]), &device),
         };
-        self.start_with(n, label, &sampler, steps, guidance, seed, Some(known))
+        self.start_with(n, label, &sampler, steps, guidance, seed, Some(known), None)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -136,6 +178,7 @@ impl MnistModel {
         guidance: f64,
         seed: u32,
         known: Option<Known>,
+        t_start: Option<f64>,
     ) -> Result<(), JsError> {
         crate::in_page_range(limits::IMAGES, n as f64)?;
         crate::in_page_range(limits::SAMPLER_STEPS, steps as f64)?;
@@ -147,19 +190,41 @@ impl MnistModel {
         }
         let mut state = self.state.borrow_mut();
         let labels = labels_for(label, n as usize)?;
+        let (sde, steps) = (state.file.score.sde, steps as usize);
         let mut seeds = Rng::new(seed as u64);
-        let sampler = SdeSampler::with_dim(
-            method,
-            state.file.score.sde,
-            steps as usize,
-            n as usize,
-            PIXELS,
-            seeds.next_u64(),
-            &state.device,
-        )
-        .map_err(js_error)?;
-        state.run = Some(Run { sampler, labels, guidance, known, rng: Rng::new(seeds.next_u64()) });
+        let (sampler, draws) = match t_start {
+            None => {
+                let sampler =
+                    SdeSampler::with_dim(method, sde, steps, n as usize, PIXELS, seeds.next_u64(), &state.device)
+                        .map_err(js_error)?;
+                (sampler, None)
+            }
+            Some(t_mid) => {
+                let surrogate = state.surrogate.as_ref().ok_or_else(|| JsError::new("load the surrogate first"))?;
+                let started =
+                    start_digits(surrogate, method, sde, steps, &labels, t_mid, seeds.next_u64(), &state.device)
+                        .map_err(js_error)?;
+                (started.sampler, Some(started.draws))
+            }
+        };
+        let full_nfe = planned_nfe(method, &grid(method, &sde, steps));
+        state.run = Some(Run { sampler, labels, guidance, known, rng: Rng::new(seeds.next_u64()), full_nfe, draws });
         Ok(())
+    }
+
+    /// A surrogate start's own digits x̃₀ (model scale, flat [n · 784]), before noising.
+    #[wasm_bindgen(js_name = surrogateDraws)]
+    pub async fn surrogate_draws(&self) -> Result<js_sys::Float32Array, JsError> {
+        let draws = self.state.borrow().run.as_ref().and_then(|r| r.draws.clone());
+        let draws = draws.ok_or_else(|| JsError::new("this run did not start from a surrogate"))?;
+        Ok(js_sys::Float32Array::from(read(draws).await?.as_slice()))
+    }
+
+    /// The evaluations the run's whole grid would take from t_max (undefined for RK45): a
+    /// surrogate start's saving is this less `nfe()`.
+    #[wasm_bindgen(js_name = fullNfe)]
+    pub fn full_nfe(&self) -> Option<u32> {
+        self.state.borrow().run.as_ref().and_then(|r| r.full_nfe).map(|n| n as u32)
     }
 
     /// Advances `k` steps and resolves to the images, model scale [−1, 1], flat [n · 784].

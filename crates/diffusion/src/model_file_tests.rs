@@ -78,8 +78,15 @@ fn a_file_of_another_role_is_refused_by_name() {
 #[test]
 fn a_file_rebuilds_its_unet_and_bad_files_are_named() {
     let device = Device::flex();
-    let unet_config =
-        UNetConfig { channels: vec![8, 16], res_blocks: 1, emb: 16, time_features: 32, classes: 10, groups: 4 };
+    let unet_config = UNetConfig {
+        channels: vec![8, 16],
+        res_blocks: 1,
+        emb: 16,
+        time_features: 32,
+        classes: 10,
+        groups: 4,
+        ..UNetConfig::default()
+    };
     let config = UNetFileConfig::new(unet_config, ScoreConfig::new(Sde::vp()));
     let network = config.unet.init(&device, 1).unwrap();
     let tensors = io::host_tensors(&network).unwrap();

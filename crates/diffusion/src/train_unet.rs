@@ -265,8 +265,15 @@ mod tests {
     }
 
     fn file() -> UNetFileConfig {
-        let unet =
-            UNetConfig { channels: vec![8, 16], res_blocks: 1, emb: 16, time_features: 32, classes: 10, groups: 4 };
+        let unet = UNetConfig {
+            channels: vec![8, 16],
+            res_blocks: 1,
+            emb: 16,
+            time_features: 32,
+            classes: 10,
+            groups: 4,
+            ..UNetConfig::default()
+        };
         UNetFileConfig::new(unet, ScoreConfig::new(Sde::vp()))
     }
 

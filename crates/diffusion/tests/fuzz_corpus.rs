@@ -96,7 +96,15 @@ fn write_fuzz_seeds() {
     let tensors = diffusion::io::host_tensors(&mlp.model.init(&device, 0).unwrap()).unwrap();
     write("model_file", "seed-mlp", &model_file::encode(&tensors, &mlp).unwrap());
     let unet = UNetFileConfig::new(
-        UNetConfig { channels: vec![4], res_blocks: 1, emb: 8, time_features: 32, classes: 10, groups: 2 },
+        UNetConfig {
+            channels: vec![4],
+            res_blocks: 1,
+            emb: 8,
+            time_features: 32,
+            classes: 10,
+            groups: 2,
+            ..UNetConfig::default()
+        },
         ScoreConfig::new(Sde::vp()),
     );
     let tensors = diffusion::io::host_tensors(&unet.unet.init(&device, 0).unwrap()).unwrap();

@@ -1,12 +1,15 @@
 //! A time- and class-conditional UNet for 28×28 images (Ho et al. 2020, appendix B; Song et al.
 //! 2021's NCSN++ without its extras), predicting ε̂(x_t, t, y):
 //!
-//! - residual blocks h = conv(SiLU(GN(x))) + W·SiLU(e); h = conv(SiLU(GN(h))); out = skip(x) + h,
-//!   where e = MLP(γ(t)) + E[y] is the time embedding (random Fourier features γ) plus a learned
-//!   class embedding, and class `classes` is the null class ∅ of classifier-free guidance;
+//! - residual blocks (`unet_block`: standard, or MBConv with squeeze-excitation) conditioned on
+//!   e = MLP(γ(t)) + E[y], the time embedding (random Fourier features γ) plus a learned class
+//!   embedding, where class `classes` is the null class ∅ of classifier-free guidance;
 //! - levels at 28², 14², 7² (stride-2 convolutions down, nearest-neighbour ×2 + conv up), with
-//!   skip connections from every down block to its up block;
-//! - single-head self-attention in the middle, at 7².
+//!   skip connections from every down block to its up block; four levels pad the image with
+//!   zeros to 32² (32², 16², 8², 4²) and crop ε̂ back to 28²;
+//! - single-head self-attention in the middle, at the deepest level.
+//!
+//! [`UNetConfig::preset`] names the architectures of seed 003's Table 4.3, scaled to MNIST.
 //!
 //! Config → init(&Device) → Module → forward, as in burn's own modules.
 
@@ -14,9 +17,11 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Embedding, EmbeddingConfig, GroupNorm, GroupNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::{silu, softmax};
+use burn::tensor::ops::PadMode;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::model::unet_block::{BlockKind, ResBlock, block};
 
 /// Widths and depths; stored in the weights file so a file rebuilds its network.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -33,16 +38,63 @@ pub struct UNetConfig {
     pub classes: usize,
     /// GroupNorm groups (must divide every width).
     pub groups: usize,
+    /// The residual block (files from before MBConv hold standard blocks).
+    #[serde(default)]
+    pub block: BlockKind,
 }
 
 impl Default for UNetConfig {
     /// The shipped MNIST model: 683 k parameters (a size this 2-core CPU trains in an hour).
     fn default() -> Self {
-        Self { channels: vec![16, 32, 64], res_blocks: 1, emb: 128, time_features: 32, classes: 10, groups: 8 }
+        Self {
+            channels: vec![16, 32, 64],
+            res_blocks: 1,
+            emb: 128,
+            time_features: 32,
+            classes: 10,
+            groups: 8,
+            block: BlockKind::Standard,
+        }
     }
 }
 
+/// The named architectures, in `UNetConfig::preset`'s order.
+pub const PRESETS: [&str; 7] =
+    ["shipped", "default", "deep-res1", "shallow-res2", "shallow-res1", "mbconv-narrow", "mbconv-wide"];
+
 impl UNetConfig {
+    /// Seed 003's Table 4.3 scaled to MNIST at the shipped model's base width 16 (the seed's
+    /// 128): `default` has channel multipliers (1, 2, 2, 2) and 2 blocks per level, `deep-res1`
+    /// 1 block, `shallow-res2` and `shallow-res1` drop the fourth level, and the MBConv presets
+    /// keep `default`'s shape at half (`mbconv-narrow`, the seed's MBConv64) and three quarters
+    /// (`mbconv-wide`, MBConv96) of its width; `shipped` is the model the page loads, (1, 2, 4)
+    /// with 1 block. Four levels run on 32² (the image padded).
+    pub fn preset(name: &str) -> Option<Self> {
+        let standard = |channels: Vec<usize>, res_blocks| Self { channels, res_blocks, ..Self::default() };
+        let mbconv = |base: usize| Self {
+            block: BlockKind::MBCONV,
+            groups: 4,
+            ..standard(vec![base, 2 * base, 2 * base, 2 * base], 2)
+        };
+        Some(match name {
+            "shipped" => Self::default(),
+            "default" => standard(vec![16, 32, 32, 32], 2),
+            "deep-res1" => standard(vec![16, 32, 32, 32], 1),
+            "shallow-res2" => standard(vec![16, 32, 32], 2),
+            "shallow-res1" => standard(vec![16, 32, 32], 1),
+            "mbconv-narrow" => mbconv(8),
+            "mbconv-wide" => mbconv(12),
+            _ => return None,
+        })
+    }
+
+    /// The side the network runs at for images of `side`²: the next multiple of 2^(levels − 1)
+    /// (28 for up to three levels, 32 for four).
+    pub fn padded_side(&self, side: usize) -> usize {
+        let unit = 1 << (self.channels.len().max(1) - 1);
+        side.div_ceil(unit) * unit
+    }
+
     pub fn validate(&self) -> Result<()> {
         let ok = !self.channels.is_empty()
             && self.channels.len() <= 4
@@ -50,69 +102,12 @@ impl UNetConfig {
             && (1..=8).contains(&self.res_blocks)
             && (1..=4096).contains(&self.emb)
             && (1..=4096).contains(&self.time_features)
-            && (1..=1000).contains(&self.classes);
+            && (1..=1000).contains(&self.classes)
+            && self.block.is_valid();
         if !ok {
             return Err(Error::Config(format!("unreasonable UNet config {self:?}")));
         }
         Ok(())
-    }
-
-    /// A lower bound on the parameter count, cheap to compute before building anything: each
-    /// level's `res_blocks` residual blocks on its way down hold at least one 3×3 convolution
-    /// c_l → c_l, so at least Σ_l res_blocks · 9 c_l² weights.
-    pub fn min_params(&self) -> usize {
-        self.channels.iter().map(|&c| self.res_blocks * 9 * c * c).sum()
-    }
-
-    /// Activation elements of one `side`² image through the network, Σ (c_in + c_out)·s² over
-    /// every convolution-bearing block (residual blocks, down- and up-sampling, the input and
-    /// output convolutions) plus the attention's 3·c·s² + s⁴: what a training step keeps per image
-    /// for the backward pass, up to a constant factor ([`Self::training_bytes`]).
-    pub fn activation_units(&self, side: usize) -> u64 {
-        let c = &self.channels;
-        let area = |level: usize| {
-            let s = side.div_ceil(1 << level) as u64;
-            s * s
-        };
-        let block = |c_in: usize, c_out: usize, level: usize| (c_in + c_out) as u64 * area(level);
-        let mut units = block(1, c[0], 0);
-        let mut skips = vec![c[0]];
-        let mut width = c[0];
-        for (level, &c_level) in c.iter().enumerate() {
-            for _ in 0..self.res_blocks {
-                units += block(width, c_level, level);
-                width = c_level;
-                skips.push(width);
-            }
-            if level + 1 < c.len() {
-                units += block(width, width, level + 1);
-                skips.push(width);
-            }
-        }
-        let deepest = c.len() - 1;
-        units += 2 * block(width, width, deepest) + 3 * width as u64 * area(deepest) + area(deepest).pow(2);
-        for (level, &c_level) in c.iter().enumerate().rev() {
-            for _ in 0..=self.res_blocks {
-                let skip = skips.pop().unwrap_or(0);
-                units += block(width + skip, c_level, level);
-                width = c_level;
-            }
-            if level > 0 {
-                units += block(width, width, level - 1);
-            }
-        }
-        units + block(width, 1, 0)
-    }
-
-    /// Bytes a training step of `batch` images of `side`² needs, estimated: 4 · (K · batch ·
-    /// [`Self::activation_units`] + 4 · P) for the f32 activations kept for the backward pass
-    /// (K per unit) and the weights, gradients and Adam's two moments (P: [`Self::min_params`], a
-    /// minor term). K = 5.2 is fitted to the peak RSS of `train mnist` on the CPU device with the
-    /// CLI's allocator, which keeps freed memory (1.69 GB at batch 256 with the shipped widths,
-    /// 320 705 units; 5.9 MB more per image from batch 64 to 256, whose 0.55 GB include ~0.18 GB
-    /// of data and sampling that do not grow with the batch).
-    pub fn training_bytes(&self, batch: usize, side: usize) -> u64 {
-        (4.0 * (5.2 * batch as f64 * self.activation_units(side) as f64 + 4.0 * self.min_params() as f64)) as u64
     }
 
     /// The null class index (the unconditional model).
@@ -131,14 +126,7 @@ impl UNetConfig {
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
                 .init(device)
         };
-        let res = |c_in: usize, c_out: usize| ResBlock {
-            norm1: GroupNormConfig::new(groups, c_in).init(device),
-            conv1: conv3(c_in, c_out, 1),
-            emb: LinearConfig::new(emb, c_out).init(device),
-            norm2: GroupNormConfig::new(groups, c_out).init(device),
-            conv2: conv3(c_out, c_out, 1),
-            skip: (c_in != c_out).then(|| Conv2dConfig::new([c_in, c_out], [1, 1]).init(device)),
-        };
+        let res = |c_in: usize, c_out: usize| block(self.block, c_in, c_out, emb, groups, device);
         let c = &self.channels;
         let levels = c.len();
         let mut down = Vec::new();
@@ -192,29 +180,6 @@ impl UNetConfig {
     }
 }
 
-#[derive(Module, Debug)]
-pub struct ResBlock {
-    norm1: GroupNorm,
-    conv1: Conv2d,
-    emb: Linear,
-    norm2: GroupNorm,
-    conv2: Conv2d,
-    skip: Option<Conv2d>,
-}
-
-impl ResBlock {
-    fn forward(&self, x: Tensor<4>, emb: Tensor<2>) -> Tensor<4> {
-        let h = self.conv1.forward(silu(self.norm1.forward(x.clone())));
-        let [b, c, _, _] = h.dims();
-        let h = h + self.emb.forward(silu(emb)).reshape([b, c, 1, 1]);
-        let h = self.conv2.forward(silu(self.norm2.forward(h)));
-        match &self.skip {
-            Some(skip) => skip.forward(x) + h,
-            None => x + h,
-        }
-    }
-}
-
 /// x + W_o softmax(Q Kᵀ/√C) V over the H·W positions.
 #[derive(Module, Debug)]
 pub struct Attention {
@@ -261,6 +226,16 @@ impl UNet {
     /// `x`: [b, 1, 28, 28] (already scaled by c_in), `time`: γ(t) rows [b, time_features],
     /// `labels`: [b] in 0..=classes (classes = ∅) → ε̂: [b, 1, 28, 28].
     pub fn forward(&self, x: Tensor<4>, time: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<4> {
+        let [_, _, height, width] = x.dims();
+        let unit = 1 << self.downsample.len();
+        let (pad_h, pad_w) = (height.div_ceil(unit) * unit - height, width.div_ceil(unit) * unit - width);
+        if pad_h + pad_w > 0 {
+            let (top, left) = (pad_h / 2, pad_w / 2);
+            let padded = x.pad((left, pad_w - left, top, pad_h - top), PadMode::Constant(0.0));
+            let eps = self.forward(padded, time, labels);
+            let [b, c, _, _] = eps.dims();
+            return eps.slice([0..b, 0..c, top..top + height, left..left + width]);
+        }
         let b = labels.dims()[0];
         let emb = self.time[1].forward(silu(self.time[0].forward(time)));
         let [_, width] = emb.dims();
@@ -300,7 +275,7 @@ mod tests {
     use super::*;
 
     fn small() -> UNetConfig {
-        UNetConfig { channels: vec![8, 16], res_blocks: 1, emb: 16, time_features: 8, classes: 10, groups: 4 }
+        UNetConfig { channels: vec![8, 16], emb: 16, time_features: 8, groups: 4, ..UNetConfig::default() }
     }
 
     #[test]
@@ -324,11 +299,54 @@ mod tests {
         assert!(diff[0] == 0.0 && diff[1] > 0.0 && diff[2] == 0.0, "{diff:?}");
     }
 
+    /// Every preset builds and maps 28² to 28² (four levels through the 32² padding), files name
+    /// the block (and a file without one holds standard blocks), and the MBConv presets are the
+    /// lightest at their shape.
+    #[test]
+    fn presets_build_and_keep_the_image_shape() {
+        let device = Device::flex();
+        let mut params = std::collections::HashMap::new();
+        for name in PRESETS {
+            let config = UNetConfig::preset(name).unwrap();
+            let unet = config.init(&device, 0).unwrap();
+            assert!(unet.num_params() >= config.min_params(), "{name}");
+            let x = Tensor::<4>::random([2, 1, 28, 28], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+            let eps = unet.forward(
+                x,
+                Tensor::ones([2, 32], &device),
+                Tensor::from_data(TensorData::from([3i64, 10]), &device),
+            );
+            assert_eq!(eps.dims(), [2, 1, 28, 28], "{name}");
+            let json = serde_json::to_string(&config).unwrap();
+            assert_eq!(serde_json::from_str::<UNetConfig>(&json).unwrap(), config);
+            params.insert(name, unet.num_params());
+        }
+        assert_eq!(UNetConfig::preset("default").unwrap().padded_side(28), 32);
+        assert_eq!(UNetConfig::preset("shallow-res1").unwrap().padded_side(28), 28);
+        assert!(
+            params["mbconv-narrow"] < params["mbconv-wide"] && params["mbconv-wide"] < params["default"],
+            "{params:?}"
+        );
+        assert!(
+            params["deep-res1"] < params["default"] && params["shallow-res1"] < params["shallow-res2"],
+            "{params:?}"
+        );
+        assert!(UNetConfig::preset("tiny").is_none());
+        let old = r#"{"channels":[16,32,64],"res_blocks":1,"emb":128,"time_features":32,"classes":10,"groups":8}"#;
+        assert_eq!(serde_json::from_str::<UNetConfig>(old).unwrap(), UNetConfig::default());
+        // An MBConv UNet's memory estimate counts its expanded maps.
+        let narrow = UNetConfig::preset("mbconv-narrow").unwrap();
+        let as_standard = UNetConfig { block: BlockKind::Standard, ..narrow.clone() };
+        assert!(narrow.activation_units(28) > as_standard.activation_units(28));
+    }
+
     #[test]
     fn absurd_configs_are_rejected() {
         let device = Device::flex();
         assert!(UNetConfig { groups: 5, ..small() }.init(&device, 0).is_err());
         assert!(UNetConfig { channels: vec![], ..small() }.init(&device, 0).is_err());
         assert!(UNetConfig { res_blocks: 0, ..small() }.init(&device, 0).is_err());
+        let huge = BlockKind::MbConv { expansion: 100, se_ratio: 0.25 };
+        assert!(UNetConfig { block: huge, ..small() }.init(&device, 0).is_err());
     }
 }

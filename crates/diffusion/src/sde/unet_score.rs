@@ -96,8 +96,15 @@ mod tests {
     #[test]
     fn guidance_combines_two_passes_and_clipping_bounds_x0() {
         let device = Device::flex();
-        let unet_config =
-            UNetConfig { channels: vec![8, 16], res_blocks: 1, emb: 16, time_features: 32, classes: 10, groups: 4 };
+        let unet_config = UNetConfig {
+            channels: vec![8, 16],
+            res_blocks: 1,
+            emb: 16,
+            time_features: 32,
+            classes: 10,
+            groups: 4,
+            ..UNetConfig::default()
+        };
         let file = UNetFileConfig::new(unet_config, ScoreConfig::new(Sde::vp()));
         let unet = file.unet.init(&device, 0).unwrap();
         let x = Tensor::<2>::random([3, PIXELS], burn::tensor::Distribution::Normal(0.0, 2.0), &device);

@@ -57,6 +57,30 @@ pub fn start(
     Ok(SurrogateStart { sampler, draws, full_nfe: planned_nfe(method, &grid(method, &sde, steps)) })
 }
 
+/// Algorithm 4 for MNIST: one conv-VAE digit x̃₀ of each label in `labels` (10, the UNet's
+/// unconditional ∅, draws a digit uniformly), then `method`'s sampler of `steps` on `sde` started
+/// at t_mid from them. The draws and the sampler's noise come from two streams of `seed`.
+#[allow(clippy::too_many_arguments)]
+pub fn start_digits(
+    surrogate: &Surrogate,
+    method: Method,
+    sde: Sde,
+    steps: usize,
+    labels: &[i64],
+    t_mid: f64,
+    seed: u64,
+    device: &Device,
+) -> Result<SurrogateStart> {
+    let mut streams = Rng::new(seed);
+    let mut rng = Rng::new(streams.next_u64());
+    let unconditional = digits::CLASSES as i64;
+    let labels: Vec<i64> =
+        labels.iter().map(|&l| if l == unconditional { rng.below(digits::CLASSES) as i64 } else { l }).collect();
+    let draws = surrogate.draw_digits(&labels, &mut rng, device)?;
+    let sampler = SdeSampler::from_surrogate(method, sde, steps, draws.clone(), t_mid, streams.next_u64())?;
+    Ok(SurrogateStart { sampler, draws, full_nfe: planned_nfe(method, &grid(method, &sde, steps)) })
+}
+
 /// The start time at `fraction` ∈ [0, 1] of the way from the data to the prior: on the T-step chain
 /// the nearest whole step, round(fraction · T)/T; on a continuous process fraction · t_max.
 pub fn t_mid_at(sde: &Sde, fraction: f64) -> Result<f64> {
@@ -112,9 +136,7 @@ pub enum Surrogate {
 
 impl Surrogate {
     /// `n` independent STATES points x̃₀ ([n, 2] on `device`; a VAE decodes them there, so
-    /// nothing is read back). A conv VAE draws digits of chosen labels instead (`draw_digits`);
-    /// keeping the two apart keeps the digit decoder out of programs that never draw digits (the
-    /// page's wasm).
+    /// nothing is read back). A conv VAE draws digits of chosen labels instead (`draw_digits`).
     pub fn draw(&self, n: usize, rng: &mut Rng, device: &Device) -> Result<Tensor<2>> {
         Ok(match self {
             Surrogate::ConvVae(..) => {
@@ -272,5 +294,31 @@ mod tests {
         let other = start(&surrogate, Method::ancestral(), chain, 500, 50, 0.4, 9, &device).unwrap();
         assert_eq!(again.sampler.x().into_data(), other.sampler.x().into_data());
         assert!(start(&surrogate, Method::ancestral(), chain, 500, 0, 0.4, 9, &device).is_err());
+    }
+
+    /// A digit start draws one conv-VAE digit per label from the seed's first stream (∅ becomes
+    /// a digit drawn from it too), starts at t_mid = 0 on those digits, and refuses a label past ∅.
+    #[test]
+    fn a_digit_start_draws_its_labels() {
+        let device = Device::flex();
+        let config = ConvVaeConfig { latent: 4, channels: [8, 16] };
+        let surrogate = Surrogate::ConvVae(Box::new(config.init(&device, 1).unwrap()), config);
+        let vp = Sde::vp();
+        let started = start_digits(&surrogate, Method::ancestral(), vp, 20, &[3, 7, 3], 0.0, 5, &device).unwrap();
+        let mut streams = Rng::new(5);
+        let own = surrogate.draw_digits(&[3, 7, 3], &mut Rng::new(streams.next_u64()), &device).unwrap();
+        assert_eq!(started.draws.clone().into_data(), own.into_data());
+        assert_eq!(started.sampler.x().into_data(), started.draws.into_data());
+        assert_eq!(started.sampler.x().dims(), [3, crate::data::mnist::PIXELS]);
+        let mut rng = Rng::new(Rng::new(5).next_u64());
+        let digit = rng.below(10) as i64;
+        let any = start_digits(&surrogate, Method::ancestral(), vp, 20, &[10], 0.0, 5, &device).unwrap();
+        let drawn = surrogate.draw_digits(&[digit], &mut rng, &device).unwrap();
+        assert_eq!(any.draws.into_data(), drawn.into_data());
+        assert!(start_digits(&surrogate, Method::ancestral(), vp, 20, &[11], 0.3, 5, &device).is_err());
+        assert!(
+            start_digits(&Surrogate::Gmm(Mixture::anisotropic()), Method::ancestral(), vp, 20, &[1], 0.3, 5, &device)
+                .is_err()
+        );
     }
 }

@@ -9,7 +9,8 @@ export function handleMnistMessage(message, { $, state, setStatus, setBusy }) {
     case 'mnist-loaded':
       Object.assign(state.mnist, { loaded: message.source, describe: message.describe, judge: message.judge, surrogate: message.surrogate });
       $('mnist-model').textContent = `${message.source}: ${message.describe}`
-        + (message.surrogate ? '; surrogate: the conv VAE (web/models/mnist-vae.safetensors)' : '');
+        + (message.surrogate ? '; surrogate: the conv VAE (web/models/mnist-vae.safetensors)' : '')
+        + (message.surrogateError ? `; no surrogate start (web/models/mnist-vae.safetensors: ${message.surrogateError})` : '');
       setStatus(`Loaded the MNIST model from ${message.source}. Press Sample digits.`);
       setBusy(false);
       break;
@@ -19,7 +20,7 @@ export function handleMnistMessage(message, { $, state, setStatus, setBusy }) {
       if (message.frames === 1) state.mnist.firstFrame = (performance.now() - state.mnist.started) / 1000;
       drawDigits($('mnist-grid-canvas'), message.x, columns);
       $('mnist-status').textContent = message.surrogate
-        ? `The conv VAE's digits x̃₀ (no network evaluation of the UNet), to be noised to t_mid = ${message.t.toFixed(2)} and denoised from there`
+        ? `The conv VAE's digits x̃₀ (no network evaluation of the UNet), to be noised to t_mid (${message.t.toFixed(2)} of the way to the prior) and denoised from there`
         : `t = ${message.t.toFixed(3)}, ${message.nfe} network evaluations`;
       break;
     }
@@ -37,7 +38,7 @@ export function handleMnistMessage(message, { $, state, setStatus, setBusy }) {
       const rate = n / message.seconds;
       // A surrogate start counts the evaluations it saved against the whole grid from t = 1.
       const saved = message.tStart != null && message.fullNfe != null
-        ? ` (of ${message.fullNfe} from t = 1: ${message.fullNfe - message.nfe} saved by starting at t_mid = ${message.tStart})` : '';
+        ? ` (of ${message.fullNfe} from the prior: ${message.fullNfe - message.nfe} saved by starting at t_mid = ${message.tStart})` : '';
       Object.assign(state.mnist, { fullNfe: message.fullNfe, tStart: message.tStart });
       $('mnist-status').textContent = `${message.stopped ? 'Stopped' : 'Done'}: ${n} ${message.inpaint ? 'inpaintings' : 'digits'}, `
         + `${message.nfe} network evaluations${saved}, ${message.seconds.toFixed(1)} s (${rate.toFixed(2)} images/s)`
@@ -99,7 +100,7 @@ export function setupMnist({ $, state, worker, readNumber, clearError, setBusy, 
     const guidance = readNumber('mnist-guidance');
     const seed = readNumber('mnist-seed');
     if (steps === null || guidance === null || seed === null) return null;
-    // A surrogate start's t_mid (null: from the prior).
+    // A surrogate start's t_mid as a fraction of the way to the prior (null: from the prior).
     const tStart = $('mnist-start').value === 'vae' ? Number($('mnist-t-mid').value) : null;
     return { steps, guidance, seed, sampler: $('mnist-sampler').value, label: Number($('mnist-label').value), tStart };
   }

@@ -8,6 +8,7 @@
 
 import init, { createPlayground, limits, statesData, trapForTests } from '../pkg/diffusion_web.js';
 import { likelihoodTask } from './likelihood-task.js';
+import { mnistTask } from './mnist-task.js';
 
 // burn's GPU kernels (cubecl) read the subgroup size builtin, so their WGSL says `enable subgroups;`,
 // but wgpu's WebGPU backend does not pass 'subgroups' on to requestDevice, and Chromium then rejects
@@ -46,6 +47,13 @@ const post = (message, transfer = []) => self.postMessage(message, transfer);
 const yieldToEvents = () => new Promise((resolve) => setTimeout(resolve, 0));
 // The data's likelihood under the model, integrated while the worker is otherwise idle.
 const likelihood = likelihoodTask({ playground: () => playground, post, yieldToEvents });
+const { mnistLoad, mnistSample } = mnistTask({
+  playground: () => playground,
+  post,
+  yieldToEvents,
+  stopped: () => stopRequested,
+  resetStop: () => { stopRequested = false; },
+});
 
 async function webgpuAdapter() {
   if (!('gpu' in navigator) || !navigator.gpu) return null;
@@ -259,52 +267,6 @@ async function energy({ target, n, seed, budget }) {
     run.free();
   }
 }
-
-/** The MNIST UNet (and its judge), loaded from the CLI's files. */
-let mnist = null;
-
-function mnistLoad({ bytes, judge, surrogate, source }) {
-  const model = playground.loadMnist(new Uint8Array(bytes));
-  if (judge) model.loadJudge(new Uint8Array(judge));
-  if (surrogate) model.loadSurrogate(new Uint8Array(surrogate));
-  mnist?.free();
-  mnist = model;
-  post({ type: 'mnist-loaded', source, describe: mnist.describe(), judge: Boolean(judge), surrogate: mnist.hasSurrogate() });
-}
-
-/** A grid of digits (or inpaintings), one sampler step per frame, then the judge's verdict. */
-async function mnistSample({ n, label, sampler, steps, guidance, seed, inpaint, tStart = null }) {
-  if (!mnist) throw new Error('load the MNIST model first');
-  let started = performance.now();
-  stopRequested = false;
-  if (inpaint) {
-    mnist.startInpaint(new Uint8Array(inpaint.image), new Uint8Array(inpaint.mask), n, label, sampler, steps, guidance, seed);
-  } else if (tStart != null) {
-    // A surrogate start: the VAE's digits first, then their noised and denoised states.
-    mnist.startFromSurrogate(n, label, sampler, steps, guidance, seed, tStart);
-    post({ type: 'mnist-frame', x: await mnist.surrogateDraws(), t: tStart, nfe: 0, frames: 0, surrogate: true });
-    await new Promise((resolve) => setTimeout(resolve, 600));
-    started = performance.now(); // the pause to show them is not sampling time
-  } else {
-    mnist.start(n, label, sampler, steps, guidance, seed);
-  }
-  let x = null;
-  let frames = 0;
-  while (!mnist.done() && !stopRequested) {
-    x = await mnist.step(1);
-    frames += 1;
-    post({ type: 'mnist-frame', x, t: mnist.t(), nfe: mnist.nfe(), frames });
-    await yieldToEvents();
-  }
-  let probs = null;
-  try {
-    probs = x ? await mnist.classify(x) : null;
-  } catch (err) {
-    probs = null; // no judge loaded
-  }
-  post({ type: 'mnist-done', x, probs, nfe: mnist.nfe(), fullNfe: mnist.fullNfe(), tStart, frames, seconds: (performance.now() - started) / 1000, stopped: stopRequested, inpaint: Boolean(inpaint) });
-}
-
 self.onmessage = async ({ data: message }) => {
   current = message.type;
   // Stop interrupts the work; everything else is work, which pauses the background likelihood.

@@ -51,7 +51,7 @@ pub struct TrainArgs {
     res_blocks: usize,
     /// A named architecture (seed 003's Table 4.3 scaled to MNIST; `diffusion::model::unet`):
     /// its widths, depth and block replace --channels and --res-blocks.
-    #[arg(long, value_parser = PRESETS, conflicts_with_all = ["channels", "res_blocks"])]
+    #[arg(long, value_parser = PRESETS, conflicts_with_all = ["channels", "res_blocks", "resume", "init"])]
     unet_preset: Option<String>,
     /// Continue the run whose checkpoint is in DIR/checkpoint.
     #[arg(long)]

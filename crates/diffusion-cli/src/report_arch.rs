@@ -18,6 +18,7 @@ use diffusion::rng::Rng;
 use diffusion::sde::Sde;
 use diffusion::sde::dsm::{ScoreConfig, Weighting};
 use diffusion::sde::sampler::Method;
+use diffusion::train::Seeds;
 use diffusion::train_unet::UNetRun;
 use diffusion::unet_checkpoint::{UNetFileConfig, UNetTrainConfig};
 use serde::{Deserialize, Serialize};
@@ -68,13 +69,25 @@ pub struct ArchArgs {
     device: DeviceArg,
 }
 
+/// What a row was measured under: a saved row is reused only when all of it matches.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Protocol {
+    unet: UNetConfig,
+    steps: usize,
+    batch: usize,
+    lr: f64,
+    warmup: usize,
+    ema: f64,
+    n: usize,
+    sample_steps: usize,
+    seed: u64,
+}
+
 /// One preset's measurements.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Row {
     preset: String,
-    unet: UNetConfig,
-    steps: usize,
-    batch: usize,
+    protocol: Protocol,
     params: usize,
     train_seconds: f64,
     final_loss: f64,
@@ -99,7 +112,7 @@ pub fn report(args: ArchArgs) -> Result<(), String> {
         let saved =
             std::fs::read_to_string(dir.join("row.json")).ok().and_then(|t| serde_json::from_str::<Row>(&t).ok());
         let row = match saved {
-            Some(row) if row.steps == args.steps && row.batch == args.batch => {
+            Some(row) if Some(&row.protocol) == protocol(name, &args).as_ref() => {
                 eprintln!("{name}: reusing {}", dir.display());
                 row
             }
@@ -108,7 +121,7 @@ pub fn report(args: ArchArgs) -> Result<(), String> {
         eprintln!(
             "{name}: {} parameters, {:.3} steps/s, loss {:.4}, {:.2} images/s, accuracy {:.3}, FID {:.1}, IS {:.2}",
             row.params,
-            row.steps as f64 / row.train_seconds,
+            row.protocol.steps as f64 / row.train_seconds,
             row.final_loss,
             row.images_per_second,
             row.accuracy,
@@ -117,11 +130,29 @@ pub fn report(args: ArchArgs) -> Result<(), String> {
         );
         rows.push(row);
     }
+    // One row of digits per preset, when every preset was sampled in this run.
     if grid.len() == rows.len() * 10 * diffusion::data::mnist::PIXELS {
         crate::mnist::grid_png(&args.out.join("grid.png"), &grid, 10)?;
+    } else {
+        eprintln!("grid.png not rewritten: some rows were reused from {}", args.runs.display());
     }
     write(&args.out.join("README.md"), table(&args, &rows))?;
     Ok(())
+}
+
+/// The protocol `args` sets for preset `name` (`None`: no such preset).
+fn protocol(name: &str, args: &ArchArgs) -> Option<Protocol> {
+    Some(Protocol {
+        unet: UNetConfig::preset(name)?,
+        steps: args.steps,
+        batch: args.batch,
+        lr: args.lr,
+        warmup: args.warmup,
+        ema: args.ema,
+        n: args.n,
+        sample_steps: args.sample_steps,
+        seed: args.seed,
+    })
 }
 
 /// Trains, samples and judges one preset, writing its files; adds one row of digits to `grid`.
@@ -133,7 +164,8 @@ fn run_preset(
     grid: &mut Vec<u8>,
     device: &Device,
 ) -> Result<Row, String> {
-    let unet = UNetConfig::preset(name).ok_or_else(|| format!("no UNet preset `{name}`"))?;
+    let protocol = protocol(name, args).ok_or_else(|| format!("no UNet preset `{name}`"))?;
+    let unet = protocol.unet.clone();
     let dir = args.runs.join(name);
     writable_dir(&dir)?;
     let config = UNetTrainConfig {
@@ -165,7 +197,9 @@ fn run_preset(
     write(&dir.join("unet.safetensors"), run.ema_bytes()?)?;
     let (unet_model, file) = (run.ema(), run.file_config());
     let started = Instant::now();
-    let mut seeds = Rng::new(args.seed);
+    // The samplers' noise: the run's evaluation stream, apart from its initial weights' and
+    // minibatches' (`Seeds`).
+    let mut seeds = Rng::new(Seeds::of(args.seed).validation);
     let mut images = Vec::with_capacity(labels.len() * diffusion::data::mnist::PIXELS);
     for chunk in labels.chunks(100) {
         let method = (Method::DpmSolver2M, args.sample_steps);
@@ -176,9 +210,7 @@ fn run_preset(
     grid.extend_from_slice(&images[..10 * diffusion::data::mnist::PIXELS]);
     let row = Row {
         preset: name.to_string(),
-        unet,
-        steps: args.steps,
-        batch: args.batch,
+        protocol,
         params,
         train_seconds,
         final_loss,
@@ -223,21 +255,22 @@ fn table(args: &ArchArgs, rows: &[Row]) -> String {
         "| preset | block | channels | blocks/level | parameters | train steps/s | train s | loss | images/s | accuracy | classifier-FID | Inception Score |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
-        let block = match r.unet.block {
+        let (unet, steps) = (&r.protocol.unet, r.protocol.steps);
+        let block = match unet.block {
             diffusion::model::unet_block::BlockKind::Standard => "standard".to_string(),
             diffusion::model::unet_block::BlockKind::MbConv { expansion, se_ratio } => {
                 format!("MBConv (×{expansion}, SE {se_ratio})")
             }
         };
-        let channels: Vec<String> = r.unet.channels.iter().map(usize::to_string).collect();
+        let channels: Vec<String> = unet.channels.iter().map(usize::to_string).collect();
         let _ = writeln!(
             md,
             "| {} | {block} | ({}) | {} | {} | {:.3} | {:.0} | {:.4} | {:.2} | {:.3} | {:.1} | {:.2} |",
             r.preset,
             channels.join(", "),
-            r.unet.res_blocks,
+            unet.res_blocks,
             r.params,
-            r.steps as f64 / r.train_seconds,
+            steps as f64 / r.train_seconds,
             r.train_seconds,
             r.final_loss,
             r.images_per_second,

@@ -19,7 +19,7 @@ use diffusion::rng::Rng;
 use diffusion::sde::inpaint::{Known, inpaint_step};
 use diffusion::sde::sampler::{Method, SdeSampler, grid};
 use diffusion::sde::surrogate_start::planned_nfe;
-use diffusion::surrogate::{Surrogate, start_digits};
+use diffusion::surrogate::{Surrogate, start_digits, t_mid_at};
 use diffusion::unet_checkpoint::UNetFileConfig;
 use wasm_bindgen::prelude::*;
 
@@ -122,8 +122,8 @@ impl MnistModel {
     }
 
     /// A surrogate start: the surrogate's digits of the same labels (any digit for
-    /// unconditional), noised by the SDE's kernel to `t_start` ∈ [0, t_max], then denoised by the
-    /// sampler over its grid's times below `t_start`.
+    /// unconditional), noised by the SDE's kernel to t_mid at `fraction` ∈ [0, 1] of the way to
+    /// the prior (`surrogate::t_mid_at`), then denoised by the sampler over its grid's times below.
     #[wasm_bindgen(js_name = startFromSurrogate)]
     #[allow(clippy::too_many_arguments)]
     pub fn start_from_surrogate(
@@ -134,9 +134,9 @@ impl MnistModel {
         steps: u32,
         guidance: f64,
         seed: u32,
-        t_start: f64,
+        fraction: f64,
     ) -> Result<(), JsError> {
-        self.start_with(n, label, &sampler, steps, guidance, seed, None, Some(t_start))
+        self.start_with(n, label, &sampler, steps, guidance, seed, None, Some(fraction))
     }
 
     /// Inpainting: `image` (784 bytes, 0 = background) with `mask` (784 bytes, 1 = keep); `n`
@@ -178,7 +178,7 @@ impl MnistModel {
         guidance: f64,
         seed: u32,
         known: Option<Known>,
-        t_start: Option<f64>,
+        start_fraction: Option<f64>,
     ) -> Result<(), JsError> {
         crate::in_page_range(limits::IMAGES, n as f64)?;
         crate::in_page_range(limits::SAMPLER_STEPS, steps as f64)?;
@@ -192,22 +192,22 @@ impl MnistModel {
         let labels = labels_for(label, n as usize)?;
         let (sde, steps) = (state.file.score.sde, steps as usize);
         let mut seeds = Rng::new(seed as u64);
-        let (sampler, draws) = match t_start {
+        let (sampler, draws, full_nfe) = match start_fraction {
             None => {
                 let sampler =
                     SdeSampler::with_dim(method, sde, steps, n as usize, PIXELS, seeds.next_u64(), &state.device)
                         .map_err(js_error)?;
-                (sampler, None)
+                (sampler, None, planned_nfe(method, &grid(method, &sde, steps)))
             }
-            Some(t_mid) => {
+            Some(fraction) => {
                 let surrogate = state.surrogate.as_ref().ok_or_else(|| JsError::new("load the surrogate first"))?;
+                let t_mid = t_mid_at(&sde, fraction).map_err(js_error)?;
                 let started =
                     start_digits(surrogate, method, sde, steps, &labels, t_mid, seeds.next_u64(), &state.device)
                         .map_err(js_error)?;
-                (started.sampler, Some(started.draws))
+                (started.sampler, Some(started.draws), started.full_nfe)
             }
         };
-        let full_nfe = planned_nfe(method, &grid(method, &sde, steps));
         state.run = Some(Run { sampler, labels, guidance, known, rng: Rng::new(seeds.next_u64()), full_nfe, draws });
         Ok(())
     }

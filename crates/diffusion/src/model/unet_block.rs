@@ -142,7 +142,8 @@ pub fn block(kind: BlockKind, c_in: usize, c_out: usize, emb: usize, groups: usi
             .with_padding(PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2))
             .init(device)
     };
-    let skip = (c_in != c_out).then(|| conv(c_in, c_out, 1, 1));
+    // The skip is built last, after the block's own layers (the order its seeded init draws in).
+    let skip = || (c_in != c_out).then(|| conv(c_in, c_out, 1, 1));
     match kind {
         BlockKind::Standard => ResBlock {
             norm1: GroupNormConfig::new(groups, c_in).init(device),
@@ -150,26 +151,22 @@ pub fn block(kind: BlockKind, c_in: usize, c_out: usize, emb: usize, groups: usi
             emb: LinearConfig::new(emb, c_out).init(device),
             norm2: GroupNormConfig::new(groups, c_out).init(device),
             conv2: conv(c_out, c_out, 3, 1),
-            skip,
+            skip: skip(),
             se: None,
             project: None,
         },
         BlockKind::MbConv { expansion, se_ratio } => {
             let e = expansion * c_out;
             let r = BlockKind::se_width(se_ratio, c_in);
-            ResBlock {
-                norm1: GroupNormConfig::new(groups, c_in).init(device),
-                conv1: conv(c_in, e, 1, 1),
-                emb: LinearConfig::new(emb, e).init(device),
-                norm2: GroupNormConfig::new(groups, e).init(device),
-                conv2: conv(e, e, 3, e),
-                skip,
-                se: Some(SqueezeExcite {
-                    reduce: LinearConfig::new(e, r).init(device),
-                    expand: LinearConfig::new(r, e).init(device),
-                }),
-                project: Some(conv(e, c_out, 1, 1)),
-            }
+            let (norm1, conv1) = (GroupNormConfig::new(groups, c_in).init(device), conv(c_in, e, 1, 1));
+            let (emb, norm2) = (LinearConfig::new(emb, e).init(device), GroupNormConfig::new(groups, e).init(device));
+            let conv2 = conv(e, e, 3, e);
+            let se = SqueezeExcite {
+                reduce: LinearConfig::new(e, r).init(device),
+                expand: LinearConfig::new(r, e).init(device),
+            };
+            let project = conv(e, c_out, 1, 1);
+            ResBlock { norm1, conv1, emb, norm2, conv2, skip: skip(), se: Some(se), project: Some(project) }
         }
     }
 }

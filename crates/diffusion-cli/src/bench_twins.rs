@@ -7,7 +7,7 @@ use std::time::Instant;
 use burn::prelude::*;
 use clap::{Args, ValueEnum};
 use diffusion::checkpoint::CheckpointConfig;
-use diffusion::data::mnist::{Mnist, PIXELS};
+use diffusion::data::mnist::{Mnist, PIXELS, SIDE};
 use diffusion::data::states::states;
 use diffusion::limits;
 use diffusion::model::unet::{UNet, UNetConfig};
@@ -119,6 +119,7 @@ fn mnist_train(batch: usize, steps: usize, device: &Device) -> Result<f64, Strin
     let data = Mnist {
         images: (0..images * PIXELS).map(|_| (rng.uniform() * 256.0) as u8).collect(),
         labels: (0..images).map(|i| (i % 10) as u8).collect(),
+        side: SIDE,
     };
     let config = UNetTrainConfig { steps: steps + WARMUP, batch, warmup: 0, ..Default::default() };
     let mut run = UNetRun::new(mnist_file(), config, data, device)?;

@@ -27,6 +27,7 @@ mod rdmc;
 mod report;
 mod report_arch;
 mod report_hse;
+mod report_mnist_surrogate;
 mod report_surrogate;
 mod states;
 mod states_config;
@@ -108,6 +109,8 @@ enum ReportCommand {
     Surrogate(report_surrogate::SurrogateReportArgs),
     /// The UNet architectures on MNIST (seed 003 Table 4.3): presets at an equal step budget.
     Architectures(report_arch::ArchArgs),
+    /// The surrogate table on MNIST (seed 003 Table 4.5): conv-VAE and DDPM-14 starts at t_mid.
+    MnistSurrogate(report_mnist_surrogate::MnistSurrogateReportArgs),
 }
 
 #[derive(Subcommand)]
@@ -160,6 +163,7 @@ fn main() -> ExitCode {
         Command::Report(ReportCommand::Hse(args)) => report_hse::report(args),
         Command::Report(ReportCommand::Surrogate(args)) => report_surrogate::report(args),
         Command::Report(ReportCommand::Architectures(args)) => report_arch::report(args),
+        Command::Report(ReportCommand::MnistSurrogate(args)) => report_mnist_surrogate::report(args),
         Command::Likelihood(args) => likelihood::likelihood(args),
         Command::Compare(CompareCommand::States(args)) => compare::compare(args),
         Command::Eval(EvalCommand::Nll(args)) => grading::eval_nll(&args.samples),

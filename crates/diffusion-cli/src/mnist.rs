@@ -54,10 +54,17 @@ pub fn all_labels(n: usize) -> Vec<i64> {
 /// grid would have spent (`None`: RK45 picks its own steps).
 pub type Drawn = (Vec<u8>, usize, Option<usize>);
 
-/// Samples one image per label with `method` in `steps` grid steps (guidance weight `guidance`).
-/// With a surrogate start (a conv VAE and t_mid), the
-/// sampler begins from its digits of the same labels (any digit for ∅) noised to t_mid
-/// (Algorithm 4); its draws and the sampler's noise come from two streams of `seed`.
+/// A model's samples [n, side²] as 28² pixel bytes: a DDPM-14's doubled bilinearly (seed 003
+/// §3.2), MNIST's own as they are.
+fn full_size_bytes(x: Tensor<2>, file: &UNetFileConfig) -> Result<Vec<u8>, String> {
+    let x = diffusion::data::bilinear::resize(x, file.side, SIDE);
+    Ok(to_vec(x)?.into_iter().map(to_byte).collect())
+}
+
+/// Samples one image per label with `method` in `steps` grid steps (guidance weight `guidance`),
+/// at the model's side (a DDPM-14's doubled to 28²). With a surrogate start (a conv VAE or a
+/// DDPM-14, and t_mid), the sampler begins from its digits of the same labels (any digit for ∅)
+/// noised to t_mid (Algorithm 4); its draws and the sampler's noise come from two streams of `seed`.
 #[allow(clippy::too_many_arguments)]
 pub fn draw(
     unet: &UNet,
@@ -73,9 +80,15 @@ pub fn draw(
     let sde = file.score.sde;
     let (mut sampler, full_nfe) = match start {
         None => (
-            SdeSampler::with_dim(method, sde, steps, labels.len(), PIXELS, seed, device)?,
+            SdeSampler::with_dim(method, sde, steps, labels.len(), file.pixels(), seed, device)?,
             planned_nfe(method, &grid(method, &sde, steps)),
         ),
+        Some(_) if file.side != SIDE => {
+            return Err(format!(
+                "a surrogate start hands its 28×28 digits to a 28×28 model, not a {0}×{0} one",
+                file.side
+            ));
+        }
         Some((surrogate, t_mid)) => {
             let started = start_digits(surrogate, method, sde, steps, labels, t_mid, seed, device)?;
             (started.sampler, started.full_nfe)
@@ -85,7 +98,7 @@ pub fn draw(
         sampler.step(&model);
     }
     let nfe = sampler.nfe();
-    Ok((to_vec(sampler.x())?.into_iter().map(to_byte).collect(), nfe, full_nfe))
+    Ok((full_size_bytes(sampler.x(), file)?, nfe, full_nfe))
 }
 
 /// rdMC on the learned density of x_{t₀} (t₀ defaults to t_min; ∇f_* ≈ −s_θ(x, t₀), conditioned
@@ -119,7 +132,7 @@ pub fn draw_rdmc(
     let inner: Vec<i64> = labels.iter().flat_map(|&l| std::iter::repeat_n(l, config.inner_particles)).collect();
     let score = file.score_model(unet, inner, guidance)?;
     let potential = LearnedPotential { score, t_min: t0 };
-    let mut rdmc = Rdmc::with_dim(config, labels.len(), PIXELS, seed, device)?;
+    let mut rdmc = Rdmc::with_dim(config, labels.len(), file.pixels(), seed, device)?;
     while !rdmc.done() {
         rdmc.step(&potential);
     }
@@ -128,13 +141,13 @@ pub fn draw_rdmc(
     let x = rdmc.x();
     let outer = file.score_model(unet, labels.to_vec(), guidance)?;
     let x0 = sde.x0_from_score(x.clone(), outer.score(x, t0), t0);
-    Ok((to_vec(x0)?.into_iter().map(to_byte).collect(), per_sample))
+    Ok((full_size_bytes(x0, file)?, per_sample))
 }
 
 /// At most 100 images for a grid, one column per class: row r holds the r-th sample of each
 /// digit 0..9 (so `--label all` with n > 100 shows every class, not the first ten of digit 0);
 /// with a single label, the first 100 in rows of ten.
-fn grid_sample(images: &[u8], labels: &[i64]) -> Vec<u8> {
+pub fn grid_sample(images: &[u8], labels: &[i64]) -> Vec<u8> {
     let classes: Vec<Vec<usize>> = (0..10).map(|d| (0..labels.len()).filter(|&i| labels[i] == d).collect()).collect();
     let order: Vec<usize> = if classes.iter().filter(|c| !c.is_empty()).count() > 1 {
         let rows = classes.iter().map(Vec::len).max().unwrap_or(0).min(10);
@@ -267,8 +280,12 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
     write(&args.out.join("labels.npy"), npy::encode(&[args.n], &labels)?)?;
     grid_png(&args.out.join("grid.png"), &grid_sample(&images, &labels), 10)?;
     let nfe = match (start, spent) {
-        (Some((_, t_mid)), (from, Some(all))) if !rdmc => {
-            format!("; {from} network evaluations per image from t = {t_mid} (of {all})")
+        (Some((surrogate, t_mid)), (from, Some(all))) if !rdmc => {
+            let cost = match surrogate.nfe() {
+                0 => String::new(),
+                k => format!(", after the surrogate's {k} at its own size"),
+            };
+            format!("; {from} network evaluations per image from t = {t_mid} (of {all}){cost}")
         }
         _ if !rdmc => format!("; {} network evaluations per image", spent.0),
         _ => String::new(),

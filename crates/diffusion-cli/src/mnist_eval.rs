@@ -134,6 +134,27 @@ pub fn score(cnn: &Cnn, images: &[u8], labels: &[i64], reference: &[f32], device
     Ok(Scores { accuracy, fid, inception, per_digit })
 }
 
+/// The CNN judge and the test digits its features are compared against, as every MNIST scoring
+/// command takes them.
+#[derive(Args)]
+pub struct JudgeArgs {
+    /// The CNN judge (`train mnist-classifier`).
+    #[arg(long, default_value = "web/models/mnist-classifier.safetensors")]
+    pub classifier: PathBuf,
+    /// The folder holding MNIST's IDX files (default: the `cargo xtask fetch-data mnist` cache).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+impl JudgeArgs {
+    /// The judge and its features of the 10 000 test digits (the FID reference).
+    pub fn load(&self, device: &Device) -> Result<(Cnn, Vec<f32>), String> {
+        let cnn = load_cnn(&self.classifier, device)?;
+        let reference = reference_features(&cnn, &load_split(self.data.as_deref(), false)?, device)?;
+        Ok((cnn, reference))
+    }
+}
+
 /// The classifier's features of the 10 000 test images (the FID reference).
 pub fn reference_features(cnn: &Cnn, test: &Mnist, device: &Device) -> Result<Vec<f32>, String> {
     Ok(judge(cnn, &test.images, device)?.features)
@@ -144,10 +165,8 @@ pub struct EvalArgs {
     /// A directory written by `sample mnist` (samples.npy, labels.npy).
     #[arg(long)]
     samples: PathBuf,
-    #[arg(long, default_value = "web/models/mnist-classifier.safetensors")]
-    classifier: PathBuf,
-    #[arg(long)]
-    data: Option<PathBuf>,
+    #[command(flatten)]
+    judge: JudgeArgs,
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceArg,
 }
@@ -160,9 +179,8 @@ pub fn eval(args: EvalArgs) -> Result<(), String> {
     if n_labels != n {
         return Err(format!("{n} images but {n_labels} labels"));
     }
-    let cnn = load_cnn(&args.classifier, &device)?;
-    let test = load_split(args.data.as_deref(), false)?;
-    let scores = score(&cnn, &images, &labels, &reference_features(&cnn, &test, &device)?, &device)?;
+    let (cnn, reference) = args.judge.load(&device)?;
+    let scores = score(&cnn, &images, &labels, &reference, &device)?;
     println!(
         "accuracy {:.4}  classifier-FID {:.3}  Inception Score {:.3}  ({} samples)",
         scores.accuracy,
@@ -182,8 +200,8 @@ pub fn eval(args: EvalArgs) -> Result<(), String> {
 pub struct CompareArgs {
     #[arg(long, default_value = "web/models/mnist-vp.safetensors")]
     weights: PathBuf,
-    #[arg(long, default_value = "web/models/mnist-classifier.safetensors")]
-    classifier: PathBuf,
+    #[command(flatten)]
+    judge: JudgeArgs,
     /// Sampler names as `sample mnist` takes them (rdmc: its budget is the NFE).
     #[arg(long, default_value = "em,pc,ode-rk4,ddim,dpmpp2m", value_delimiter = ',')]
     samplers: Vec<String>,
@@ -202,8 +220,6 @@ pub struct CompareArgs {
     batch: usize,
     #[arg(long, default_value_t = 0, value_parser = ranged::<u64>(limits::SEED))]
     seed: u64,
-    #[arg(long)]
-    data: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceArg,
     /// compare.md and grid.png (one row of samples per table row).
@@ -214,8 +230,7 @@ pub struct CompareArgs {
 pub fn compare(args: CompareArgs) -> Result<(), String> {
     let device = args.device.device()?;
     let (unet, file) = load_unet(&args.weights, &device)?;
-    let cnn = load_cnn(&args.classifier, &device)?;
-    let reference = reference_features(&cnn, &load_split(args.data.as_deref(), false)?, &device)?;
+    let (cnn, reference) = args.judge.load(&device)?;
     writable_dir(&args.out)?;
     let labels = labels_for("all", args.n)?;
     let mut table = format!(

@@ -68,6 +68,10 @@ pub fn likelihood(args: LikelihoodArgs) -> Result<(), String> {
     let grid = Grid::named(&args.grid).ok_or(format!("unknown --grid `{}` (log-snr, uniform)", args.grid))?;
     let device = args.device.device()?;
     let (unet, file) = load_unet(&args.weights, &device)?;
+    if file.side != diffusion::data::mnist::SIDE {
+        let (path, side) = (args.weights.display(), file.side);
+        return Err(format!("{path}: a {side}×{side} model (DDPM-14) has no density of MNIST's 28×28 test digits"));
+    }
     let sde = file.score.sde;
     let trained_to = file.train.as_ref().map_or(sde.t_min(), |t| t.t_min(&sde));
     let t_min = args.t_min.unwrap_or(trained_to);

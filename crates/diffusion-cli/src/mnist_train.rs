@@ -53,6 +53,10 @@ pub struct TrainArgs {
     /// its widths, depth and block replace --channels and --res-blocks.
     #[arg(long, value_parser = PRESETS, conflicts_with_all = ["channels", "res_blocks", "resume", "init"])]
     unet_preset: Option<String>,
+    /// The side of the images it learns: 28, or 14 for DDPM-14 (the digits halved bilinearly; its
+    /// samples are doubled back to 28×28). Ignored with --resume and --init (the file's).
+    #[arg(long, default_value_t = 28, value_parser = ranged::<usize>(limits::IMAGE_SIDE))]
+    side: usize,
     /// Continue the run whose checkpoint is in DIR/checkpoint.
     #[arg(long)]
     resume: Option<PathBuf>,
@@ -79,6 +83,10 @@ pub struct TrainArgs {
     /// Save the checkpoint (and unet.safetensors) every N steps.
     #[arg(long, default_value_t = 500, value_parser = ranged::<usize>(limits::CHECKPOINT_EVERY))]
     checkpoint_every: usize,
+    /// Also keep the EMA weights of every checkpoint as unet-NNNNNN.safetensors (a training-length
+    /// study scores them; seed 003's Tables 4.1–4.2).
+    #[arg(long)]
+    keep_checkpoints: bool,
     /// Write a 10×10 sample grid every N steps and at the end (0: never).
     #[arg(long, default_value_t = 2000, value_parser = ranged::<usize>(limits::GRID_EVERY))]
     grid_every: usize,
@@ -87,11 +95,12 @@ pub struct TrainArgs {
     data: Option<PathBuf>,
 }
 
-/// Refuses a batch whose training step would not fit in the CPU's available memory.
-fn check_step_memory(args: &TrainArgs, unet: &UNetConfig) -> Result<(), String> {
+/// Refuses a batch whose training step on `side`² images would not fit in the CPU's available
+/// memory.
+fn check_step_memory(args: &TrainArgs, unet: &UNetConfig, side: usize) -> Result<(), String> {
     let what =
         format!("a UNet training step at batch {} (widths {:?}, {:?} blocks)", args.batch, unet.channels, unet.block);
-    check_memory(args.device, unet.training_bytes(args.batch, 28), &what)
+    check_memory(args.device, unet.training_bytes(args.batch, side), &what)
 }
 
 pub fn train(args: TrainArgs) -> Result<(), String> {
@@ -102,7 +111,7 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
         None => UNetConfig { channels: args.channels.clone(), res_blocks: args.res_blocks, ..Default::default() },
     };
     if args.resume.is_none() && args.init.is_none() {
-        check_step_memory(&args, &unet)?;
+        check_step_memory(&args, &unet, args.side)?;
     }
     writable_dir(&args.out)?;
     let device = args.device.device()?;
@@ -140,16 +149,18 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
         (None, None) => {
             let sde = Sde::named(&args.sde).ok_or_else(|| format!("unknown SDE `{}`: vp, subvp or ve", args.sde))?;
             let score = ScoreConfig { weighting: Weighting::Sigma2, time_input, ..ScoreConfig::new(sde) };
-            UNetRun::new(UNetFileConfig::new(unet, score), config, data, &device)?
+            UNetRun::new(UNetFileConfig { side: args.side, ..UNetFileConfig::new(unet, score) }, config, data, &device)?
         }
     };
     if args.resume.is_some() || args.init.is_some() {
-        check_step_memory(&args, &trainer.file_config().unet)?;
+        let file = trainer.file_config();
+        check_step_memory(&args, &file.unet, file.side)?;
     }
     let params = trainer.ema().num_params();
     let first = trainer.steps_done();
+    let side = trainer.file_config().side;
     eprintln!(
-        "MNIST UNet ({params} parameters) on {}: steps {}..{steps}, batch {}",
+        "MNIST UNet ({params} parameters, {side}×{side} digits) on {}: steps {}..{steps}, batch {}",
         args.device.name(),
         first,
         trainer.config().batch
@@ -200,6 +211,9 @@ pub fn train(args: TrainArgs) -> Result<(), String> {
         }
         if checkpoint {
             save(&trainer, &losses)?;
+            if args.keep_checkpoints {
+                write(&args.out.join(format!("unet-{done:06}.safetensors")), trainer.ema_bytes()?)?;
+            }
         }
         if args.grid_every > 0 && (done % args.grid_every == 0 || done == steps) {
             let file = trainer.file_config();

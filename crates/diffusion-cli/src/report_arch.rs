@@ -27,7 +27,7 @@ use crate::common::to_vec;
 use crate::device::DeviceArg;
 use crate::files::{writable_dir, write};
 use crate::mnist::{draw, labels_for, load_split};
-use crate::mnist_eval::{load_cnn, reference_features, score};
+use crate::mnist_eval::{JudgeArgs, score};
 use crate::ranged::ranged;
 
 #[derive(Args)]
@@ -61,10 +61,8 @@ pub struct ArchArgs {
     sample_steps: usize,
     #[arg(long, default_value_t = 0, value_parser = ranged::<u64>(limits::SEED))]
     seed: u64,
-    #[arg(long, default_value = "web/models/mnist-classifier.safetensors")]
-    classifier: PathBuf,
-    #[arg(long)]
-    data: Option<PathBuf>,
+    #[command(flatten)]
+    judge: JudgeArgs,
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceArg,
 }
@@ -101,9 +99,8 @@ pub fn report(args: ArchArgs) -> Result<(), String> {
     let device = args.device.device()?;
     writable_dir(&args.out)?;
     writable_dir(&args.runs)?;
-    let data = load_split(args.data.as_deref(), true)?;
-    let cnn = load_cnn(&args.classifier, &device)?;
-    let reference = reference_features(&cnn, &load_split(args.data.as_deref(), false)?, &device)?;
+    let data = load_split(args.judge.data.as_deref(), true)?;
+    let (cnn, reference) = args.judge.load(&device)?;
     let labels = labels_for("all", args.n)?;
     let mut rows = Vec::new();
     let mut grid = Vec::new();

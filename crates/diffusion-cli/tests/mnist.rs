@@ -86,6 +86,41 @@ fn a_run_killed_mid_checkpoint_resumes_bit_for_bit() {
     assert_eq!(leftovers.len(), 1, "older and half-written snapshots are removed: {leftovers:?}");
 }
 
+/// DDPM-14: `train mnist-surrogate --kind ddpm14` trains the UNet on 14×14 digits (resumable),
+/// writes it as a surrogate whose draws cost 20 evaluations at 14², and its digits start the
+/// shipped 28×28 UNet part-way; the 14×14 UNet samples 28×28 digits (doubled) by itself, and a
+/// start or a likelihood that needs 28×28 refuses it by name.
+#[test]
+fn a_ddpm14_surrogate_starts_the_full_unet() {
+    let dir = scratch("ddpm14");
+    let run = dir.join("run");
+    let tiny = ["--kind", "ddpm14", "--channels", "8,16", "--batch", "8", "--out", s(&run)];
+    let log = ok(&[&["train", "mnist-surrogate", "--steps", "2"], &tiny[..]].concat());
+    assert!(log.contains("14×14 digits") && log.contains("20 evaluations at 14×14"), "{log}");
+    ok(&[&["train", "mnist-surrogate", "--steps", "3", "--resume"], &tiny[..]].concat());
+    assert_eq!(std::fs::read_to_string(run.join("loss.csv")).unwrap().lines().count(), 4);
+    assert!(run.join("grid.png").exists() && run.join("unet-000003.safetensors").exists());
+    let surrogate = run.join("surrogate.safetensors");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/models/mnist-vp.safetensors");
+    let samples = dir.join("started");
+    let base = ["sample", "mnist", "--n", "10", "--steps", "4", "--out", s(&samples)];
+    let log = ok(&[&base[..], &["--weights", s(&shipped), "--surrogate", s(&surrogate), "--t-start", "0.5"]].concat());
+    assert!(log.contains("after the surrogate's 20 at its own size"), "{log}");
+    let npy = |dir: &Path| std::fs::read(dir.join("samples.npy")).unwrap();
+    let header = |bytes: &[u8]| 10 + u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let started = npy(&samples);
+    assert_eq!(started.len(), header(&started) + 10 * 784);
+    let small = run.join("unet.safetensors");
+    ok(&[&base[..], &["--weights", s(&small)]].concat());
+    let alone = npy(&samples);
+    assert_eq!(alone.len(), header(&alone) + 10 * 784, "a 14×14 model's samples are doubled to 28×28");
+    fails(
+        &[&base[..], &["--weights", s(&small), "--surrogate", s(&surrogate), "--t-start", "0.5"]].concat(),
+        "not a 14×14 one",
+    );
+    fails(&["likelihood-mnist", "--weights", s(&small), "--n", "2", "--steps", "2"], "no density of MNIST's 28×28");
+}
+
 #[test]
 fn train_resume_sample_evaluate() {
     let dir = scratch("pipeline");

@@ -55,6 +55,12 @@ pub struct MnistModel {
 impl MnistModel {
     pub fn load(bytes: &[u8], device: &Device) -> Result<MnistModel, JsError> {
         let (unet, file) = model_file::unet(bytes, device).map_err(js_error)?;
+        if file.side != diffusion::data::mnist::SIDE {
+            return Err(JsError::new(&format!(
+                "this UNet models {0}×{0} digits (a DDPM-14 surrogate); the page draws MNIST's 28×28",
+                file.side
+            )));
+        }
         let state = State { device: device.clone(), unet, file, judge: None, surrogate: None, run: None };
         Ok(MnistModel { state: Rc::new(RefCell::new(state)) })
     }
@@ -98,6 +104,11 @@ impl MnistModel {
     pub fn load_surrogate(&self, bytes: &[u8]) -> Result<(), JsError> {
         let mut state = self.state.borrow_mut();
         let (surrogate, _) = model_file::surrogate(bytes, Role::MnistSurrogate, &state.device).map_err(js_error)?;
+        if surrogate.nfe() > 0 {
+            // A DDPM-14's draws are a whole sampler run, made in one call: the page's start draws
+            // one-shot digits only, so the tab never waits on a run it cannot show.
+            return Err(JsError::new("the page starts from a one-shot surrogate (the conv VAE), not a DDPM-14"));
+        }
         state.surrogate = Some(surrogate);
         Ok(())
     }

@@ -106,6 +106,7 @@ pub const IW_K: Limit = int("iw-k", "iw-k", 1.0, 64.0, "IWDiff's draws per (x₀
 pub const IS_EXTRA: Limit = int("is-extra", "is-extra", 0.0, 16.0, "importance sampling's extra batches per step");
 pub const EPOCHS: Limit = real("epochs", "epochs", 0.0, 10_000.0, "passes over the training set").open_below();
 pub const WARMUP: Limit = int("warmup", "warmup", 0.0, 1e7, "linear warm-up steps");
+pub const IMAGE_SIDE: Limit = int("side", "side", 4.0, 28.0, "the side of the images a UNet models (14: DDPM-14)");
 pub const CHANNELS: Limit = int("channels", "channels", 1.0, 1024.0, "a UNet level's width");
 pub const RES_BLOCKS: Limit = int("res-blocks", "res-blocks", 1.0, 8.0, "residual blocks per UNet level");
 pub const T_MIN: Limit = real("t-min", "t-min", 1e-7, 0.5, "the smallest continuous time t");
@@ -157,6 +158,7 @@ pub const ALL: &[Limit] = &[
     IS_EXTRA,
     EPOCHS,
     WARMUP,
+    IMAGE_SIDE,
     CHANNELS,
     RES_BLOCKS,
     T_MIN,

@@ -118,7 +118,7 @@ pub fn unet(bytes: &[u8], device: &Device) -> Result<(UNet, UNetFileConfig)> {
     if config.unet.time_features != config.score.fourier.width() {
         return Err(Error::Weights("the UNet's time input does not match its Fourier features".into()));
     }
-    config.unet.validate()?;
+    config.validate()?;
     can_hold(&tensors, config.unet.min_params(), "a UNet of at least")?;
     Ok((io::load(config.unet.init(device, 0)?, &tensors)?, config))
 }
@@ -146,6 +146,10 @@ pub fn surrogate(bytes: &[u8], role: Role, device: &Device) -> Result<(Surrogate
         SurrogateKind::ConvVae(vae) => {
             vae.validate().map_err(|e| Error::Weights(e.to_string()))?;
             can_hold(&tensors, vae.num_params(), "a conv VAE of")?;
+        }
+        SurrogateKind::Diffusion(low) => {
+            low.validate().map_err(|e| Error::Weights(e.to_string()))?;
+            can_hold(&tensors, low.model.unet.min_params(), "a UNet of at least")?;
         }
         SurrogateKind::Gmm { .. } => {}
     }

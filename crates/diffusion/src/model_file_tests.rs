@@ -78,15 +78,7 @@ fn a_file_of_another_role_is_refused_by_name() {
 #[test]
 fn a_file_rebuilds_its_unet_and_bad_files_are_named() {
     let device = Device::flex();
-    let unet_config = UNetConfig {
-        channels: vec![8, 16],
-        res_blocks: 1,
-        emb: 16,
-        time_features: 32,
-        classes: 10,
-        groups: 4,
-        ..UNetConfig::default()
-    };
+    let unet_config = UNetConfig::tiny();
     let config = UNetFileConfig::new(unet_config, ScoreConfig::new(Sde::vp()));
     let network = config.unet.init(&device, 1).unwrap();
     let tensors = io::host_tensors(&network).unwrap();
@@ -269,6 +261,38 @@ fn conv_vae_surrogate_round_trip() {
         SurrogateFile { model: SurrogateKind::ConvVae(ConvVaeConfig { latent: 256, channels: [512, 512] }), ..file };
     let message = super::surrogate(&bytes_of(&vae, &huge), Role::MnistSurrogate, &device).unwrap_err().to_string();
     assert!(message.contains("describes a conv VAE of"), "{message}");
+}
+
+/// DDPM-14 survives its file as a surrogate (the same digits from the same stream, with the rule
+/// its draws use); a config naming no rule, or a UNet far larger than the file, is refused.
+#[test]
+fn low_resolution_surrogate_round_trip() {
+    use crate::surrogate::SurrogateKind;
+    use crate::surrogate::low_res::{LowRes, LowResConfig};
+    let device = Device::flex();
+    let model = UNetFileConfig { side: 14, ..UNetFileConfig::new(UNetConfig::tiny(), ScoreConfig::new(Sde::vp())) };
+    let config = LowResConfig { model, sampler: "ddim".into(), steps: 3, guidance: 0.0 };
+    let low = Surrogate::Diffusion(Box::new(LowRes { unet: config.model.unet.init(&device, 4).unwrap(), config }));
+    assert_eq!((low.role(), low.nfe()), (Role::MnistSurrogate, 3));
+    let file = SurrogateFile { role: low.role(), model: low.kind(), fit: None };
+    let bytes = bytes_of(&low, &file);
+    let (loaded, read) = super::surrogate(&bytes, Role::MnistSurrogate, &device).unwrap();
+    assert_eq!(read, file);
+    let draw = |s: &Surrogate| s.draw_digits(&[2, 8], &mut crate::rng::Rng::new(1), &device).unwrap().into_data();
+    assert_eq!(draw(&loaded), draw(&low));
+    let SurrogateKind::Diffusion(config) = &file.model else { unreachable!() };
+    let unnamed = SurrogateFile {
+        model: SurrogateKind::Diffusion(Box::new(LowResConfig { sampler: "fast".into(), ..config.as_ref().clone() })),
+        ..file.clone()
+    };
+    let message = super::surrogate(&bytes_of(&low, &unnamed), Role::MnistSurrogate, &device).unwrap_err().to_string();
+    assert!(message.contains("not `fast`"), "{message}");
+    let mut wide = config.clone();
+    wide.model.unet.channels = vec![1024; 4];
+    wide.model.unet.res_blocks = 8;
+    let huge = SurrogateFile { model: SurrogateKind::Diffusion(wide), ..file };
+    let message = super::surrogate(&bytes_of(&low, &huge), Role::MnistSurrogate, &device).unwrap_err().to_string();
+    assert!(message.contains("describes a UNet of at least"), "{message}");
 }
 
 fn bytes_of(surrogate: &Surrogate, file: &SurrogateFile) -> Vec<u8> {

@@ -92,11 +92,30 @@ pub struct UNetFileConfig {
     /// Optimiser steps behind the weights.
     #[serde(default)]
     pub steps_done: usize,
+    /// The side of the images it models: MNIST's 28, or 14 for DDPM-14 (the digits bilinearly
+    /// halved, seed 003 §3.2); files from before this field model 28².
+    #[serde(default = "full_side")]
+    pub side: usize,
+}
+
+fn full_side() -> usize {
+    crate::data::mnist::SIDE
 }
 
 impl UNetFileConfig {
     pub fn new(unet: UNetConfig, score: ScoreConfig) -> Self {
-        Self { role: Role::MnistDenoiser, unet, score, train: None, steps_done: 0 }
+        Self { role: Role::MnistDenoiser, unet, score, train: None, steps_done: 0, side: full_side() }
+    }
+
+    /// Pixels per image, side².
+    pub fn pixels(&self) -> usize {
+        self.side * self.side
+    }
+
+    /// The side and the network checked (`model_file::unet` and every run do this).
+    pub fn validate(&self) -> Result<()> {
+        limits::IMAGE_SIDE.check(self.side as f64)?;
+        self.unet.validate()
     }
 
     /// `unet` as a score model with one class label per row and guidance weight `guidance`.

@@ -18,11 +18,13 @@ pub const SCALE_A: f64 = 1.0 / 127.5;
 /// The offset c = −1.
 pub const SCALE_B: f64 = -1.0;
 
-/// Images (row-major bytes) with their labels.
+/// Images (row-major bytes, `side`² each: MNIST's 28, or smaller once [`Mnist::resized`]) with
+/// their labels.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mnist {
     pub images: Vec<u8>,
     pub labels: Vec<u8>,
+    pub side: usize,
 }
 
 impl Mnist {
@@ -34,9 +36,46 @@ impl Mnist {
         self.labels.is_empty()
     }
 
+    /// An error unless these are MNIST's own 28² images (for `what`: the judge, the conv VAE).
+    pub fn full_size(&self, what: &str) -> Result<()> {
+        match self.side {
+            SIDE => Ok(()),
+            side => Err(Error::Config(format!("{what} takes 28×28 digits, not {side}×{side}"))),
+        }
+    }
+
+    /// Pixels per image, side².
+    pub fn pixels(&self) -> usize {
+        self.side * self.side
+    }
+
     /// The bytes of image `i`.
     pub fn image(&self, i: usize) -> &[u8] {
-        &self.images[i * PIXELS..(i + 1) * PIXELS]
+        let pixels = self.pixels();
+        &self.images[i * pixels..(i + 1) * pixels]
+    }
+
+    /// The images resampled bilinearly to `side`² (`bilinear::resize` on the model's scale, then
+    /// rounded back to bytes), the labels kept: DDPM-14's training set at `side` = 14. Runs on the
+    /// CPU in chunks.
+    pub fn resized(&self, side: usize) -> Result<Self> {
+        if side == 0 || side > self.side {
+            return Err(Error::Config(format!("MNIST images of side {} cannot be resized to {side}", self.side)));
+        }
+        let device = burn::prelude::Device::flex();
+        let mut images = Vec::with_capacity(self.len() * side * side);
+        for chunk in self.images.chunks(4096 * self.pixels()) {
+            let rows = chunk.len() / self.pixels();
+            let x = chunk.iter().map(|&b| to_model(b)).collect::<Vec<f32>>();
+            let x = burn::prelude::Tensor::<2>::from_data(
+                burn::prelude::TensorData::new(x, [rows, self.pixels()]),
+                &device,
+            );
+            let small = crate::data::bilinear::resize(x, self.side, side).into_data();
+            let small: Vec<f32> = small.try_into_vec().map_err(|e| Error::Config(format!("resizing MNIST: {e:?}")))?;
+            images.extend(small.into_iter().map(to_byte));
+        }
+        Ok(Self { images, labels: self.labels.clone(), side })
     }
 
     /// Pairs an image file and a label file (IDX bytes, raw or gzip) and checks they agree.
@@ -52,7 +91,7 @@ impl Mnist {
         if let Some(i) = labels.iter().position(|&l| l > 9) {
             return Err(bad(format!("labels: label {} at index {i} is not a digit", labels[i])));
         }
-        Ok(Self { images, labels })
+        Ok(Self { images, labels, side: SIDE })
     }
 }
 
@@ -166,6 +205,35 @@ mod tests {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         encoder.write_all(bytes).unwrap();
         encoder.finish().unwrap()
+    }
+
+    /// Halving MNIST's side averages each 2×2 block of bytes (rounded), keeps the labels, and
+    /// refuses to grow an image.
+    #[test]
+    fn resizing_halves_by_block_means() {
+        let images: Vec<u8> = (0..3 * PIXELS).map(|i| ((i * 37) % 256) as u8).collect();
+        let set = Mnist { images, labels: vec![4, 1, 9], side: SIDE };
+        let small = set.resized(14).unwrap();
+        assert_eq!(
+            (small.side, small.pixels(), small.labels.clone(), small.images.len()),
+            (14, 196, set.labels.clone(), 3 * 196)
+        );
+        for (i, k) in [(0, 0), (1, 57), (2, 195)] {
+            let (r, c) = (2 * (k / 14), 2 * (k % 14));
+            let image = set.image(i);
+            let mean: f64 =
+                [image[r * 28 + c], image[r * 28 + c + 1], image[(r + 1) * 28 + c], image[(r + 1) * 28 + c + 1]]
+                    .iter()
+                    .map(|&b| to_model(b) as f64)
+                    .sum::<f64>()
+                    / 4.0;
+            assert_eq!(small.image(i)[k], to_byte(mean as f32), "image {i}, pixel {k}");
+        }
+        assert_eq!(set.resized(28).unwrap(), set);
+        assert!(set.resized(30).is_err() && set.resized(0).is_err());
+        assert!(
+            small.full_size("the judge").unwrap_err().to_string().contains("not 14×14") && set.full_size("x").is_ok()
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Data sets: the course's STATES points and MNIST digits.
 
+pub mod bilinear;
 pub mod mnist;
 pub mod states;
 

@@ -115,6 +115,7 @@ pub struct DigitClassification {
 
 impl DigitClassification {
     pub fn new(data: Mnist, batch: usize) -> Result<Self> {
+        data.full_size("the judge")?;
         if data.is_empty() || !(1..=8192).contains(&batch) {
             return Err(Error::Config(format!("bad classifier training: {} images, batch {batch}", data.len())));
         }
@@ -182,7 +183,7 @@ mod tests {
             }
             labels.push(if ring { 0 } else { 1 });
         }
-        let data = Mnist { images, labels };
+        let data = Mnist { images, labels, side: crate::data::mnist::SIDE };
         let plan = Plan::constant(30, 1e-3, 0);
         let mut trainer = judge_trainer(&CnnConfig::default(), data.clone(), plan, 16, &device).unwrap();
         for _ in 0..30 {

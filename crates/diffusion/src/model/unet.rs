@@ -88,6 +88,12 @@ impl UNetConfig {
         })
     }
 
+    /// A small network for tests: two levels of 8 and 16 channels.
+    #[cfg(test)]
+    pub fn tiny() -> Self {
+        Self { channels: vec![8, 16], emb: 16, groups: 4, ..Self::default() }
+    }
+
     /// The side the network runs at for images of `side`²: the next multiple of 2^(levels − 1)
     /// (28 for up to three levels, 32 for four).
     pub fn padded_side(&self, side: usize) -> usize {

@@ -1,4 +1,4 @@
-//! The MNIST UNet as a [`ScoreModel`] on flattened images (rows of 784 pixels in [−1, 1]), with
+//! The MNIST UNet as a [`ScoreModel`] on flattened images (rows of side² pixels in [−1, 1]), with
 //! classifier-free guidance (Ho & Salimans 2022): ε̃ = (1 + w) ε̂(x, t, y) − w ε̂(x, t, ∅), and
 //! s(x, t) = −ε̃/s(t). Every sampler and the likelihood take it as they take the 2-D models.
 //! For sampling, the implied x̂₀ = (x − s ε̃)/m can be clipped to the pixel range [−1, 1] (Ho et
@@ -7,7 +7,6 @@
 
 use burn::prelude::*;
 
-use crate::data::mnist::{PIXELS, SIDE};
 use crate::error::Result;
 use crate::model::fourier::Fourier;
 use crate::model::unet::UNet;
@@ -44,14 +43,17 @@ impl<'a> UNetScore<'a> {
         self
     }
 
-    /// ε̂(c_in x, γ(t), labels) for rows [n, 784] → [n, 784].
+    /// ε̂(c_in x, γ(t), labels) for rows of side² pixels [n, side²] → [n, side²] (784 for MNIST,
+    /// 196 for DDPM-14).
     fn eps_with(&self, x: Tensor<2>, t: f64, labels: Vec<i64>) -> Tensor<2> {
-        let [n, _] = x.dims();
+        let [n, pixels] = x.dims();
+        let side = pixels.isqrt();
+        assert_eq!(side * side, pixels, "rows of square images");
         let device = x.device();
-        let x = x.mul_scalar(self.score.c_in(t)).reshape([n, 1, SIDE, SIDE]);
+        let x = x.mul_scalar(self.score.c_in(t)).reshape([n, 1, side, side]);
         let time = self.fourier.rows(self.score.noise_input(t), n, &device);
         let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), &device);
-        self.unet.forward(x, time, labels).reshape([n, PIXELS])
+        self.unet.forward(x, time, labels).reshape([n, pixels])
     }
 
     /// The guided ε̃(x, t) (x̂₀-clipped if set); one network pass of 2n rows when guided.
@@ -96,18 +98,11 @@ mod tests {
     #[test]
     fn guidance_combines_two_passes_and_clipping_bounds_x0() {
         let device = Device::flex();
-        let unet_config = UNetConfig {
-            channels: vec![8, 16],
-            res_blocks: 1,
-            emb: 16,
-            time_features: 32,
-            classes: 10,
-            groups: 4,
-            ..UNetConfig::default()
-        };
+        let unet_config = UNetConfig::tiny();
         let file = UNetFileConfig::new(unet_config, ScoreConfig::new(Sde::vp()));
         let unet = file.unet.init(&device, 0).unwrap();
-        let x = Tensor::<2>::random([3, PIXELS], burn::tensor::Distribution::Normal(0.0, 2.0), &device);
+        let x =
+            Tensor::<2>::random([3, crate::data::mnist::PIXELS], burn::tensor::Distribution::Normal(0.0, 2.0), &device);
         let t = 0.3;
         let eps = |labels: Vec<i64>, w: f64| file.score_model(&unet, labels, w).unwrap().eps(x.clone(), t);
         let (cond, uncond) = (eps(vec![1, 5, 9], 0.0), eps(vec![10; 3], 0.0));

@@ -53,6 +53,7 @@ pub fn neg_elbo_of(
     device: &Device,
 ) -> Result<Tensor<1>> {
     crate::limits::MNIST_BATCH.check(batch as f64)?;
+    data.full_size("a conv VAE")?;
     if data.is_empty() {
         return Err(Error::Config("no images to score".into()));
     }
@@ -76,6 +77,7 @@ pub fn trainer(
 ) -> Result<Trainer<ConvVae, DigitElbo>> {
     config.validate()?;
     crate::limits::MNIST_BATCH.check(batch as f64)?;
+    data.full_size("a conv VAE")?;
     if data.is_empty() {
         return Err(Error::Config("a conv VAE needs images to train on".into()));
     }
@@ -100,7 +102,7 @@ mod tests {
         let labels: Vec<u8> = (0..64).map(|i| (i % 2) as u8).collect();
         let pixels: Vec<u8> =
             labels.iter().flat_map(|&l| (0..PIXELS).map(move |p| if ink(l, p) { 255 } else { 0 })).collect();
-        let data = Mnist { images: pixels.clone(), labels: labels.clone() };
+        let data = Mnist { images: pixels.clone(), labels: labels.clone(), side: crate::data::mnist::SIDE };
         let config = ConvVaeConfig { latent: 4, channels: [8, 16] };
         let mut run = trainer(&config, Plan::constant(150, 3e-3, 0), data, 32, &device).unwrap();
         let first: f32 = run.step().into_scalar();
@@ -112,7 +114,7 @@ mod tests {
         let vae = run.model();
         // The held-out score is the loss's estimator image by image: its mean over the set sits
         // at the last training losses', and a different batch size only regroups the same stream.
-        let data = Mnist { images: pixels, labels: labels.clone() };
+        let data = Mnist { images: pixels, labels: labels.clone(), side: crate::data::mnist::SIDE };
         let scores = |batch| -> Vec<f32> {
             neg_elbo_of(&vae, &config, &data, batch, &mut Rng::new(4), &device)
                 .unwrap()

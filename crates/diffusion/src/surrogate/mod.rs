@@ -7,11 +7,14 @@
 //! | `gmm` | `weights` [K], `means` [K, 2], `covariances` [K, 2, 2] | Σ_k w_k N(μ_k, Σ_k), fitted by EM (`em`) |
 //! | `vae` | the encoder's and decoder's MLP parameters (`encoder.…`, `decoder.…`) | f(z) + σ_x ε, trained on the ELBO (`vae`) |
 //!
-//! MNIST's surrogate, under the role `mnist-surrogate`, is a class-conditional convolutional VAE
-//! (`conv_vae`, kind `conv_vae`): its mean image 2σ(ℓ(z, y)) − 1 for z ~ N(0, I) and the digit y.
+//! MNIST's surrogates, under the role `mnist-surrogate`: a class-conditional convolutional VAE
+//! (`conv_vae`, kind `conv_vae`: its mean image 2σ(ℓ(z, y)) − 1 for z ~ N(0, I) and the digit
+//! y), or DDPM-14 (`low_res`, kind `diffusion`: the UNet's tensors, its file config and the rule
+//! its draws are sampled with, at 14² and doubled to 28²).
 
 pub mod conv_vae;
 pub mod em;
+pub mod low_res;
 pub mod vae;
 
 use burn::prelude::*;
@@ -27,13 +30,16 @@ use crate::sde::Sde;
 use crate::sde::mixture::Mixture;
 use crate::sde::sampler::{Method, SdeSampler, grid};
 use crate::sde::surrogate_start::planned_nfe;
+use crate::surrogate::low_res::{LowRes, LowResConfig};
 
-/// A sampler started from a surrogate, with the surrogate's own draws x̃₀ and the evaluations the
-/// rule's whole grid would have spent (`None`: RK45 picks its own steps).
+/// A sampler started from a surrogate, with the surrogate's own draws x̃₀, the evaluations the
+/// rule's whole grid would have spent (`None`: RK45 picks its own steps), and those each draw
+/// cost the surrogate (a DDPM-14's, at its own resolution; 0 for the one-shot surrogates).
 pub struct SurrogateStart {
     pub sampler: SdeSampler,
     pub draws: Tensor<2>,
     pub full_nfe: Option<usize>,
+    pub surrogate_nfe: usize,
 }
 
 /// Algorithm 4 for `n` points: x̃₀ drawn from `surrogate`, then `method`'s sampler of `steps` on
@@ -54,10 +60,11 @@ pub fn start(
     let mut streams = Rng::new(seed);
     let draws = surrogate.draw(n, &mut Rng::new(streams.next_u64()), device)?;
     let sampler = SdeSampler::from_surrogate(method, sde, steps, draws.clone(), t_mid, streams.next_u64())?;
-    Ok(SurrogateStart { sampler, draws, full_nfe: planned_nfe(method, &grid(method, &sde, steps)) })
+    let full_nfe = planned_nfe(method, &grid(method, &sde, steps));
+    Ok(SurrogateStart { sampler, draws, full_nfe, surrogate_nfe: 0 })
 }
 
-/// Algorithm 4 for MNIST: one conv-VAE digit x̃₀ of each label in `labels` (10, the UNet's
+/// Algorithm 4 for MNIST: one surrogate digit x̃₀ (a conv VAE's or a DDPM-14's) of each label in `labels` (10, the UNet's
 /// unconditional ∅, draws a digit uniformly), then `method`'s sampler of `steps` on `sde` started
 /// at t_mid from them. The draws and the sampler's noise come from two streams of `seed`.
 #[allow(clippy::too_many_arguments)]
@@ -78,7 +85,8 @@ pub fn start_digits(
         labels.iter().map(|&l| if l == unconditional { rng.below(digits::CLASSES) as i64 } else { l }).collect();
     let draws = surrogate.draw_digits(&labels, &mut rng, device)?;
     let sampler = SdeSampler::from_surrogate(method, sde, steps, draws.clone(), t_mid, streams.next_u64())?;
-    Ok(SurrogateStart { sampler, draws, full_nfe: planned_nfe(method, &grid(method, &sde, steps)) })
+    let full_nfe = planned_nfe(method, &grid(method, &sde, steps));
+    Ok(SurrogateStart { sampler, draws, full_nfe, surrogate_nfe: surrogate.nfe() })
 }
 
 /// The start time at `fraction` ∈ [0, 1] of the way from the data to the prior: on the T-step chain
@@ -105,6 +113,8 @@ pub enum SurrogateKind {
     Vae(VaeConfig),
     /// MNIST's class-conditional convolutional VAE (`model::conv_vae`).
     ConvVae(ConvVaeConfig),
+    /// DDPM-14: a UNet on smaller digits and the rule its draws use (`low_res`).
+    Diffusion(Box<LowResConfig>),
 }
 
 /// How a surrogate was fitted, when known.
@@ -132,6 +142,7 @@ pub enum Surrogate {
     Gmm(Mixture),
     Vae(Vae, VaeConfig),
     ConvVae(Box<ConvVae>, ConvVaeConfig),
+    Diffusion(Box<LowRes>),
 }
 
 impl Surrogate {
@@ -139,8 +150,10 @@ impl Surrogate {
     /// nothing is read back). A conv VAE draws digits of chosen labels instead (`draw_digits`).
     pub fn draw(&self, n: usize, rng: &mut Rng, device: &Device) -> Result<Tensor<2>> {
         Ok(match self {
-            Surrogate::ConvVae(..) => {
-                return Err(Error::Config("a conv VAE draws digits of chosen labels (draw_digits), not points".into()));
+            Surrogate::ConvVae(..) | Surrogate::Diffusion(..) => {
+                return Err(Error::Config(
+                    "an MNIST surrogate draws digits of chosen labels (draw_digits), not points".into(),
+                ));
             }
             Surrogate::Gmm(mixture) => {
                 let points = mixture.sample(n, rng).0;
@@ -154,25 +167,36 @@ impl Surrogate {
         })
     }
 
-    /// One draw x̃₀ ([n, 784], model scale) of each digit in `labels` (0..=9), from a conv VAE.
+    /// One draw x̃₀ ([n, 784], model scale) of each digit in `labels` (0..=9), from a conv VAE or
+    /// a DDPM-14 (its sampler's noise from `rng`'s next sub-stream).
     pub fn draw_digits(&self, labels: &[i64], rng: &mut Rng, device: &Device) -> Result<Tensor<2>> {
-        let Surrogate::ConvVae(vae, config) = self else {
-            return Err(Error::Config("a STATES surrogate draws points, not digits".into()));
-        };
         if let Some(bad) = labels.iter().find(|&&l| !(0..digits::CLASSES as i64).contains(&l)) {
-            return Err(Error::Config(format!("a conv VAE draws the digits 0 to 9, not {bad}")));
+            return Err(Error::Config(format!("an MNIST surrogate draws the digits 0 to 9, not {bad}")));
         }
         limits::SAMPLES.check(labels.len() as f64)?;
+        let (vae, config) = match self {
+            Surrogate::ConvVae(vae, config) => (vae, config),
+            Surrogate::Diffusion(low) => return low.draw_digits(labels, rng.next_u64(), device),
+            _ => return Err(Error::Config("a STATES surrogate draws points, not digits".into())),
+        };
         let n = labels.len();
         let z = Tensor::from_data(TensorData::new(rng.normals(n * config.latent), [n, config.latent]), device);
         Ok(vae.decode(z, Tensor::from_data(TensorData::new(labels.to_vec(), [n]), device)))
     }
 
-    /// The role of its file: a conv VAE models MNIST, the others STATES.
+    /// The role of its file: a conv VAE and a DDPM-14 model MNIST, the others STATES.
     pub fn role(&self) -> Role {
         match self {
-            Surrogate::ConvVae(..) => Role::MnistSurrogate,
+            Surrogate::ConvVae(..) | Surrogate::Diffusion(..) => Role::MnistSurrogate,
             _ => Role::StatesSurrogate,
+        }
+    }
+
+    /// Network evaluations each draw costs the surrogate (a DDPM-14's, at its resolution).
+    pub fn nfe(&self) -> usize {
+        match self {
+            Surrogate::Diffusion(low) => low.config.nfe().unwrap_or(low.config.steps),
+            _ => 0,
         }
     }
 
@@ -180,6 +204,7 @@ impl Surrogate {
     pub fn kind(&self) -> SurrogateKind {
         match self {
             Surrogate::ConvVae(_, config) => SurrogateKind::ConvVae(config.clone()),
+            Surrogate::Diffusion(low) => SurrogateKind::Diffusion(Box::new(low.config.clone())),
             Surrogate::Gmm(mixture) => SurrogateKind::Gmm { components: mixture.weights.len() },
             Surrogate::Vae(_, config) => SurrogateKind::Vae(config.clone()),
         }
@@ -190,6 +215,7 @@ impl Surrogate {
         Ok(match self {
             Surrogate::Vae(vae, _) => crate::io::host_tensors(vae)?,
             Surrogate::ConvVae(vae, _) => crate::io::host_tensors(vae.as_ref())?,
+            Surrogate::Diffusion(low) => crate::io::host_tensors(&low.unet)?,
             Surrogate::Gmm(mixture) => {
                 let k = mixture.weights.len();
                 let tensor = |name: &str, shape: Vec<usize>, values: Vec<f64>| NamedTensor {
@@ -211,13 +237,18 @@ impl Surrogate {
     /// VAE's networks are built on `device` (`model_file::surrogate` checks its size first).
     pub fn from_tensors(file: &SurrogateFile, tensors: &[NamedTensor], device: &Device) -> Result<Self> {
         let want = match file.model {
-            SurrogateKind::ConvVae(_) => Role::MnistSurrogate,
+            SurrogateKind::ConvVae(_) | SurrogateKind::Diffusion(_) => Role::MnistSurrogate,
             _ => Role::StatesSurrogate,
         };
         if file.role != want {
             return Err(Error::Weights(format!("this file holds a {}, not a {}", file.role.name(), want.name())));
         }
         match &file.model {
+            SurrogateKind::Diffusion(config) => {
+                config.validate().map_err(|e| Error::Weights(e.to_string()))?;
+                let unet = crate::io::load(config.model.unet.init(device, 0)?, tensors)?;
+                Ok(Surrogate::Diffusion(Box::new(LowRes { unet, config: config.as_ref().clone() })))
+            }
             SurrogateKind::ConvVae(config) => {
                 config.validate().map_err(|e| Error::Weights(e.to_string()))?;
                 Ok(Surrogate::ConvVae(Box::new(crate::io::load(config.init(device, 0)?, tensors)?), config.clone()))

@@ -147,6 +147,13 @@ struct NllArgs {
 
 fn main() -> ExitCode {
     allocator::keep_freed_memory();
+    // A reader that closes the pipe (`| head`) ends the process as it ends cat or grep, instead of
+    // the next println! panicking on the closed pipe: the Rust runtime ignores SIGPIPE.
+    #[cfg(unix)]
+    // SAFETY: restoring a signal's default disposition before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let outcome = match Cli::parse().command {
         Command::Train(TrainCommand::States(args)) => states::train(args),
         Command::Train(TrainCommand::StatesSurrogate(args)) => surrogate::train(args),

@@ -119,8 +119,19 @@ fn train_sample_and_grade() {
     assert!(!out.status.success() && text(&out).contains("unknown sampler"));
 
     // The data scored as samples reproduces the course's reference.
-    let out = diffusion(&["eval", "nll", concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/states.csv")]);
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/states.csv");
+    let out = diffusion(&["eval", "nll", data]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2.1520");
+    // A reader that has gone (`| head` done) ends the run quietly, not with a panic.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_diffusion"))
+        .args(["eval", "nll", data])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{}", text(&out));
 }
 
 /// The course's second task: a noisy classifier, guided sampling per state, and the report.

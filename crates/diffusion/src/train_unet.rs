@@ -105,7 +105,6 @@ impl ImageDenoising {
     pub fn new(file: &UNetFileConfig, config: UNetTrainConfig, data: Mnist) -> Result<Self> {
         config.validate()?;
         file.validate()?;
-        file.score.validate()?;
         if config.t_sampling != TimeSampling::Uniform && file.score.weighting == Weighting::Likelihood {
             // Log-SNR draws already importance-sample the likelihood weighting g²/s² (up to a
             // constant, see `TimeSampling::LogSnr`); weighting those draws by g²/s² again counts it twice.
@@ -117,9 +116,6 @@ impl ImageDenoising {
         }
         if data.is_empty() {
             return Err(Error::Config("no training images".into()));
-        }
-        if file.unet.time_features != file.score.fourier.width() {
-            return Err(Error::Config("the UNet's time input must be 2 × the Fourier frequencies".into()));
         }
         let data = if data.side == file.side { data } else { data.resized(file.side)? };
         let fourier = file.score.fourier.init()?;

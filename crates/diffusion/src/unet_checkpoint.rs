@@ -112,9 +112,14 @@ impl UNetFileConfig {
         self.side * self.side
     }
 
-    /// The side and the network checked (`model_file::unet` and every run do this).
+    /// The side, the network, its input config and their agreement checked (`model_file::unet`,
+    /// every run and a DDPM-14 surrogate do this).
     pub fn validate(&self) -> Result<()> {
         limits::IMAGE_SIDE.check(self.side as f64)?;
+        self.score.validate()?;
+        if self.unet.time_features != self.score.fourier.width() {
+            return Err(Error::Config("the UNet's time input does not match its Fourier features".into()));
+        }
         self.unet.validate()
     }
 

@@ -39,10 +39,6 @@ impl LowResConfig {
 
     pub fn validate(&self) -> Result<()> {
         self.model.validate()?;
-        self.model.score.validate()?;
-        if self.model.unet.time_features != self.model.score.fourier.width() {
-            return Err(Error::Config("the UNet's time input does not match its Fourier features".into()));
-        }
         self.method()?;
         limits::SAMPLER_STEPS.check(self.steps as f64)?;
         limits::GUIDANCE.check(self.guidance)

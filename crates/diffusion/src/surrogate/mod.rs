@@ -32,14 +32,13 @@ use crate::sde::sampler::{Method, SdeSampler, grid};
 use crate::sde::surrogate_start::planned_nfe;
 use crate::surrogate::low_res::{LowRes, LowResConfig};
 
-/// A sampler started from a surrogate, with the surrogate's own draws x̃₀, the evaluations the
-/// rule's whole grid would have spent (`None`: RK45 picks its own steps), and those each draw
-/// cost the surrogate (a DDPM-14's, at its own resolution; 0 for the one-shot surrogates).
+/// A sampler started from a surrogate, with the surrogate's own draws x̃₀ and the evaluations the
+/// rule's whole grid would have spent (`None`: RK45 picks its own steps). What the draws cost a
+/// DDPM-14 is `Surrogate::nfe`.
 pub struct SurrogateStart {
     pub sampler: SdeSampler,
     pub draws: Tensor<2>,
     pub full_nfe: Option<usize>,
-    pub surrogate_nfe: usize,
 }
 
 /// Algorithm 4 for `n` points: x̃₀ drawn from `surrogate`, then `method`'s sampler of `steps` on
@@ -61,7 +60,7 @@ pub fn start(
     let draws = surrogate.draw(n, &mut Rng::new(streams.next_u64()), device)?;
     let sampler = SdeSampler::from_surrogate(method, sde, steps, draws.clone(), t_mid, streams.next_u64())?;
     let full_nfe = planned_nfe(method, &grid(method, &sde, steps));
-    Ok(SurrogateStart { sampler, draws, full_nfe, surrogate_nfe: 0 })
+    Ok(SurrogateStart { sampler, draws, full_nfe })
 }
 
 /// Algorithm 4 for MNIST: one surrogate digit x̃₀ (a conv VAE's or a DDPM-14's) of each label in `labels` (10, the UNet's
@@ -86,7 +85,7 @@ pub fn start_digits(
     let draws = surrogate.draw_digits(&labels, &mut rng, device)?;
     let sampler = SdeSampler::from_surrogate(method, sde, steps, draws.clone(), t_mid, streams.next_u64())?;
     let full_nfe = planned_nfe(method, &grid(method, &sde, steps));
-    Ok(SurrogateStart { sampler, draws, full_nfe, surrogate_nfe: surrogate.nfe() })
+    Ok(SurrogateStart { sampler, draws, full_nfe })
 }
 
 /// The start time at `fraction` ∈ [0, 1] of the way from the data to the prior: on the T-step chain

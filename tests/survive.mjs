@@ -98,11 +98,12 @@ export async function survive({ name, webgpu, timeout }) {
 
     const tasks = await page.evaluate(() => window.longTasks);
     log(`long tasks: ${JSON.stringify(tasks)} at page time ${await page.evaluate(() => Math.round(performance.now()))}`);
-    // Tasks after a device loss are logged, not asserted: under SwiftShader three runs of six showed
-    // 120–775 ms main-thread tasks while the CPU worker sampled after the loss (300 dots drawn on
-    // the scatter canvas took 15–20 ms after the loss, 54–61 ms before; cause not found).
-    const longest = Math.max(0, ...tasks.filter((task) => task.at < lostAt).map((task) => task.ms));
-    log(`longest main-thread task: ${longest.toFixed(0)} ms${Number.isFinite(lostAt) ? ' before the device loss' : ''}`);
+    // Every task counts, those after a device loss too: the restart builds the CPU worker off the
+    // main thread. (Earlier builds showed 120–775 ms tasks after the loss in three runs of six under
+    // SwiftShader; eleven runs in a row of this one, two with the CPU loaded by two busy loops and
+    // five traced, showed none.)
+    const longest = Math.max(0, ...tasks.map((task) => task.ms));
+    log(`longest main-thread task: ${longest.toFixed(0)} ms${Number.isFinite(lostAt) ? ` (the device was lost at ${Math.round(lostAt)} ms)` : ''}`);
     assert.ok(longest < 100, `the main thread was blocked for ${longest} ms`);
     const unexpected = consoleErrors.filter((e) => !/deliberate trap|unreachable|RuntimeError|device was lost|Device.*lost|destroyed/i.test(e));
     assert.deepEqual(unexpected, [], 'console errors');

@@ -206,13 +206,16 @@ pub struct SampleArgs {
     batch: usize,
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceArg,
-    /// A conv VAE surrogate (`train mnist-surrogate`): its digits, noised by the process's kernel
-    /// to --t-start, start the sampler there instead of at the prior.
+    /// A surrogate (`train mnist-surrogate`: a conv VAE or a DDPM-14): its digits, noised by the
+    /// process's kernel to --t-start, start the sampler there instead of at the prior.
     #[arg(long)]
     surrogate: Option<PathBuf>,
     /// The time t ∈ [0, t_max] a surrogate start begins at (0: the surrogate's own digits).
     #[arg(long, value_parser = ranged::<f64>(limits::T_START))]
     t_start: Option<f64>,
+    /// A DDPM-14 surrogate's draws in this many steps of its rule instead of its file's.
+    #[arg(long, value_parser = ranged::<usize>(limits::SAMPLER_STEPS))]
+    draw_steps: Option<usize>,
     /// Output directory: samples.npy (N×28×28 uint8), labels.npy (int64), grid.png.
     #[arg(long)]
     out: PathBuf,
@@ -254,6 +257,11 @@ pub fn sample(args: SampleArgs) -> Result<(), String> {
         (Some(_), Some(t)) => return Err(format!("--t-start {t} is past this process's t_max = {}", sde.t_max())),
         (Some(_), None) => return Err(format!("a surrogate start needs --t-start t in [0, {}]", sde.t_max())),
         (None, Some(_)) => return Err("--t-start places a surrogate start: add --surrogate FILE".into()),
+    };
+    let surrogate = match (surrogate, args.draw_steps) {
+        (Some((s, t)), Some(k)) => Some((s.with_draw_steps(k).map_err(|e| format!("--draw-steps: {e}"))?, t)),
+        (None, Some(_)) => return Err("--draw-steps sets a DDPM-14 surrogate's steps: add --surrogate FILE".into()),
+        (surrogate, None) => surrogate,
     };
     let start = surrogate.as_ref().map(|(s, t)| (s, *t));
     writable_dir(&args.out)?;

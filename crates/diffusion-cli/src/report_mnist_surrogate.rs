@@ -48,6 +48,10 @@ pub struct MnistSurrogateReportArgs {
     /// Every row is sampled once per seed (the same seeds for every row); values are shown `a / b`.
     #[arg(long, value_delimiter = ',', default_value = "0,1", value_parser = ranged::<u64>(limits::SEED))]
     seeds: Vec<u64>,
+    /// A DDPM-14's draws in each of these step counts of its rule, a block of rows each (default:
+    /// its file's own).
+    #[arg(long, value_delimiter = ',', value_parser = ranged::<usize>(limits::SAMPLER_STEPS))]
+    draw_steps: Vec<usize>,
     #[command(flatten)]
     judge: JudgeArgs,
     #[arg(long, value_enum, default_value = "cpu")]
@@ -63,6 +67,9 @@ struct Protocol {
     n: usize,
     steps: usize,
     seed: u64,
+    /// A DDPM-14's draw steps when not its file's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    draw_steps: Option<usize>,
 }
 
 /// One (row, seed)'s measurements.
@@ -82,12 +89,51 @@ struct Measured {
 /// The fractions of the way to the prior a surrogate start begins at.
 const FRACTIONS: [f64; 4] = [0.0, 0.25, 0.5, 0.75];
 
-/// A surrogate's name in the table and in file names.
-fn name_of(surrogate: &Surrogate) -> &'static str {
-    match surrogate {
-        Surrogate::Diffusion(_) => "DDPM-14",
-        _ => "conv VAE",
+/// A surrogate as the table starts from it: its file, its draws' steps when not the file's own,
+/// its name in the table and in file names.
+struct Start {
+    path: String,
+    surrogate: Surrogate,
+    draw_steps: Option<usize>,
+    name: String,
+    slug: String,
+}
+
+impl Start {
+    fn new(path: String, surrogate: Surrogate, draw_steps: Option<usize>) -> Start {
+        let kind = match surrogate {
+            Surrogate::Diffusion(_) => "DDPM-14",
+            _ => "conv VAE",
+        };
+        let slug = kind.to_lowercase().replace(' ', "-");
+        let (name, slug) = match draw_steps {
+            None => (kind.to_string(), slug),
+            Some(k) => (format!("{kind} ({k} draw steps)"), format!("{slug}-k{k}")),
+        };
+        Start { path, surrogate, draw_steps, name, slug }
     }
+}
+
+/// The starts of `--surrogates`: a DDPM-14 once per `--draw-steps` value (its file's own steps
+/// keep the plain name, so rows measured before the option are reused).
+fn starts(args: &MnistSurrogateReportArgs, device: &burn::prelude::Device) -> Result<Vec<Start>, String> {
+    let mut starts = Vec::new();
+    for path in &args.surrogates {
+        let surrogate = crate::mnist_surrogate::read(path, device)?;
+        let path = path.display().to_string();
+        let own = match &surrogate {
+            Surrogate::Diffusion(low) if !args.draw_steps.is_empty() => low.config.steps,
+            _ => {
+                starts.push(Start::new(path, surrogate, None));
+                continue;
+            }
+        };
+        for &k in &args.draw_steps {
+            let shortened = surrogate.with_draw_steps(k).map_err(|e| format!("--draw-steps: {e}"))?;
+            starts.push(Start::new(path.clone(), shortened, (k != own).then_some(k)));
+        }
+    }
+    Ok(starts)
 }
 
 pub fn report(args: MnistSurrogateReportArgs) -> Result<(), String> {
@@ -95,66 +141,61 @@ pub fn report(args: MnistSurrogateReportArgs) -> Result<(), String> {
     writable_dir(&args.out)?;
     writable_dir(&args.runs)?;
     let (unet, file) = load_unet(&args.weights, &device)?;
-    let surrogates: Vec<(String, Surrogate)> = args
-        .surrogates
-        .iter()
-        .map(|path| Ok((path.display().to_string(), crate::mnist_surrogate::read(path, &device)?)))
-        .collect::<Result<_, String>>()?;
+    let surrogates = starts(&args, &device)?;
     let (cnn, reference) = args.judge.load(&device)?;
     let labels = labels_for("all", args.n)?;
     let sde = file.score.sde;
     // One (row, seed): reused from `--runs` when measured under the same protocol, else sampled,
     // timed, judged and saved (the first seed's digits also as a grid, ten of each).
-    let measure =
-        |start: Option<(&str, &Surrogate, f64)>, seed: u64, grid: Option<&Path>| -> Result<Measured, String> {
-            let protocol = Protocol {
-                weights: args.weights.display().to_string(),
-                surrogate: start.map(|(path, ..)| path.to_string()),
-                fraction: start.map_or(1.0, |(.., f)| f),
-                n: args.n,
-                steps: args.steps,
-                seed,
-            };
-            let tag = match start {
-                None => "plain".to_string(),
-                Some((_, s, f)) => format!("{}-{f}", name_of(s).to_lowercase().replace(' ', "-")),
-            };
-            let saved_path = args.runs.join(format!("{tag}-seed{seed}.json"));
-            let saved =
-                std::fs::read_to_string(&saved_path).ok().and_then(|t| serde_json::from_str::<Measured>(&t).ok());
-            if let Some(measured) = saved.filter(|m| m.protocol == protocol) {
-                eprintln!("{tag}, seed {seed}: reusing {}", saved_path.display());
-                return Ok(measured);
-            }
-            eprintln!("{tag}, seed {seed}: sampling {} digits", args.n);
-            let start = match start {
-                None => None,
-                Some((_, surrogate, fraction)) => Some((surrogate, t_mid_at(&sde, fraction)?)),
-            };
-            let started = Instant::now();
-            let mut seeds = Rng::new(seed);
-            let (mut images, mut nfe) = (Vec::with_capacity(args.n * PIXELS), 0);
-            for chunk in labels.chunks(100) {
-                let method = (Method::DpmSolver2M, args.steps);
-                let (bytes, spent, _) = draw(&unet, &file, chunk, method, 1.0, start, seeds.next_u64(), &device)?;
-                images.extend(bytes);
-                nfe = spent;
-            }
-            let seconds = started.elapsed().as_secs_f64();
-            let s = score(&cnn, &images, &labels, &reference, &device)?;
-            if let Some(path) = grid {
-                grid_png(path, &grid_sample(&images, &labels), 10)?;
-            }
-            let surrogate_nfe = start.map_or(0, |(s, _)| s.nfe());
-            let surrogate_side = match start {
-                Some((Surrogate::Diffusion(low), _)) => low.config.model.side,
-                _ => 0,
-            };
-            let (accuracy, fid, inception) = (s.accuracy, s.fid, s.inception);
-            let measured = Measured { protocol, nfe, surrogate_nfe, surrogate_side, seconds, accuracy, fid, inception };
-            write(&saved_path, serde_json::to_string_pretty(&measured).expect("a row serialises"))?;
-            Ok(measured)
+    let measure = |start: Option<(&Start, f64)>, seed: u64, grid: Option<&Path>| -> Result<Measured, String> {
+        let protocol = Protocol {
+            weights: args.weights.display().to_string(),
+            surrogate: start.map(|(s, _)| s.path.clone()),
+            fraction: start.map_or(1.0, |(_, f)| f),
+            n: args.n,
+            steps: args.steps,
+            seed,
+            draw_steps: start.and_then(|(s, _)| s.draw_steps),
         };
+        let tag = match start {
+            None => "plain".to_string(),
+            Some((s, f)) => format!("{}-{f}", s.slug),
+        };
+        let saved_path = args.runs.join(format!("{tag}-seed{seed}.json"));
+        let saved = std::fs::read_to_string(&saved_path).ok().and_then(|t| serde_json::from_str::<Measured>(&t).ok());
+        if let Some(measured) = saved.filter(|m| m.protocol == protocol) {
+            eprintln!("{tag}, seed {seed}: reusing {}", saved_path.display());
+            return Ok(measured);
+        }
+        eprintln!("{tag}, seed {seed}: sampling {} digits", args.n);
+        let start = match start {
+            None => None,
+            Some((s, fraction)) => Some((&s.surrogate, t_mid_at(&sde, fraction)?)),
+        };
+        let started = Instant::now();
+        let mut seeds = Rng::new(seed);
+        let (mut images, mut nfe) = (Vec::with_capacity(args.n * PIXELS), 0);
+        for chunk in labels.chunks(100) {
+            let method = (Method::DpmSolver2M, args.steps);
+            let (bytes, spent, _) = draw(&unet, &file, chunk, method, 1.0, start, seeds.next_u64(), &device)?;
+            images.extend(bytes);
+            nfe = spent;
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let s = score(&cnn, &images, &labels, &reference, &device)?;
+        if let Some(path) = grid {
+            grid_png(path, &grid_sample(&images, &labels), 10)?;
+        }
+        let surrogate_nfe = start.map_or(0, |(s, _)| s.nfe());
+        let surrogate_side = match start {
+            Some((Surrogate::Diffusion(low), _)) => low.config.model.side,
+            _ => 0,
+        };
+        let (accuracy, fid, inception) = (s.accuracy, s.fid, s.inception);
+        let measured = Measured { protocol, nfe, surrogate_nfe, surrogate_side, seconds, accuracy, fid, inception };
+        write(&saved_path, serde_json::to_string_pretty(&measured).expect("a row serialises"))?;
+        Ok(measured)
+    };
     let mut rows: Vec<(String, Vec<Measured>)> = Vec::new();
     let first = args.seeds.first().copied();
     let plain: Vec<Measured> = args
@@ -163,34 +204,38 @@ pub fn report(args: MnistSurrogateReportArgs) -> Result<(), String> {
         .map(|&seed| measure(None, seed, (Some(seed) == first).then(|| args.out.join("plain.png")).as_deref()))
         .collect::<Result<_, String>>()?;
     rows.push(("plain (t = 1, from N(0, I))".into(), plain));
-    for (path, surrogate) in &surrogates {
-        let name = name_of(surrogate);
+    // The grids drawn, by file name without `.png` (the first seed's, at t_mid = 0 and ½).
+    let mut grids = vec!["plain".to_string()];
+    for start in &surrogates {
         for fraction in FRACTIONS {
-            let grid_name = format!("{}-t{fraction}.png", name.to_lowercase().replace(' ', "-"));
+            let gridded = fraction == 0.0 || fraction == 0.5;
+            let grid_name = format!("{}-t{fraction}", start.slug);
+            if gridded && first.is_some() {
+                grids.push(grid_name.clone());
+            }
             let measured: Vec<Measured> = args
                 .seeds
                 .iter()
                 .map(|&seed| {
-                    let grid = (Some(seed) == first && (fraction == 0.0 || fraction == 0.5))
-                        .then(|| args.out.join(&grid_name));
-                    measure(Some((path, surrogate, fraction)), seed, grid.as_deref())
+                    let grid = (Some(seed) == first && gridded).then(|| args.out.join(format!("{grid_name}.png")));
+                    measure(Some((start, fraction)), seed, grid.as_deref())
                 })
                 .collect::<Result<_, String>>()?;
             let label = match fraction {
-                0.0 => format!("{name} alone (t_mid = 0)"),
-                f => format!("{name} → t_mid = {f}"),
+                0.0 => format!("{} alone (t_mid = 0)", start.name),
+                f => format!("{} → t_mid = {f}", start.name),
             };
             rows.push((label, measured));
         }
     }
-    let md = table(&args, &rows);
+    let md = table(&args, &rows, &grids);
     write(&args.out.join("README.md"), md)?;
     eprintln!("wrote {}", args.out.join("README.md").display());
     Ok(())
 }
 
 /// The markdown report: the command, the protocol, the table.
-fn table(args: &MnistSurrogateReportArgs, rows: &[(String, Vec<Measured>)]) -> String {
+fn table(args: &MnistSurrogateReportArgs, rows: &[(String, Vec<Measured>)], grids: &[String]) -> String {
     let plain_rate = rows.first().map_or(1.0, |(_, m)| rate(m, args.n));
     let mut md = String::new();
     let _ = writeln!(
@@ -200,7 +245,7 @@ fn table(args: &MnistSurrogateReportArgs, rows: &[(String, Vec<Measured>)]) -> S
     let _ = writeln!(
         md,
         "Made by `diffusion report mnist-surrogate --out {} --runs {} --weights {} --surrogates {} --n {} --steps {} \
-         --seeds {}` on this machine's {} device. Every row: {} class-conditional digits per seed (labels 0..9 in \
+         --seeds {}{}` on this machine's {} device. Every row: {} class-conditional digits per seed (labels 0..9 in \
          turn), DPM-Solver++(2M) on its {}-step grid with guidance w = 1, started from the prior (plain) or from a \
          surrogate's digits of the same labels noised by the process's kernel to t_mid (Algorithm 4; t_mid = 0: the \
          surrogate alone), scored by the project's CNN judge ({}: classifier-FID against its features of the 10 000 \
@@ -214,6 +259,10 @@ fn table(args: &MnistSurrogateReportArgs, rows: &[(String, Vec<Measured>)]) -> S
         args.n,
         args.steps,
         args.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
+        match args.draw_steps.as_slice() {
+            [] => String::new(),
+            steps => format!(" --draw-steps {}", steps.iter().map(usize::to_string).collect::<Vec<_>>().join(",")),
+        },
         args.device.name(),
         args.n,
         args.steps,
@@ -241,13 +290,7 @@ fn table(args: &MnistSurrogateReportArgs, rows: &[(String, Vec<Measured>)]) -> S
             per_seed(&|m| m.inception, 2),
         );
     }
-    let grids: Vec<String> = std::iter::once("plain".to_string())
-        .chain(rows.iter().skip(1).step_by(FRACTIONS.len()).flat_map(|(label, _)| {
-            let name = label.split(" alone").next().unwrap_or_default().to_lowercase().replace(' ', "-");
-            [format!("{name}-t0"), format!("{name}-t0.5")]
-        }))
-        .map(|name| format!("{name}: ![{name}]({name}.png)"))
-        .collect();
+    let grids: Vec<String> = grids.iter().map(|name| format!("{name}: ![{name}]({name}.png)")).collect();
     let _ = writeln!(md, "\nSamples of the first seed, ten of each digit: {}", grids.join(" "));
     md
 }

@@ -119,4 +119,22 @@ mod tests {
                 .is_err()
         );
     }
+
+    /// `with_draw_steps` resamples the same network on a shorter grid: its draws are those of a
+    /// file that says 2 steps, its cost is 2 evaluations; 0 steps and a one-shot surrogate are refused.
+    #[test]
+    fn draw_steps_override_the_files() {
+        use crate::surrogate::Surrogate;
+        let device = Device::flex();
+        let low = tiny(14);
+        let two = LowRes { unet: low.unet.clone(), config: LowResConfig { steps: 2, ..low.config.clone() } };
+        let surrogate = Surrogate::Diffusion(Box::new(low)).with_draw_steps(2).unwrap();
+        assert_eq!(surrogate.nfe(), 2);
+        let Surrogate::Diffusion(shortened) = &surrogate else { unreachable!() };
+        let drawn = shortened.draw_digits(&[1, 4], 8, &device).unwrap();
+        assert_eq!(drawn.into_data(), two.draw_digits(&[1, 4], 8, &device).unwrap().into_data());
+        assert!(surrogate.with_draw_steps(0).is_err());
+        let mixture = Surrogate::Gmm(crate::sde::mixture::Mixture::anisotropic());
+        assert!(mixture.with_draw_steps(4).is_err());
+    }
 }

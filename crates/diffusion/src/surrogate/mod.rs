@@ -199,6 +199,19 @@ impl Surrogate {
         }
     }
 
+    /// The same DDPM-14 with its draws sampled in `steps` steps of its rule instead of its file's
+    /// (fewer steps: cheaper, blurrier draws for the full model to restore from t_mid).
+    pub fn with_draw_steps(&self, steps: usize) -> Result<Surrogate> {
+        match self {
+            Surrogate::Diffusion(low) => {
+                let config = LowResConfig { steps, ..low.config.clone() };
+                config.validate()?;
+                Ok(Surrogate::Diffusion(Box::new(LowRes { unet: low.unet.clone(), config })))
+            }
+            _ => Err(Error::Config("only a diffusion surrogate (DDPM-14) samples its draws in steps".into())),
+        }
+    }
+
     /// Its config (without a fit record).
     pub fn kind(&self) -> SurrogateKind {
         match self {
